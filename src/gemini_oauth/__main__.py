@@ -1,0 +1,3 @@
+from gemini_oauth.cli import main
+
+main()
