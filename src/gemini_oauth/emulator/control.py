@@ -1,0 +1,308 @@
+"""The control surface under ``/__emulator__/`` (JSON in, JSON out) and its Python client.
+
+Tests steer the emulator through it: the clock, faults, counters, app status, users, projects,
+clients, and ``grants`` (a token response for a consented grant, without clicking through consent).
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+from typing import Any
+
+import httpx
+from flask import Flask, Response, jsonify, request
+
+from gemini_oauth.emulator.state import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_USER,
+    Client,
+    EmulatorState,
+    Fault,
+    Project,
+    User,
+    user_sub,
+)
+
+PREFIX = "/__emulator__"
+
+
+class ControlError(ValueError):
+    """A control request with a bad body (answered 400)."""
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ControlError("expected a JSON object body")
+    return data
+
+
+def _field(
+    data: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = ...
+) -> Any:
+    if name not in data:
+        if default is ...:
+            raise ControlError(f"missing field: {name}")
+        return default
+    value = data[name]
+    if not isinstance(value, kind) or (
+        isinstance(value, bool) and kind in (int, float, (int, float))
+    ):
+        raise ControlError(f"bad type for field: {name}")
+    return value
+
+
+def register(app: Flask, state: EmulatorState) -> None:
+    """Add the control routes to ``app``."""
+    from gemini_oauth.emulator.oauth import KNOWN_SCOPES, normalize_scopes, token_response
+
+    def ok(**extra: Any) -> Response:
+        return jsonify({"ok": True, **extra})
+
+    @app.errorhandler(ControlError)
+    def bad(exc: ControlError) -> tuple[Response, int]:
+        return jsonify({"error": "invalid_request", "error_description": str(exc)}), 400
+
+    @app.post(f"{PREFIX}/clock/advance")
+    def advance() -> Response:
+        seconds = float(_field(_body(), "seconds", (int, float)))
+        with state.lock:
+            state.clock_offset += seconds
+            state.changed()
+            return ok(offset=state.clock_offset, now=state.now())
+
+    @app.post(f"{PREFIX}/reset")
+    def reset() -> Response:
+        state.reset()
+        return ok()
+
+    @app.post(f"{PREFIX}/faults")
+    def add_fault() -> tuple[Response, int]:
+        data = _body()
+        path = _field(data, "path", str)
+        if not path.startswith("/"):
+            raise ControlError("path must start with /")
+        status = _field(data, "status", (int, type(None)), None)
+        if status is not None and not 100 <= status <= 599:
+            raise ControlError("status must be an HTTP status")
+        fault = Fault(
+            path=path,
+            status=status,
+            count=_field(data, "count", (int, type(None)), 1),
+            retry_after=_field(data, "retry_after", (int, float, type(None)), None),
+            latency=float(_field(data, "latency", (int, float), 0.0)),
+            drop=bool(_field(data, "drop", bool, False)),
+            body=_field(data, "body", (dict, type(None)), None),
+        )
+        with state.lock:
+            state.faults.append(fault)
+            return ok(faults=len(state.faults)), 201
+
+    @app.delete(f"{PREFIX}/faults")
+    def clear_faults() -> Response:
+        with state.lock:
+            state.faults.clear()
+        return ok()
+
+    @app.get(f"{PREFIX}/counters")
+    def counters() -> Response:
+        with state.lock:
+            return jsonify(dict(state.counters))
+
+    @app.get(f"{PREFIX}/state")
+    def summary() -> Response:
+        return jsonify(state.summary())
+
+    @app.post(f"{PREFIX}/app")
+    def set_app() -> Response:
+        status = _field(_body(), "publishing_status", str)
+        if status not in ("testing", "production"):
+            raise ControlError("publishing_status must be 'testing' or 'production'")
+        with state.lock:
+            state.publishing_status = status
+            state.changed()
+        return ok(publishing_status=status)
+
+    @app.post(f"{PREFIX}/users")
+    def add_user() -> Response:
+        data = _body()
+        email = _field(data, "email", str)
+        if "@" not in email:
+            raise ControlError("email must be an email address")
+        with state.lock:
+            state.users[email] = User(
+                email, bool(_field(data, "test_user", bool, True)), user_sub(email)
+            )
+            if _field(data, "project_member", bool, True):
+                state.client_project(DEFAULT_CLIENT_ID).members.add(email)
+            state.changed()
+        return ok(email=email)
+
+    @app.delete(f"{PREFIX}/users/<email>")
+    def remove_user(email: str) -> Response:
+        with state.lock:
+            removed = state.users.pop(email, None) is not None
+            for project in state.projects.values():
+                project.members.discard(email)
+            state.changed()
+        return ok(removed=removed)
+
+    @app.post(f"{PREFIX}/projects")
+    def set_project() -> Response:
+        data = _body()
+        project = Project(
+            _field(data, "id", str),
+            int(_field(data, "number", int)),
+            bool(_field(data, "api_enabled", bool, True)),
+            set(_field(data, "members", list, [])),
+        )
+        with state.lock:
+            state.projects[project.id] = project
+            if isinstance(key := data.get("api_key"), str):
+                state.api_keys[key] = project.id
+            state.changed()
+        return ok(id=project.id)
+
+    @app.post(f"{PREFIX}/clients")
+    def add_client() -> Response:
+        data = _body()
+        client = Client(
+            _field(data, "client_id", str),
+            _field(data, "client_secret", str),
+            _field(data, "project_id", str, state.clients[DEFAULT_CLIENT_ID].project_id),
+            list(_field(data, "redirect_uris", list, ["http://localhost"])),
+        )
+        with state.lock:
+            if client.project_id not in state.projects:
+                raise ControlError("unknown project_id")
+            state.clients[client.client_id] = client
+            state.changed()
+        return ok(client_id=client.client_id)
+
+    @app.post(f"{PREFIX}/grants")
+    def issue_grant() -> Response:
+        data = _body()
+        scopes = _field(data, "scopes", list)
+        if not scopes or not all(isinstance(s, str) for s in scopes):
+            raise ControlError("scopes must be a non-empty list of strings")
+        scopes = list(normalize_scopes(scopes))
+        if unknown := [s for s in scopes if s not in KNOWN_SCOPES]:
+            raise ControlError(f"unknown scopes: {' '.join(unknown)}")
+        email = _field(data, "email", str, DEFAULT_USER)
+        client_id = _field(data, "client_id", str, DEFAULT_CLIENT_ID)
+        with state.lock:
+            if email not in state.users or client_id not in state.clients:
+                raise ControlError("unknown email or client_id")
+            grant = state.create_grant(client_id, email, frozenset(scopes))
+            body = token_response(state, grant, with_refresh=True)
+            state.changed()
+        response = jsonify(body)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One per process: building one per client costs ~0.1 s (the emulator speaks plain http)."""
+    return ssl.create_default_context()
+
+
+class EmulatorControl:
+    """A Python client of the control surface, over HTTP (httpx)."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=f"{self.base_url}{PREFIX}/", timeout=timeout, verify=_ssl_context()
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self._http.request(method, path, json=body)
+        if response.status_code >= 400:
+            raise ValueError(f"emulator control {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock forward; returns its new ``now``."""
+        return float(self._call("POST", "clock/advance", {"seconds": seconds})["now"])
+
+    def reset(self) -> None:
+        self._call("POST", "reset")
+
+    def add_fault(
+        self,
+        path: str,
+        status: int | None = None,
+        *,
+        count: int | None = 1,
+        retry_after: float | None = None,
+        latency: float = 0.0,
+        drop: bool = False,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        """Make the next ``count`` requests under ``path`` fail (``count=None``: until cleared)."""
+        fault = {"path": path, "status": status, "count": count, "retry_after": retry_after}
+        self._call("POST", "faults", {**fault, "latency": latency, "drop": drop, "body": body})
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    def counters(self) -> dict[str, int]:
+        return dict(self._call("GET", "counters"))
+
+    def state(self) -> dict[str, Any]:
+        return dict(self._call("GET", "state"))
+
+    def set_publishing_status(self, status: str) -> None:
+        self._call("POST", "app", {"publishing_status": status})
+
+    def add_user(self, email: str, test_user: bool = True, *, project_member: bool = True) -> None:
+        body = {"email": email, "test_user": test_user, "project_member": project_member}
+        self._call("POST", "users", body)
+
+    def remove_user(self, email: str) -> None:
+        self._call("DELETE", f"users/{email}")
+
+    def set_project(
+        self,
+        id: str,
+        number: int,
+        *,
+        api_enabled: bool = True,
+        members: list[str] | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        body: dict[str, Any] = {"id": id, "number": number, "api_enabled": api_enabled}
+        body["members"] = members if members is not None else [DEFAULT_USER]
+        if api_key is not None:
+            body["api_key"] = api_key
+        self._call("POST", "projects", body)
+
+    def add_client(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uris: list[str] | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        body: dict[str, Any] = {"client_id": client_id, "client_secret": client_secret}
+        if redirect_uris is not None:
+            body["redirect_uris"] = redirect_uris
+        if project_id is not None:
+            body["project_id"] = project_id
+        self._call("POST", "clients", body)
+
+    def issue_grant(
+        self, scopes: list[str], email: str | None = None, client_id: str | None = None
+    ) -> dict[str, Any]:
+        """A token response (access and refresh token) as if the user had consented."""
+        body: dict[str, Any] = {"scopes": list(scopes)}
+        if email is not None:
+            body["email"] = email
+        if client_id is not None:
+            body["client_id"] = client_id
+        return dict(self._call("POST", "grants", body))

@@ -1,0 +1,199 @@
+"""The Flask app and a real threaded WSGI server on 127.0.0.1, run in a background thread.
+
+Before any handler: the Host header check (DNS rebinding defence), the body limit of the OAuth
+endpoints, and the faults (status, Retry-After, latency, dropped connection) by path prefix.
+Request lines are never logged: they carry codes and tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import socket
+import threading
+import time
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from gemini_oauth.emulator.state import EmulatorState, Fault
+
+OAUTH_PREFIXES = ("/o/oauth2", "/token", "/revoke", "/tokeninfo", "/oauth2", "/v1/userinfo")
+OAUTH_BODY_LIMIT = 64 * 1024
+BODY_LIMIT = 32 * 1024 * 1024
+CONTROL_PREFIX = "/__emulator__"
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def is_oauth_path(path: str) -> bool:
+    return path.startswith(OAUTH_PREFIXES) or path == "/.well-known/openid-configuration"
+
+
+def json_error(status: int, error: str, description: str) -> Response:
+    """An OAuth-style JSON error (``error``, ``error_description``)."""
+    response = jsonify({"error": error, "error_description": description})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def rpc_error(status: int, message: str) -> Response:
+    """A google.rpc.Status error, as Google's REST APIs answer."""
+    code = _STATUS_NAMES.get(status, "UNKNOWN")
+    response = jsonify({"error": {"code": status, "message": message, "status": code}})
+    response.status_code = status
+    return response
+
+
+def create_app(state: EmulatorState) -> Flask:
+    """The whole emulator as one Flask app: OAuth, control surface and (if present) Gemini."""
+    from gemini_oauth.emulator import control, oauth
+
+    app = Flask("gemini_oauth.emulator")
+    app.config.update(MAX_CONTENT_LENGTH=BODY_LIMIT, EMULATOR_PORT=0, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.before_request(lambda: _check_host(app))
+    app.before_request(lambda: _apply_fault(state))
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _internal_error)
+    oauth.register(app, state)
+    control.register(app, state)
+    try:
+        gemini = importlib.import_module("gemini_oauth.emulator.gemini")
+    except ModuleNotFoundError as exc:  # A2's endpoints are optional while being written
+        if exc.name != "gemini_oauth.emulator.gemini":
+            raise
+    else:
+        gemini.register(app, state)
+    return app
+
+
+def _check_host(app: Flask) -> Response | None:
+    port = app.config["EMULATOR_PORT"]
+    allowed = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+    if request.host.lower() not in allowed:
+        return json_error(400, "invalid_request", "Host header not allowed.")
+    if is_oauth_path(request.path):
+        # One byte over the limit, read eagerly: werkzeug silently truncates a streamed
+        # (chunked) body at exactly max_content_length instead of refusing it.
+        request.max_content_length = OAUTH_BODY_LIMIT + 1
+        length = request.content_length
+        if length is None:
+            length = len(request.get_data(cache=True))
+        if length > OAUTH_BODY_LIMIT:
+            raise RequestEntityTooLarge()
+    return None
+
+
+def _take_fault(state: EmulatorState, path: str) -> Fault | None:
+    with state.lock:
+        for fault in state.faults:
+            if path.startswith(fault.path) and (fault.count is None or fault.count > 0):
+                if fault.count is not None:
+                    fault.count -= 1
+                return fault
+        state.faults = [f for f in state.faults if f.count is None or f.count > 0]
+    return None
+
+
+def _apply_fault(state: EmulatorState) -> Response | None:
+    if request.path.startswith(CONTROL_PREFIX):
+        return None
+    fault = _take_fault(state, request.path)
+    if fault is None:
+        return None
+    state.count("faults")
+    if fault.latency > 0:
+        time.sleep(fault.latency)
+    if fault.drop:
+        sock = request.environ.get("werkzeug.socket")
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        return Response(status=500)  # never reaches the client: the socket is gone
+    if fault.status is None:
+        return None
+    if fault.body is not None:
+        response = jsonify(fault.body)
+        response.status_code = fault.status
+    elif is_oauth_path(request.path):
+        error = "temporarily_unavailable" if fault.status >= 500 else "rate_limit_exceeded"
+        response = json_error(fault.status, error, "Injected fault.")
+    else:
+        response = rpc_error(fault.status, "Injected fault.")
+    if fault.retry_after is not None:
+        response.headers["Retry-After"] = f"{fault.retry_after:g}"
+    return response
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if is_oauth_path(request.path) or request.path.startswith(CONTROL_PREFIX):
+        error = "invalid_request" if status < 500 else "server_error"
+        return json_error(status, error, exc.name)
+    return rpc_error(status, exc.description or exc.name)
+
+
+def _internal_error(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):  # pragma: no cover - routed to _http_error
+        return _http_error(exc)
+    return json_error(500, "server_error", "Internal error in the emulator.")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Never logs request lines: they carry codes and tokens in query strings."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        if type == "error" and not message.startswith('"'):
+            super().log(type, message, *args)
+
+
+class ServerThread:
+    """A threaded WSGI server on 127.0.0.1 serving ``app`` from a daemon thread."""
+
+    def __init__(self, app: Flask, port: int = 0) -> None:
+        # Bind here: werkzeug prints and calls sys.exit() when the port is taken; we raise OSError.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+            sock.listen(128)
+            self.port = int(sock.getsockname()[1])
+            self.server: BaseWSGIServer = make_server(
+                "127.0.0.1",
+                self.port,
+                app,
+                threaded=True,
+                request_handler=_QuietHandler,
+                fd=sock.fileno(),
+            )
+        app.config["EMULATOR_PORT"] = self.port
+        self._thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"gemini-oauth-emulator:{self.port}",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)

@@ -1,0 +1,369 @@
+"""The emulator's world: users, projects, clients, grants, tokens, faults, counters and its clock.
+
+Everything is guarded by one re-entrant lock. With a ``path`` the persistent part (users,
+projects, clients, app status, clock offset, grants and tokens) is written as JSON, 0600 and
+atomically, after every change, and read back on start, so a restarted emulator loses no grant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CLIENT_ID = "1000000000001-emulator.apps.googleusercontent.com"
+DEFAULT_CLIENT_SECRET = "emulator-client-secret"  # noqa: S105 - a fake, public value
+DEFAULT_PROJECT_ID = "emulator-project"
+DEFAULT_PROJECT_NUMBER = 1000000000001
+DEFAULT_USER = "tester@example.com"
+DEFAULT_API_KEY = "emulator-api-key"
+APP_NAME = "Gemini OAuth Emulator"
+
+ACCESS_TOKEN_LIFETIME = 3600
+CODE_LIFETIME = 600
+TESTING_REFRESH_LIFETIME = 7 * 24 * 3600
+#: Counters that exist from the start, so that ``GET counters`` shows them as 0.
+OAUTH_COUNTERS = (
+    "auth",
+    "token.authorization_code",
+    "token.refresh_token",
+    "revoke",
+    "tokeninfo",
+    "userinfo",
+)
+
+
+@dataclass
+class User:
+    email: str
+    test_user: bool = True
+    sub: str = ""
+
+
+@dataclass
+class Project:
+    id: str
+    number: int
+    api_enabled: bool = True
+    members: set[str] = field(default_factory=set)  # emails allowed serviceusage.services.use
+
+
+@dataclass
+class Client:
+    client_id: str
+    client_secret: str
+    project_id: str
+    redirect_uris: list[str] = field(default_factory=lambda: ["http://localhost"])
+
+
+@dataclass
+class AccessTokenInfo:
+    client_id: str
+    email: str
+    scopes: frozenset[str]
+    expires_at: float
+    revoked: bool = False
+    grant_id: str = ""
+
+
+@dataclass
+class Grant:
+    """One consent turned into tokens: a refresh token and the access tokens minted from it."""
+
+    id: str
+    client_id: str
+    email: str
+    scopes: frozenset[str]
+    issued_at: float
+    refresh_token: str
+    refresh_expires_at: float | None = None
+    revoked: bool = False
+
+
+@dataclass
+class AuthCode:
+    client_id: str
+    email: str
+    scopes: frozenset[str]
+    redirect_uri: str
+    expires_at: float
+    challenge: str | None = None
+    challenge_method: str | None = None
+    used: bool = False
+    grant_id: str | None = None  # the grant first issued from this code
+
+
+@dataclass
+class ConsentRequest:
+    """An authorization request waiting on the consent page (single use)."""
+
+    client_id: str
+    email: str
+    scopes: tuple[str, ...]
+    redirect_uri: str
+    state: str | None
+    challenge: str | None
+    challenge_method: str | None
+    created_at: float
+
+
+@dataclass
+class Fault:
+    path: str
+    status: int | None = None
+    count: int | None = 1  # None: every request until cleared
+    retry_after: float | None = None
+    latency: float = 0.0
+    drop: bool = False
+    body: dict[str, Any] | None = None
+
+
+def random_token(prefix: str, nbytes: int = 32) -> str:
+    return prefix + secrets.token_urlsafe(nbytes)
+
+
+def user_sub(email: str) -> str:
+    """A stable numeric subject id for an email, as Google's 21-digit ``sub``."""
+    return str(100000000000000000000 + int.from_bytes(email.lower().encode()[:8], "big") % 10**20)
+
+
+class EmulatorState:
+    """Mutable emulator state; handlers take ``lock`` and call ``changed()`` after a mutation."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.lock = threading.RLock()
+        self.path = Path(path) if path is not None else None
+        self.reset(save=False)
+        if self.path is not None and self.path.exists():
+            try:
+                self._load(self.path)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise ValueError(f"{self.path} is not a readable emulator state file") from exc
+
+    # -- the interface the Gemini endpoints rely on -------------------------------------------
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def access_token_info(self, token: str) -> AccessTokenInfo | None:
+        with self.lock:
+            return self.access_tokens.get(token)
+
+    def client_project(self, client_id: str) -> Project:
+        with self.lock:
+            client = self.clients.get(client_id)
+            project_id = client.project_id if client else DEFAULT_PROJECT_ID
+            return self.projects[project_id]
+
+    def project(self, project_id: str) -> Project | None:
+        with self.lock:
+            found = self.projects.get(project_id)
+            if found is None:  # also by number, as Google accepts either
+                found = next(
+                    (p for p in self.projects.values() if str(p.number) == project_id), None
+                )
+            return found
+
+    def api_key_project(self, key: str) -> Project | None:
+        with self.lock:
+            project_id = self.api_keys.get(key)
+            return self.projects.get(project_id) if project_id else None
+
+    def count(self, name: str) -> None:
+        with self.lock:
+            self.counters[name] += 1
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def reset(self, *, save: bool = True) -> None:
+        """Back to the stable defaults: one client, one project, one test user, no grants."""
+        with self.lock:
+            self.clock_offset = 0.0
+            self.publishing_status = "testing"
+            self.users: dict[str, User] = {
+                DEFAULT_USER: User(DEFAULT_USER, True, user_sub(DEFAULT_USER))
+            }
+            self.projects: dict[str, Project] = {
+                DEFAULT_PROJECT_ID: Project(
+                    DEFAULT_PROJECT_ID, DEFAULT_PROJECT_NUMBER, True, {DEFAULT_USER}
+                )
+            }
+            self.clients: dict[str, Client] = {
+                DEFAULT_CLIENT_ID: Client(
+                    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PROJECT_ID
+                )
+            }
+            self.api_keys: dict[str, str] = {DEFAULT_API_KEY: DEFAULT_PROJECT_ID}
+            self.grants: dict[str, Grant] = {}
+            self.refresh_tokens: dict[str, str] = {}  # refresh token -> grant id
+            self.access_tokens: dict[str, AccessTokenInfo] = {}
+            self.codes: dict[str, AuthCode] = {}
+            self.consents: dict[str, ConsentRequest] = {}
+            self.faults: list[Fault] = []
+            self.counters: Counter[str] = Counter({name: 0 for name in OAUTH_COUNTERS})
+            if save:
+                self.changed()
+
+    def changed(self) -> None:
+        """Persist after a mutation (no-op without a path)."""
+        if self.path is None:
+            return
+        with self.lock:
+            data = json.dumps(self._snapshot(), indent=1, sort_keys=True)
+            write_private(self.path, data)
+
+    # -- grants and tokens --------------------------------------------------------------------
+
+    def create_grant(self, client_id: str, email: str, scopes: frozenset[str]) -> Grant:
+        """A new consented grant; in Testing status its refresh token lives 7 days."""
+        with self.lock:
+            now = self.now()
+            identity_only = scopes <= IDENTITY_SCOPES
+            expires = (
+                now + TESTING_REFRESH_LIFETIME
+                if self.publishing_status == "testing" and not identity_only
+                else None
+            )
+            grant = Grant(
+                random_token("g-", 12),
+                client_id,
+                email,
+                scopes,
+                now,
+                random_token("1//emu."),
+                expires,
+            )
+            self.grants[grant.id] = grant
+            self.refresh_tokens[grant.refresh_token] = grant.id
+            return grant
+
+    def mint_access_token(self, grant: Grant, scopes: frozenset[str] | None = None) -> str:
+        with self.lock:
+            token = random_token("ya29.emu.")
+            self.access_tokens[token] = AccessTokenInfo(
+                grant.client_id,
+                grant.email,
+                scopes if scopes is not None else grant.scopes,
+                self.now() + ACCESS_TOKEN_LIFETIME,
+                False,
+                grant.id,
+            )
+            return token
+
+    def live_grant(self, refresh_token: str) -> Grant | None:
+        """The grant of a refresh token that is neither revoked nor expired."""
+        with self.lock:
+            grant = self.grants.get(self.refresh_tokens.get(refresh_token, ""))
+            if grant is None or grant.revoked:
+                return None
+            if grant.refresh_expires_at is not None and self.now() >= grant.refresh_expires_at:
+                return None
+            return grant
+
+    def revoke_grant(self, grant_id: str) -> None:
+        """Revoke a grant: its refresh token and every access token minted from it."""
+        with self.lock:
+            grant = self.grants.get(grant_id)
+            if grant is not None:
+                grant.revoked = True
+            for info in self.access_tokens.values():
+                if info.grant_id == grant_id:
+                    info.revoked = True
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON summary without secrets."""
+        with self.lock:
+            now = self.now()
+            return {
+                "publishing_status": self.publishing_status,
+                "clock_offset": self.clock_offset,
+                "now": now,
+                "users": sorted(self.users),
+                "projects": sorted(self.projects),
+                "clients": len(self.clients),
+                "grants": len(self.grants),
+                "live_grants": sum(1 for g in self.grants.values() if not g.revoked),
+                "access_tokens": len(self.access_tokens),
+                "live_access_tokens": sum(
+                    1 for t in self.access_tokens.values() if not t.revoked and t.expires_at > now
+                ),
+                "pending_consents": len(self.consents),
+                "faults": len(self.faults),
+                "persistent": self.path is not None,
+            }
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def _snapshot(self) -> dict[str, Any]:
+        def plain(obj: Any) -> Any:
+            data = asdict(obj)
+            for key, value in data.items():
+                if isinstance(value, (set, frozenset)):
+                    data[key] = sorted(value)
+            return data
+
+        return {
+            "version": 1,
+            "clock_offset": self.clock_offset,
+            "publishing_status": self.publishing_status,
+            "users": [plain(u) for u in self.users.values()],
+            "projects": [plain(p) for p in self.projects.values()],
+            "clients": [plain(c) for c in self.clients.values()],
+            "api_keys": self.api_keys,
+            "grants": [plain(g) for g in self.grants.values()],
+            "access_tokens": {t: plain(i) for t, i in self.access_tokens.items()},
+        }
+
+    def _load(self, path: Path) -> None:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("version") != 1:
+            raise ValueError("not an emulator state")
+        self.clock_offset = float(data.get("clock_offset", 0.0))
+        self.publishing_status = data.get("publishing_status", "testing")
+        self.users.update({u["email"]: User(**u) for u in data.get("users", [])})
+        for p in data.get("projects", []):
+            self.projects[p["id"]] = Project(
+                p["id"], p["number"], p["api_enabled"], set(p["members"])
+            )
+        self.clients.update({c["client_id"]: Client(**c) for c in data.get("clients", [])})
+        self.api_keys.update(data.get("api_keys", {}))
+        for g in data.get("grants", []):
+            grant = Grant(**{**g, "scopes": frozenset(g["scopes"])})
+            self.grants[grant.id] = grant
+            self.refresh_tokens[grant.refresh_token] = grant.id
+        for token, i in data.get("access_tokens", {}).items():
+            self.access_tokens[token] = AccessTokenInfo(**{**i, "scopes": frozenset(i["scopes"])})
+
+
+IDENTITY_SCOPES = frozenset(
+    {
+        "openid",
+        "email",
+        "profile",
+        "https://www.googleapis.com/auth/userinfo.email",
+        "https://www.googleapis.com/auth/userinfo.profile",
+    }
+)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, 0600, creating a 0700 parent if needed."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,109 @@
+"""``gemini-oauth emulator`` as a real subprocess: URL line, client file, state file, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+HTTP = httpx.Client(timeout=10)
+CLOUD = "https://www.googleapis.com/auth/cloud-platform"
+
+
+@contextmanager
+def running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Start the command, read its one-line URL from stdout, and stop it with SIGTERM."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gemini_oauth", "emulator", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "the emulator printed no URL within 30 s"
+        yield proc, proc.stdout.readline().strip()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
+def test_cli_serves_and_writes_the_client_file(tmp_path: Path) -> None:
+    client_file = tmp_path / "client_secret.json"
+    with running("--port", "0", "--write-client-secret", str(client_file)) as (proc, url):
+        assert url.startswith("http://127.0.0.1:")
+        config = HTTP.get(f"{url}/.well-known/openid-configuration").json()
+        assert config["issuer"] == url
+        installed = json.loads(client_file.read_text())["installed"]
+        assert installed["token_uri"] == f"{url}/token"
+        assert stat.S_IMODE(client_file.stat().st_mode) == 0o600
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    assert proc.stderr is not None and "Emulator stopped." in proc.stderr.read()
+
+
+def test_cli_state_survives_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    with running("--state", str(state)) as (_, url):
+        grant = HTTP.post(f"{url}/__emulator__/grants", json={"scopes": [CLOUD]}).json()
+    with running("--state", str(state)) as (_, url):
+        info = HTTP.get(f"{url}/tokeninfo", params={"access_token": grant["access_token"]})
+        assert info.status_code == 200 and info.json()["scope"] == CLOUD
+
+
+def test_cli_corrupt_state_is_a_clear_error(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text("[]")
+    result = subprocess.run(
+        [sys.executable, "-m", "gemini_oauth", "emulator", "--state", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert "not a readable emulator state file" in result.stderr and "--state" in result.stderr
+    assert state.read_text() == "[]"  # left as it was
+
+
+def test_cli_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = subprocess.run(
+            [sys.executable, "-m", "gemini_oauth", "emulator", "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1 and f"127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_without_the_extra_says_what_to_install() -> None:
+    code = (
+        "import sys; sys.modules['flask'] = None\n"
+        "from gemini_oauth.cli import main; main(['emulator'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode != 0
+    assert "pip install 'gemini-oauth[emulator]'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,55 @@
+"""Shared fixtures: the emulator over real HTTP, its client file, and an isolated environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gemini_oauth.emulator import Emulator
+
+_ISOLATED_VARS = (
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_CLOUD_QUOTA_PROJECT",
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """No test ever reads or writes the real user's caches, gcloud config or API keys."""
+    for name in list(os.environ):
+        if name.startswith("GEMINI_OAUTH_") or name in _ISOLATED_VARS:
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("GEMINI_OAUTH_HOME", str(home / "gemini-oauth"))
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(home / "gcloud"))
+    return home
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """A fresh emulator on an ephemeral 127.0.0.1 port, stopped after the test."""
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def emulator_session() -> Iterator[Emulator]:
+    """One emulator for the session; a test that changes it must call ``control.reset()``."""
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def client_secret_file(emulator: Emulator, tmp_path: Path) -> Path:
+    """The emulator's Desktop client file, written 0600 into ``tmp_path``."""
+    return emulator.write_client_secret(tmp_path / "client_secret.json")
