@@ -1,0 +1,540 @@
+"""Application Default Credentials (ADC) that gcloud and every Google client library can read.
+
+The file format, location and serialisation follow gcloud's own writer byte for byte
+(googlecloudsdk/core/credentials/creds.py ``_DumpADCJsonToFile``): an ``authorized_user``
+JSON object, ``json.dumps(sort_keys=True, indent=2)``, no trailing newline, mode 0600.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import ntpath
+import os
+import posixpath
+import re
+import secrets
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from gemini_oauth._fastpath import REFRESH_MARGIN
+from gemini_oauth.errors import AdcError, RevocationError, TokenEndpointError
+from gemini_oauth.scopes import CLOUD_PLATFORM
+
+if TYPE_CHECKING:
+    import google.auth.credentials
+
+log = logging.getLogger(__name__)
+
+ADC_FILENAME = "application_default_credentials.json"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105
+UNIVERSE_DOMAIN = "googleapis.com"
+#: gcloud's property auth/token_host as an environment variable: a full token URI.
+TOKEN_HOST_ENV = "CLOUDSDK_AUTH_TOKEN_HOST"  # noqa: S105
+CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
+QUOTA_PROJECT_ENV = "GOOGLE_CLOUD_QUOTA_PROJECT"
+#: Client id of gcloud's own ADC client (public, from google-auth's _cloud_sdk).
+GCLOUD_CLIENT_ID_PREFIX = "764086051850-"
+SET_QUOTA_HINT = "Run 'gemini-oauth adc set-quota-project PROJECT_ID'."
+_PROJECT_RE = re.compile(r"^(?:[a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[0-9]{1,20}$")
+
+
+class _LoginResult(Protocol):
+    @property
+    def refresh_token(self) -> str | None: ...
+    @property
+    def account(self) -> str | None: ...
+
+
+class _Client(Protocol):
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def client_secret(self) -> str: ...
+
+
+# --- where the file lives -------------------------------------------------------------------
+
+
+def config_dir(platform: str | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """gcloud's config dir: $CLOUDSDK_CONFIG, ~/.config/gcloud, or %APPDATA%\\gcloud on Windows."""
+    platform = sys.platform if platform is None else platform
+    env = os.environ if env is None else env
+    if env.get("CLOUDSDK_CONFIG"):
+        return Path(env["CLOUDSDK_CONFIG"])
+    if not platform.startswith("win"):
+        home = env.get("HOME") or str(Path.home())
+        return Path(posixpath.join(home, ".config", "gcloud"))
+    if env.get("APPDATA"):
+        return Path(ntpath.join(env["APPDATA"], "gcloud"))
+    return Path(ntpath.join(env.get("SystemDrive", "C:"), "\\", "gcloud"))
+
+
+def adc_path(platform: str | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """Where gcloud writes, and google-auth looks for, the ADC file."""
+    dir_ = config_dir(platform, env)
+    join = ntpath.join if (platform or sys.platform).startswith("win") else posixpath.join
+    return Path(join(str(dir_), ADC_FILENAME))
+
+
+def token_uri(env: Mapping[str, str] | None = None) -> str:
+    """The token endpoint: $CLOUDSDK_AUTH_TOKEN_HOST (gcloud's auth/token_host) or Google's."""
+    env = os.environ if env is None else env
+    return env.get(TOKEN_HOST_ENV) or GOOGLE_TOKEN_URI
+
+
+def revoke_uri(env: Mapping[str, str] | None = None) -> str:
+    """RFC 7009 endpoint on the token host: ``/revoke`` beside ``/token``."""
+    parts = urlsplit(token_uri(env))
+    return urlunsplit((parts.scheme, parts.netloc, "/revoke", "", ""))
+
+
+def override_path(env: Mapping[str, str] | None = None, path: Path | None = None) -> Path | None:
+    """$GOOGLE_APPLICATION_CREDENTIALS when it names a file other than ``path``: it would win."""
+    env = os.environ if env is None else env
+    value = env.get(CREDENTIALS_ENV)
+    if not value:
+        return None
+    target = Path(value)
+    mine = path or adc_path(env=env)
+    try:
+        same = target.resolve() == mine.resolve()
+    except OSError:
+        same = False
+    return None if same else target
+
+
+# --- the file format ------------------------------------------------------------------------
+
+
+def adc_info(
+    *,
+    client_id: str,
+    client_secret: str,
+    refresh_token: str,
+    account: str = "",
+    quota_project: str | None = None,
+    rapt_token: str | None = None,
+    universe_domain: str = UNIVERSE_DOMAIN,
+) -> dict[str, str]:
+    """The authorized_user object gcloud writes (no access token, no scopes, no token_uri)."""
+    info = {
+        "account": account,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "refresh_token": refresh_token,
+        "type": "authorized_user",
+        "universe_domain": universe_domain,
+    }
+    if rapt_token:
+        info["rapt_token"] = rapt_token
+    if quota_project:
+        info["quota_project_id"] = quota_project
+    return info
+
+
+def dumps_adc(info: Mapping[str, Any]) -> str:
+    """Serialise exactly as gcloud's ``_DumpADCJsonToFile`` does."""
+    return json.dumps(info, sort_keys=True, indent=2, separators=(",", ": "))
+
+
+def read_adc(path: Path | None = None) -> dict[str, Any]:
+    """Read an ADC file; AdcError when it is missing or not a JSON object."""
+    path = path or adc_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AdcError(f"No Application Default Credentials at {path}.") from None
+    except (OSError, ValueError) as exc:
+        raise AdcError(
+            f"Cannot read Application Default Credentials at {path}: {type(exc).__name__}.",
+            hint="Run 'gemini-oauth adc login' to write a fresh file.",
+        ) from None
+    if not isinstance(data, dict):
+        raise AdcError(f"{path} is not a JSON object.", hint="Run 'gemini-oauth adc login'.")
+    return data
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomic 0600 write of exactly ``text`` (TokenFile.write re-serialises, adding a newline)."""
+    from gemini_oauth.store import TokenFile
+
+    text = text.replace("\n", os.linesep)  # gcloud writes in text mode: CRLF on Windows
+    file = TokenFile(path)
+    exact = getattr(file, "write_text", None)
+    if exact is not None:
+        exact(text)
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.is_symlink():
+        raise AdcError(f"{path} is a symbolic link; refusing to write through it.")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(text.encode())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise AdcError(f"Cannot write {path}: {exc.strerror}.", hint="Check the folder.") from None
+
+
+def is_project_id(value: str) -> bool:
+    """A Google Cloud project id (``my-project-123``, ``example.com:proj``) or number."""
+    return bool(_PROJECT_RE.match(value))
+
+
+def _check_project(project: str) -> None:
+    if not is_project_id(project):
+        raise AdcError(
+            f"{project!r} is not a Google Cloud project id.",
+            hint="Use the project ID (e.g. my-project-123) or number from the console.",
+        )
+
+
+def overwrite_warnings(
+    new: Mapping[str, Any], path: Path, env: Mapping[str, str] | None = None
+) -> list[str]:
+    """What the user should know before ``new`` replaces the file at ``path``."""
+    notes: list[str] = []
+    try:
+        old = read_adc(path)
+    except AdcError:
+        old = {}
+    if old and old.get("type") != "authorized_user":
+        notes.append(f"Replacing {old.get('type', 'unknown')} credentials at {path}.")
+    elif old and old.get("client_id") != new.get("client_id"):
+        notes.append(f"Replacing ADC of another OAuth client ({old.get('client_id')}) at {path}.")
+    elif old and old.get("account") and new.get("account") and old["account"] != new["account"]:
+        notes.append(f"Replacing ADC of another account ({old['account']}) at {path}.")
+    other = override_path(env, path)
+    if other is not None:
+        notes.append(
+            f"{CREDENTIALS_ENV} is set to {other}, so client libraries will use that file, "
+            f"not {path}. Unset it to use these credentials."
+        )
+    return notes
+
+
+def write_adc(
+    result: _LoginResult,
+    client: _Client,
+    *,
+    quota_project: str | None = None,
+    path: Path | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Path:
+    """Write a login result as gcloud-compatible ADC (0600, atomic); warn about what it replaces."""
+    if not result.refresh_token:
+        raise AdcError(
+            "The login returned no refresh token, so no ADC file was written.",
+            hint="Run 'gemini-oauth adc login' again and approve offline access.",
+        )
+    if quota_project:
+        _check_project(quota_project)
+    path = path or adc_path()
+    info = adc_info(
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        refresh_token=result.refresh_token,
+        account=result.account or "",
+        quota_project=quota_project,
+        rapt_token=getattr(result, "rapt_token", None),
+    )
+    for note in overwrite_warnings(info, path):
+        (warn or log.warning)(note)
+    _write(path, dumps_adc(info))
+    return path
+
+
+def _user_adc(path: Path) -> dict[str, Any]:
+    info = read_adc(path)
+    if info.get("type") != "authorized_user":
+        raise AdcError(
+            f"The ADC at {path} are {info.get('type')!r} credentials, not a user's.",
+            hint="A quota project can only be set on user credentials ('adc login').",
+        )
+    return info
+
+
+def set_quota_project(project: str, *, path: Path | None = None) -> Path:
+    """Add or change ``quota_project_id`` in an existing user ADC file, keeping all else."""
+    _check_project(project)
+    path = path or adc_path()
+    info = _user_adc(path)
+    info["quota_project_id"] = project
+    _write(path, dumps_adc(info))
+    return path
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+@dataclass
+class AdcStatus:
+    """What ``adc status`` shows: the file, whose it is, and what would override it."""
+
+    path: str
+    exists: bool
+    type: str | None = None
+    account: str | None = None
+    client_id: str | None = None
+    quota_project_id: str | None = None
+    overridden_by: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def adc_status(path: Path | None = None, env: Mapping[str, str] | None = None) -> AdcStatus:
+    """Describe the ADC file without contacting anyone."""
+    env = os.environ if env is None else env
+    path = path or adc_path(env=env)
+    status = AdcStatus(path=str(path), exists=path.is_file())
+    other = override_path(env, path)
+    if other is not None:
+        status.overridden_by = str(other)
+        status.warnings.append(f"{CREDENTIALS_ENV} points at {other}; libraries use that file.")
+    if not status.exists:
+        return status
+    info = read_adc(path)
+    status.type = info.get("type")
+    status.account = info.get("account") or info.get("client_email") or None
+    status.client_id = info.get("client_id")
+    status.quota_project_id = info.get("quota_project_id")
+    if status.type == "authorized_user" and not status.quota_project_id:
+        status.warnings.append(_no_quota_note(status.client_id or ""))
+    return status
+
+
+def _no_quota_note(client_id: str) -> str:
+    if client_id.startswith(GCLOUD_CLIENT_ID_PREFIX):
+        why = "gcloud's own OAuth client has no project of yours to bill"
+    else:
+        why = "Google bills the project that owns the OAuth client"
+    return f"No quota project in the ADC file ({why}). {SET_QUOTA_HINT}"
+
+
+# --- credentials ----------------------------------------------------------------------------
+
+
+def _transport() -> Any:
+    from gemini_oauth._transport import HttpxRequest
+
+    return HttpxRequest()
+
+
+def default_credentials(
+    scopes: Sequence[str] | None = None,
+    quota_project: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> tuple[google.auth.credentials.Credentials, str | None]:
+    """google.auth.default() semantics with clear errors and gcloud's token-host override.
+
+    Order: $GOOGLE_APPLICATION_CREDENTIALS, the gcloud ADC file, then google-auth's
+    metadata-server checks. Unlike google.auth.default() it never spawns gcloud to guess a
+    project. Quota project: argument, $GOOGLE_CLOUD_QUOTA_PROJECT, then the file's. Warns
+    (logging) when user credentials have none. Returns (credentials, project_id).
+    """
+    creds, project = _load(scopes, quota_project, os.environ if env is None else env)
+    if getattr(creds, "refresh_token", None) and not creds.quota_project_id:
+        log.warning(_no_quota_note(getattr(creds, "client_id", None) or ""))
+    return creds, project
+
+
+def _load(
+    scopes: Sequence[str] | None, quota_project: str | None, env: Mapping[str, str]
+) -> tuple[google.auth.credentials.Credentials, str | None]:
+    import google.auth
+    import google.auth.exceptions
+    from google.auth.credentials import with_scopes_if_required
+    from google.oauth2.credentials import Credentials as UserCredentials
+
+    explicit = env.get(CREDENTIALS_ENV)
+    path = Path(explicit) if explicit else adc_path(env=env)
+    if explicit and not path.is_file():
+        raise AdcError(
+            f"{CREDENTIALS_ENV} names {path}, which does not exist.",
+            hint=f"Fix or unset {CREDENTIALS_ENV}.",
+        )
+    try:
+        if path.is_file():
+            with warnings.catch_warnings():  # google-auth's own default() silences it too
+                warnings.simplefilter("ignore", DeprecationWarning)
+                creds, project = google.auth.load_credentials_from_file(str(path))  # type: ignore[no-untyped-call]
+        else:
+            creds, project = google.auth.default()
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        raise AdcError(
+            f"No usable Application Default Credentials: {_first_line(exc)}",
+            hint="Run 'gemini-oauth adc login', or set GOOGLE_APPLICATION_CREDENTIALS to a key "
+            "file.",
+        ) from None
+    project = env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCLOUD_PROJECT") or project
+    quota = quota_project or env.get(QUOTA_PROJECT_ENV)
+    if quota:
+        creds = creds.with_quota_project(quota)
+    if isinstance(creds, UserCredentials):
+        creds = creds.with_token_uri(token_uri(env))
+    creds = with_scopes_if_required(creds, scopes)  # type: ignore[no-untyped-call]
+    return creds, project
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _refresh(creds: google.auth.credentials.Credentials) -> None:
+    import google.auth.exceptions
+
+    try:
+        creds.refresh(_transport())  # type: ignore[no-untyped-call]
+    except google.auth.exceptions.RefreshError as exc:
+        data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
+        text = str(exc.args[0]) if exc.args else type(exc).__name__
+        error = data.get("error")
+        hint = "Run 'gemini-oauth adc login' to sign in again."
+        if error == "invalid_grant":
+            from gemini_oauth.errors import InvalidGrantError
+
+            raise InvalidGrantError(
+                "The ADC refresh token was refused: " + text, error=error, hint=hint
+            ) from None
+        raise TokenEndpointError(
+            "Could not refresh the ADC: " + text, error=error, hint=hint
+        ) from None
+    except google.auth.exceptions.TransportError as exc:
+        raise TokenEndpointError(
+            f"Could not reach the token endpoint: {type(exc).__name__}.",
+            hint="Check your network (or $CLOUDSDK_AUTH_TOKEN_HOST) and try again.",
+        ) from None
+
+
+# --- access token cache ---------------------------------------------------------------------
+# gcloud refreshes on every print-access-token call; we keep the access token in our own
+# 0600 cache keyed by a hash of the refresh token, never in the ADC file.
+
+
+def _cache_path(refresh_token: str, uri: str, env: Mapping[str, str]) -> Path:
+    from gemini_oauth.store import config_home
+
+    base = Path(env["GEMINI_OAUTH_HOME"]) if env.get("GEMINI_OAUTH_HOME") else config_home()
+    key = hashlib.sha256(f"{uri}\n{refresh_token}".encode()).hexdigest()[:32]
+    return base.absolute() / "adc-tokens" / f"{key}.json"
+
+
+def _now() -> float:
+    from gemini_oauth._clock import now
+
+    return now()
+
+
+def _read_cached(path: Path) -> str | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if float(data["expires_at"]) - _now() > REFRESH_MARGIN:
+            return str(data["token"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def access_token(*, env: Mapping[str, str] | None = None, use_cache: bool = True) -> str:
+    """An access token from ADC: cached if still good for 5 minutes, else a fresh refresh."""
+    env = os.environ if env is None else env
+    if use_cache and (token := _cached_token(env)):
+        return token  # without importing google-auth or httpx
+    from google.oauth2.credentials import Credentials as UserCredentials
+
+    creds, _ = _load([CLOUD_PLATFORM], None, env)  # the scope gcloud asks for
+    _refresh(creds)
+    if isinstance(creds, UserCredentials) and creds.refresh_token and creds.expiry:
+        from gemini_oauth.store import TokenFile
+
+        cache = _cache_path(creds.refresh_token, token_uri(env), env)
+        expires_at = creds.expiry.replace(tzinfo=timezone.utc).timestamp()
+        dirs = (cache.parent.parent, cache.parent)
+        TokenFile(cache, private_dirs=dirs).write({"token": creds.token, "expires_at": expires_at})
+    return str(creds.token)
+
+
+def _cached_token(env: Mapping[str, str]) -> str | None:
+    try:
+        info = read_adc(Path(env.get(CREDENTIALS_ENV) or adc_path(env=env)))
+    except AdcError:
+        return None
+    refresh_token = info.get("refresh_token")
+    if info.get("type") != "authorized_user" or not isinstance(refresh_token, str):
+        return None
+    return _read_cached(_cache_path(refresh_token, token_uri(env), env))
+
+
+def _forget_cached(refresh_token: str, env: Mapping[str, str]) -> None:
+    with contextlib.suppress(OSError):
+        _cache_path(refresh_token, token_uri(env), env).unlink()
+
+
+# --- revoke ---------------------------------------------------------------------------------
+
+
+def revoke(*, path: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """Revoke the ADC refresh token (RFC 7009) at the token host, then delete the file.
+
+    A server error or network failure raises RevocationError and keeps the file; a 400
+    (the token is already invalid) still deletes it, as gcloud does.
+    """
+    import httpx
+
+    env = os.environ if env is None else env
+    path = path or adc_path(env=env)
+    info = _user_adc(path)
+    token = str(info.get("refresh_token") or "")
+    if token:
+        url = revoke_uri(env)
+        try:
+            response = httpx.post(url, data={"token": token}, timeout=30.0)
+        except httpx.HTTPError as exc:
+            raise RevocationError(
+                f"Could not reach {url} ({type(exc).__name__}); the ADC file was kept."
+            ) from None
+        if response.status_code not in (200, 400):
+            raise RevocationError(
+                f"{url} answered HTTP {response.status_code}; the ADC file was kept."
+            )
+        _forget_cached(token, env)
+    path.unlink()
+    return path
+
+
+__all__ = [
+    "ADC_FILENAME",
+    "AdcStatus",
+    "access_token",
+    "adc_info",
+    "adc_path",
+    "adc_status",
+    "config_dir",
+    "default_credentials",
+    "dumps_adc",
+    "is_project_id",
+    "overwrite_warnings",
+    "read_adc",
+    "revoke",
+    "revoke_uri",
+    "set_quota_project",
+    "token_uri",
+    "write_adc",
+]

@@ -1,0 +1,196 @@
+"""`gemini-oauth adc ...` end to end: real files, the emulator over HTTP, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gemini_oauth import adc
+from gemini_oauth.cli._root import run
+from gemini_oauth.scopes import GCLOUD_QUICKSTART_SCOPES
+
+
+@dataclass
+class _Result:
+    refresh_token: str
+    account: str = ""
+
+
+@pytest.fixture
+def adc_file(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An ADC file for a fresh emulator grant, with the token host pointed at the emulator."""
+    grant = emulator.control.issue_grant(list(GCLOUD_QUICKSTART_SCOPES))
+    monkeypatch.setenv(adc.TOKEN_HOST_ENV, f"{emulator.base_url}/token")
+
+    @dataclass
+    class Client:
+        client_id: str = emulator.client_id
+        client_secret: str = emulator.client_secret
+
+    return adc.write_adc(_Result(grant["refresh_token"]), Client())
+
+
+def _login(emulator: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "BROWSER": f"{sys.executable} -m gemini_oauth.useragent %s",
+        adc.TOKEN_HOST_ENV: f"{emulator.base_url}/token",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "gemini_oauth", "adc", "login", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_login_writes_gcloud_format(emulator: Any, client_secret_file: Path) -> None:
+    proc = _login(
+        emulator, "--client-secret", str(client_secret_file), "--quota-project",
+        emulator.project_id, "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    path = adc.adc_path()
+    assert f"Credentials saved to file: [{path}]" in proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["path"] == str(path) and summary["quota_project_id"] == emulator.project_id
+    assert set(GCLOUD_QUICKSTART_SCOPES) <= set(summary["scopes"])
+    info = json.loads(path.read_text())
+    assert sorted(info) == [
+        "account", "client_id", "client_secret", "quota_project_id", "refresh_token", "type",
+        "universe_domain",
+    ]  # fmt: skip
+    assert info["client_id"] == emulator.client_id
+    assert path.read_text() == adc.dumps_adc(info)
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert info["refresh_token"] not in proc.stderr + proc.stdout
+    assert emulator.control.counters()["token.authorization_code"] == 1
+
+
+def test_login_warns_before_replacing_another_clients_adc(
+    emulator: Any, client_secret_file: Path
+) -> None:
+    path = adc.adc_path()
+    path.parent.mkdir(parents=True)
+    other = adc.adc_info(
+        client_id="other.apps.googleusercontent.com",
+        client_secret="x",
+        refresh_token="other-refresh",
+    )
+    path.write_text(adc.dumps_adc(other))
+    proc = _login(emulator, "--client-secret", str(client_secret_file))
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: Replacing ADC of another OAuth client (other.apps" in proc.stderr
+    assert "other-refresh" not in proc.stderr
+    assert json.loads(path.read_text())["client_id"] == emulator.client_id
+
+
+def test_login_requires_cloud_platform(
+    emulator: Any, client_secret_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        [
+            "adc",
+            "login",
+            "--client-secret",
+            str(client_secret_file),
+            "--scopes",
+            "generative-language.retriever",
+        ]
+    )
+    assert code == 2
+    assert "cloud-platform is required" in capsys.readouterr().err
+    assert not adc.adc_path().exists()
+    assert emulator.control.counters().get("token.authorization_code", 0) == 0
+
+
+def test_print_access_token(
+    emulator: Any, adc_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["adc", "print-access-token"]) == 0
+    token = capsys.readouterr().out.strip()
+    response = httpx.get(
+        f"{emulator.base_url}/v1/models", headers={"authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert response.status_code == 200
+    assert run(["adc", "print-access-token"]) == 0
+    assert capsys.readouterr().out.strip() == token  # served from our cache
+    assert run(["adc", "print-access-token", "--no-cache"]) == 0
+    assert capsys.readouterr().out.strip() != token
+    assert emulator.control.counters()["token.refresh_token"] == 2
+
+
+def test_print_access_token_without_adc(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["adc", "print-access-token"]) == 3
+    err = capsys.readouterr().err
+    assert "error: No usable Application Default Credentials" in err
+    assert "adc login" in err
+
+
+def test_set_quota_project(adc_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = json.loads(adc_file.read_text())
+    assert run(["adc", "set-quota-project", "emulator-project"]) == 0
+    after = json.loads(adc_file.read_text())
+    assert after == {**before, "quota_project_id": "emulator-project"}
+    assert "emulator-project" in capsys.readouterr().err
+
+
+def test_set_quota_project_bad_id(adc_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = adc_file.read_bytes()
+    assert run(["adc", "set-quota-project", "Not A Project!"]) == 2
+    assert "not a project id" in capsys.readouterr().err
+    assert adc_file.read_bytes() == before
+
+
+def test_set_quota_project_without_adc(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["adc", "set-quota-project", "emulator-project"]) == 3
+    err = capsys.readouterr().err
+    assert "error: No Application Default Credentials at" in err
+    assert "gemini-oauth adc login" in err
+    assert not adc.adc_path().exists()
+
+
+def test_revoke_server_error_keeps_file(
+    emulator: Any, adc_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = adc_file.read_bytes()
+    emulator.control.add_fault("/revoke", 503)
+    assert run(["adc", "revoke", "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "503" in err and "kept" in err
+    assert adc_file.read_bytes() == before
+    assert run(["adc", "revoke", "--yes"]) == 0
+    assert not adc_file.exists()
+    assert run(["adc", "revoke", "--yes"]) == 3  # nothing left to revoke
+
+
+def test_revoke_asks_unless_yes(adc_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["adc", "revoke"]) == 2  # stdin is not a terminal under pytest
+    assert "--yes" in capsys.readouterr().err
+    assert adc_file.exists()
+
+
+def test_status(
+    adc_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["adc", "status"]) == 0
+    out, err = capsys.readouterr()
+    assert str(adc_file) in out and "authorized_user" in out
+    assert "set-quota-project" in err
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/somewhere/else.json")
+    assert run(["adc", "status", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["overridden_by"] == "/somewhere/else.json"
+    assert shown["path"] == str(adc_file) and shown["exists"] is True
+    adc_file.unlink()
+    assert run(["adc", "status", "--json"]) == 3
+    assert json.loads(capsys.readouterr().out)["exists"] is False

@@ -1,0 +1,356 @@
+"""adc.py: gcloud's paths and file format, google-auth reading what we write, refresh, revoke."""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gemini_oauth import adc
+from gemini_oauth.errors import AdcError, InvalidGrantError, RevocationError
+from gemini_oauth.scopes import GCLOUD_QUICKSTART_SCOPES
+
+CLIENT_ID = "1000000000001-emulator.apps.googleusercontent.com"
+
+
+@dataclass
+class _Result:
+    refresh_token: str | None
+    account: str | None = None
+
+
+@dataclass
+class _Client:
+    client_id: str = CLIENT_ID
+    client_secret: str = "emulator-client-secret"
+
+
+@pytest.fixture
+def gcloud_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """CLOUDSDK_CONFIG=tmp, no GOOGLE_APPLICATION_CREDENTIALS: the ADC file lives here."""
+    folder = tmp_path / "gcloud"
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(folder))
+    monkeypatch.setenv("GEMINI_OAUTH_HOME", str(tmp_path / "home"))
+    for name in (
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_CLOUD_QUOTA_PROJECT",
+        adc.TOKEN_HOST_ENV,
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return folder
+
+
+# --- paths ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("platform", "env", "expected"),
+    [
+        ("linux", {"HOME": "/home/ann"}, "/home/ann/.config/gcloud"),
+        ("darwin", {"HOME": "/Users/ann"}, "/Users/ann/.config/gcloud"),
+        ("linux", {"HOME": "/home/ann", "CLOUDSDK_CONFIG": "/cfg"}, "/cfg"),
+        (
+            "win32",
+            {"APPDATA": r"C:\Users\ann\AppData\Roaming"},
+            r"C:\Users\ann\AppData\Roaming\gcloud",
+        ),
+        ("win32", {"SystemDrive": "D:"}, r"D:\gcloud"),
+        ("win32", {}, r"C:\gcloud"),
+        ("win32", {"CLOUDSDK_CONFIG": r"E:\cfg", "APPDATA": r"C:\x"}, r"E:\cfg"),
+    ],
+)
+def test_adc_path_per_platform(platform: str, env: dict[str, str], expected: str) -> None:
+    sep = "\\" if platform == "win32" else "/"
+    assert str(adc.config_dir(platform, env)) == expected
+    assert str(adc.adc_path(platform, env)) == expected + sep + adc.ADC_FILENAME
+
+
+def test_adc_path_matches_google_auth(gcloud_dir: Path) -> None:
+    from google.auth import _cloud_sdk
+
+    assert str(adc.adc_path()) == _cloud_sdk.get_application_default_credentials_path()
+
+
+def test_token_and_revoke_uri() -> None:
+    assert adc.token_uri({}) == "https://oauth2.googleapis.com/token"
+    assert adc.revoke_uri({}) == "https://oauth2.googleapis.com/revoke"
+    env = {adc.TOKEN_HOST_ENV: "http://127.0.0.1:9/token"}
+    assert adc.revoke_uri(env) == "http://127.0.0.1:9/revoke"
+
+
+# --- format ---------------------------------------------------------------------------------
+
+
+def test_write_adc_exact_bytes_and_mode(gcloud_dir: Path) -> None:
+    path = adc.write_adc(_Result("r-1", "ann@example.com"), _Client(), quota_project="my-proj-1")
+    assert path == gcloud_dir / adc.ADC_FILENAME
+    expected = (
+        "{\n"
+        '  "account": "ann@example.com",\n'
+        f'  "client_id": "{CLIENT_ID}",\n'
+        '  "client_secret": "emulator-client-secret",\n'
+        '  "quota_project_id": "my-proj-1",\n'
+        '  "refresh_token": "r-1",\n'
+        '  "type": "authorized_user",\n'
+        '  "universe_domain": "googleapis.com"\n'
+        "}"
+    )
+    assert path.read_text() == expected
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in gcloud_dir.iterdir()] == [adc.ADC_FILENAME]  # no temp left behind
+
+
+def test_write_without_quota_or_account(gcloud_dir: Path) -> None:
+    info = json.loads(adc.write_adc(_Result("r-1"), _Client()).read_text())
+    assert info["account"] == ""
+    assert "quota_project_id" not in info and "token" not in info and "scopes" not in info
+
+
+def test_write_needs_refresh_token(gcloud_dir: Path) -> None:
+    with pytest.raises(AdcError, match="no refresh token"):
+        adc.write_adc(_Result(None), _Client())
+    assert not (gcloud_dir / adc.ADC_FILENAME).exists()
+
+
+def test_bad_quota_project_keeps_file(gcloud_dir: Path) -> None:
+    path = adc.write_adc(_Result("r-1"), _Client())
+    before = path.read_bytes()
+    with pytest.raises(AdcError, match="not a Google Cloud project id"):
+        adc.set_quota_project("Bad Project!")
+    assert path.read_bytes() == before
+
+
+def test_set_quota_project_keeps_everything_else(gcloud_dir: Path) -> None:
+    path = adc.write_adc(_Result("r-1", "ann@example.com"), _Client())
+    adc.set_quota_project("emulator-project")
+    info = json.loads(path.read_text())
+    assert info.pop("quota_project_id") == "emulator-project"
+    assert adc.dumps_adc(info) == adc.dumps_adc(json.loads(adc.dumps_adc(info)))
+    assert path.read_text() == adc.dumps_adc({**info, "quota_project_id": "emulator-project"})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_set_quota_project_without_adc(gcloud_dir: Path) -> None:
+    with pytest.raises(AdcError, match="No Application Default Credentials") as caught:
+        adc.set_quota_project("emulator-project")
+    assert "adc login" in caught.value.hint
+
+
+def test_set_quota_project_refuses_service_account(gcloud_dir: Path) -> None:
+    gcloud_dir.mkdir()
+    (gcloud_dir / adc.ADC_FILENAME).write_text('{"type": "service_account"}')
+    with pytest.raises(AdcError, match="not a user"):
+        adc.set_quota_project("emulator-project")
+
+
+def test_overwrite_warnings(gcloud_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notes: list[str] = []
+    adc.write_adc(_Result("r-1", "ann@example.com"), _Client(), warn=notes.append)
+    assert notes == []
+    adc.write_adc(_Result("r-2", "ann@example.com"), _Client(), warn=notes.append)
+    assert notes == []  # same account, same client: a plain refresh of the file
+    adc.write_adc(_Result("r-3", "bob@example.com"), _Client(), warn=notes.append)
+    assert len(notes) == 1 and "another account (ann@example.com)" in notes[0]
+    adc.write_adc(_Result("r-4"), _Client(client_id="other.apps"), warn=notes.append)
+    assert "another OAuth client" in notes[1]
+    other = gcloud_dir / "elsewhere.json"
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(other))
+    adc.write_adc(_Result("r-5"), _Client(client_id="other.apps"), warn=notes.append)
+    assert len(notes) == 3 and "GOOGLE_APPLICATION_CREDENTIALS" in notes[2]
+    for note in notes:
+        assert "r-" not in note and "emulator-client-secret" not in note
+
+
+def test_status(gcloud_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = adc.adc_status()
+    assert not missing.exists and missing.path == str(gcloud_dir / adc.ADC_FILENAME)
+    adc.write_adc(_Result("r-1", "ann@example.com"), _Client())
+    status = adc.adc_status()
+    assert (status.type, status.account, status.client_id) == (
+        "authorized_user",
+        "ann@example.com",
+        CLIENT_ID,
+    )
+    assert status.quota_project_id is None
+    assert any("set-quota-project" in w for w in status.warnings)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/elsewhere.json")
+    adc.set_quota_project("emulator-project")
+    status = adc.adc_status()
+    assert status.quota_project_id == "emulator-project"
+    assert status.overridden_by == "/elsewhere.json"
+    assert "r-1" not in json.dumps(status.to_dict())
+
+
+# --- google-auth reads what we write ----------------------------------------------------------
+
+
+def _no_gcloud_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    """google.auth.default() spawns `gcloud config get project` (seconds); the project is moot."""
+    monkeypatch.setattr("google.auth._cloud_sdk.get_project_id", lambda: None)
+
+
+def test_google_auth_default_loads_our_file(
+    gcloud_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import google.auth
+    from google.oauth2.credentials import Credentials
+
+    adc.write_adc(_Result("r-1", "ann@example.com"), _Client(), quota_project="emulator-project")
+    _no_gcloud_project(monkeypatch)
+    creds, _ = google.auth.default()
+    assert isinstance(creds, Credentials)
+    assert (creds.client_id, creds.refresh_token, creds.quota_project_id) == (
+        CLIENT_ID,
+        "r-1",
+        "emulator-project",
+    )
+    assert creds.account == "ann@example.com"
+
+
+def test_default_credentials_errors(gcloud_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(gcloud_dir / "nope.json"))
+    with pytest.raises(AdcError, match="does not exist"):
+        adc.default_credentials()
+    gcloud_dir.mkdir()
+    bad = gcloud_dir / "bad.json"
+    bad.write_text('{"type": "authorized_user"}')
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(bad))
+    with pytest.raises(AdcError, match="No usable Application Default Credentials") as caught:
+        adc.default_credentials()
+    assert "adc login" in caught.value.hint
+
+
+def test_default_credentials_quota_precedence(
+    gcloud_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    adc.write_adc(_Result("r-1"), _Client())
+    creds, _ = adc.default_credentials()
+    assert creds.quota_project_id is None
+    assert "set-quota-project" in caplog.text
+    monkeypatch.setenv("GOOGLE_CLOUD_QUOTA_PROJECT", "env-project")
+    assert adc.default_credentials()[0].quota_project_id == "env-project"
+    assert adc.default_credentials(quota_project="arg-project")[0].quota_project_id == "arg-project"
+
+
+# --- against the emulator ---------------------------------------------------------------------
+
+
+def _emulator_adc(emulator: Any, monkeypatch: pytest.MonkeyPatch, quota: str | None) -> Path:
+    grant = emulator.control.issue_grant(list(GCLOUD_QUICKSTART_SCOPES))
+    monkeypatch.setenv(adc.TOKEN_HOST_ENV, f"{emulator.base_url}/token")
+    client = _Client(emulator.client_id, emulator.client_secret)
+    return adc.write_adc(_Result(grant["refresh_token"]), client, quota_project=quota)
+
+
+def _models_status(emulator: Any, token: str) -> int:
+    url = f"{emulator.base_url}/v1/models"
+    return httpx.get(url, headers={"authorization": f"Bearer {token}"}, timeout=10).status_code
+
+
+def test_google_auth_refreshes_our_file_at_the_emulator(
+    gcloud_dir: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import google.auth
+    from google.oauth2.credentials import Credentials
+
+    from gemini_oauth._transport import HttpxRequest
+
+    _emulator_adc(emulator, monkeypatch, emulator.project_id)
+    _no_gcloud_project(monkeypatch)
+    creds, _ = google.auth.default()
+    assert isinstance(creds, Credentials) and creds.quota_project_id == emulator.project_id
+    creds = creds.with_token_uri(f"{emulator.base_url}/token")
+    creds.refresh(HttpxRequest())
+    assert _models_status(emulator, creds.token) == 200
+
+
+def test_access_token_is_cached_until_near_expiry(
+    gcloud_dir: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _emulator_adc(emulator, monkeypatch, None)
+    first = adc.access_token()
+    assert _models_status(emulator, first) == 200
+    assert adc.access_token() == first
+    assert emulator.control.counters()["token.refresh_token"] == 1
+    cached = list((gcloud_dir.parent / "home" / "adc-tokens").iterdir())
+    assert len(cached) == 1 and stat.S_IMODE(cached[0].stat().st_mode) == 0o600
+    assert adc.access_token(use_cache=False) != first
+    clock = time.time() + 3600 - 200  # inside the 300 s margin: refresh again
+    monkeypatch.setattr("gemini_oauth._clock.now", lambda: clock)
+    adc.access_token()
+    assert emulator.control.counters()["token.refresh_token"] == 3
+
+
+def test_access_token_invalid_grant(
+    gcloud_dir: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _emulator_adc(emulator, monkeypatch, None)
+    info = json.loads(path.read_text())
+    httpx.post(f"{emulator.base_url}/revoke", data={"token": info["refresh_token"]}, timeout=10)
+    with pytest.raises(InvalidGrantError) as caught:
+        adc.access_token()
+    assert info["refresh_token"] not in str(caught.value)
+    assert "adc login" in caught.value.hint
+
+
+def test_revoke_then_delete(
+    gcloud_dir: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _emulator_adc(emulator, monkeypatch, None)
+    token = adc.access_token()
+    adc.revoke()
+    assert not path.exists()
+    assert emulator.control.counters()["revoke"] == 1
+    assert _models_status(emulator, token) == 401  # revoking the refresh token kills its tokens
+    assert not list((gcloud_dir.parent / "home" / "adc-tokens").iterdir())
+
+
+def test_revoke_server_error_keeps_file(
+    gcloud_dir: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _emulator_adc(emulator, monkeypatch, None)
+    before = path.read_bytes()
+    emulator.control.add_fault("/revoke", 503)
+    with pytest.raises(RevocationError, match="503"):
+        adc.revoke()
+    assert path.read_bytes() == before
+
+
+def test_service_account_key_via_environment(
+    gcloud_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rsa = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.rsa")
+    from cryptography.hazmat.primitives import serialization
+    from google.oauth2 import service_account
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    key = tmp_path / "sa.json"
+    email = "robot@emulator-project.iam.gserviceaccount.com"
+    key.write_text(json.dumps({
+        "type": "service_account", "project_id": "emulator-project", "private_key_id": "k1",
+        "private_key": pem.decode(), "client_email": email, "client_id": "42",
+        "token_uri": "http://127.0.0.1:9/token",
+    }))  # fmt: skip
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    creds, project = adc.default_credentials(["https://www.googleapis.com/auth/cloud-platform"])
+    assert isinstance(creds, service_account.Credentials)
+    assert creds.service_account_email == email and project == "emulator-project"
+    assert creds.scopes == ["https://www.googleapis.com/auth/cloud-platform"]
+    assert "quota project" not in caplog.text  # only user credentials need one
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
+    status = adc.adc_status(path=key)
+    assert (status.type, status.account, status.client_id) == ("service_account", email, "42")
+    assert status.overridden_by is None and status.warnings == []
