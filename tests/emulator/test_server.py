@@ -232,3 +232,34 @@ def test_corrupt_state_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(ValueError, match="not a readable emulator state file"):
         Emulator(state_path=path)
+
+
+def test_connections_are_kept_alive_across_requests_with_unread_bodies(emulator: Emulator) -> None:
+    """One HTTP/1.1 connection serves GETs and POSTs in turn, even when a body went unread."""
+    import http.client
+
+    port = int(emulator.base_url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    key = f"key={emulator.api_key}"
+    requests = [
+        ("GET", f"/v1/models?{key}", None, 200),
+        ("POST", "/v1/models/gemini-2.5-flash:generateContent?key=wrong", b'{"contents": []}', 400),
+        ("POST", "/token", b"x" * 100_000, 413),
+        (
+            "POST",
+            f"/v1/models/gemini-2.5-flash:streamGenerateContent?alt=sse&{key}",
+            b'{"contents": [{"parts": [{"text": "hi"}]}]}',
+            200,
+        ),
+        ("GET", f"/v1/models/gemini-2.5-flash?{key}", None, 200),
+    ]
+    sockets = set()
+    for method, path, body, status in requests:
+        conn.request(method, path, body=body)
+        response = conn.getresponse()
+        response.read()
+        assert response.status == status, (method, path)
+        assert response.getheader("Connection") != "close"
+        sockets.add(id(conn.sock))
+    assert len(sockets) == 1 and conn.sock is not None
+    conn.close()

@@ -24,6 +24,7 @@ OAUTH_PREFIXES = ("/o/oauth2", "/token", "/revoke", "/tokeninfo", "/oauth2", "/v
 OAUTH_BODY_LIMIT = 64 * 1024
 BODY_LIMIT = 32 * 1024 * 1024
 CONTROL_PREFIX = "/__emulator__"
+_DRAIN_LIMIT = 1024 * 1024
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -153,8 +154,75 @@ def _internal_error(exc: Exception) -> Response:
     return json_error(500, "server_error", "Internal error in the emulator.")
 
 
+class _BodyReader:
+    """The request stream, bounded to this request's body so nothing reads into the next request."""
+
+    def __init__(self, raw: Any, length: int | None) -> None:
+        self.raw = raw
+        self.left = length  # None: unbounded (chunked bodies; the connection closes after)
+
+    def _bound(self, size: int) -> int:
+        if self.left is None:
+            return size
+        return self.left if size < 0 or size > self.left else size
+
+    def read(self, size: int = -1) -> bytes:
+        size = self._bound(size)
+        data: bytes = self.raw.read(size) if size != 0 else b""
+        if self.left is not None:
+            self.left -= len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        size = self._bound(size)
+        line: bytes = self.raw.readline(size) if size != 0 else b""
+        if self.left is not None:
+            self.left -= len(line)
+        return line
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """Never logs request lines: they carry codes and tokens in query strings."""
+    """Never logs request lines (they carry codes and tokens); keeps HTTP/1.1 connections alive.
+
+    werkzeug's development handler closes every connection because http.server cannot drain an
+    unread body; this one counts what the app read and drains the rest (bodies up to 1 MiB with a
+    Content-Length), so clients can reuse one connection as they do with Google.
+    """
+
+    timeout = 60  # an idle keep-alive connection is closed after this many seconds
+    _keep_alive = False
+
+    def setup(self) -> None:
+        super().setup()
+        # Small writes (SSE chunks) go out at once; Nagle would hold them on a reused connection.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length", "0")
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        self._keep_alive = not chunked and length.isdigit() and int(length) <= _DRAIN_LIMIT
+        raw, body = self.rfile, _BodyReader(self.rfile, int(length) if self._keep_alive else None)
+        self.rfile = body  # type: ignore[assignment]
+        try:
+            super().run_wsgi()
+            if self._keep_alive and not self.close_connection:
+                body.read()  # drain what the app left unread
+        finally:
+            self.rfile = raw
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if self._keep_alive and keyword.lower() == "connection" and value.lower() == "close":
+            return  # http.server still closes when the client asked to
+        super().send_header(keyword, value)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
