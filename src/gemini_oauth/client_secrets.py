@@ -1,0 +1,140 @@
+"""Find, read and validate a Desktop ("installed") OAuth client file from Google's console."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from gemini_oauth.errors import ClientSecretError
+
+ENV_VAR = "GEMINI_OAUTH_CLIENT_SECRET"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+@dataclass(frozen=True)
+class ClientSecret:
+    """An installed OAuth client; its secret is not confidential (RFC 8252 §8.5) but never shown."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    auth_uri: str
+    token_uri: str
+    revoke_uri: str
+    project_id: str = ""
+    redirect_uris: tuple[str, ...] = ()
+    path: Path | None = None
+
+
+def find_client_secret(explicit: str | Path | None = None, *, cwd: Path | None = None) -> Path:
+    """The client file: explicit, else $GEMINI_OAUTH_CLIENT_SECRET, else ./client_secret.json,
+    else the one ./client_secret_*.json."""
+    chosen = explicit or os.environ.get(ENV_VAR)
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            raise ClientSecretError(f"OAuth client file {str(path)!r} does not exist.")
+        return path
+    here = cwd or Path.cwd()
+    if (here / "client_secret.json").is_file():
+        return here / "client_secret.json"
+    found = sorted(p for p in here.glob("client_secret_*.json") if p.is_file())
+    if len(found) == 1:
+        return found[0]
+    if found:
+        names = ", ".join(p.name for p in found)
+        raise ClientSecretError(
+            f"Several OAuth client files in {str(here)!r}: {names}.",
+            hint="Choose one with --client-secret PATH or $GEMINI_OAUTH_CLIENT_SECRET.",
+        )
+    raise ClientSecretError(
+        f"No OAuth client file: no --client-secret, no ${ENV_VAR}, and no client_secret.json "
+        f"or client_secret_*.json in {str(here)!r}."
+    )
+
+
+def load_client_secret(path: str | Path | None = None) -> ClientSecret:
+    """Read and validate an installed client file (found with ``find_client_secret`` if no path)."""
+    file = find_client_secret(path)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ClientSecretError(f"Cannot read {str(file)!r}: {exc.strerror}.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ClientSecretError(
+            f"{str(file)!r} is not valid JSON ({type(exc).__name__}).",
+            hint="Download the file again from Google Cloud console > Google Auth platform > "
+            "Clients.",
+        ) from None
+    return client_from_dict(data, path=file)
+
+
+def client_from_dict(data: Any, *, path: Path | None = None) -> ClientSecret:
+    """Validate the parsed JSON of a client file."""
+    where = repr(str(path)) if path else "The OAuth client"
+    if not isinstance(data, dict):
+        raise ClientSecretError(f"{where} is not a JSON object.")
+    if "installed" not in data:
+        if "web" in data:
+            raise ClientSecretError(
+                f"{where} is a 'Web application' client; command-line sign-in needs a "
+                "'Desktop app' client.",
+                hint="In Google Cloud console > Google Auth platform > Clients, create a client "
+                "of type 'Desktop app', download its JSON and use that file.",
+            )
+        kinds = ", ".join(repr(k) for k in data) or "nothing"
+        raise ClientSecretError(
+            f"{where} has no 'installed' section (found {kinds}); it is not a Desktop client file."
+        )
+    body = data["installed"]
+    if not isinstance(body, dict):
+        raise ClientSecretError(f"{where}: 'installed' is not a JSON object.")
+    missing = [
+        k for k in ("client_id", "client_secret", "auth_uri", "token_uri") if not body.get(k)
+    ]
+    if missing:
+        raise ClientSecretError(f"{where} lacks {', '.join(missing)} in 'installed'.")
+    for key in ("client_id", "client_secret", "auth_uri", "token_uri", "revoke_uri", "project_id"):
+        if key in body and not isinstance(body[key], str):
+            raise ClientSecretError(f"{where}: 'installed.{key}' is not a string.")
+    for key in ("auth_uri", "token_uri", "revoke_uri"):
+        if key in body:
+            check_endpoint(key, body[key], where)
+    token_uri: str = body["token_uri"]
+    redirects = body.get("redirect_uris", [])
+    if not isinstance(redirects, list) or not all(isinstance(u, str) for u in redirects):
+        raise ClientSecretError(f"{where}: 'installed.redirect_uris' is not a list of strings.")
+    return ClientSecret(
+        client_id=body["client_id"],
+        client_secret=body["client_secret"],
+        auth_uri=body["auth_uri"],
+        token_uri=token_uri,
+        revoke_uri=body.get("revoke_uri") or _origin(token_uri) + "/revoke",
+        project_id=body.get("project_id", ""),
+        redirect_uris=tuple(redirects),
+        path=path,
+    )
+
+
+def check_endpoint(name: str, url: str, where: str = "The OAuth client") -> None:
+    """An endpoint must be https, or http on a loopback host (the emulator); never with userinfo."""
+    parts = urlsplit(url)
+    try:
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        host = ""
+    ok_scheme = parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_HOSTS)
+    if not host or not ok_scheme or "@" in parts.netloc or any(c.isspace() for c in url):
+        raise ClientSecretError(
+            f"{where}: '{name}' must be an https:// URL (or http:// on 127.0.0.1 for the "
+            f"emulator), got {url[:100]!r}."
+        )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

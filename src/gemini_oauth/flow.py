@@ -1,0 +1,252 @@
+"""The interactive login: loopback redirect in a browser, or headless paste; then the code exchange.
+
+Mix-up defence (RFC 9700 §4.4): each login has its own random redirect path, and a code received on
+it is only ever exchanged at the token_uri of the same client file whose auth_uri issued it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import webbrowser
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
+
+from gemini_oauth import _clock
+from gemini_oauth.authorize import (
+    TokenResponse,
+    authorization_url,
+    parse_callback,
+    parse_token_response,
+    token_request,
+)
+from gemini_oauth.errors import (
+    CallbackError,
+    LoginError,
+    PortInUseError,
+    ScopeNotGrantedError,
+    TokenEndpointError,
+)
+from gemini_oauth.loopback import LoopbackListener, callback_path
+from gemini_oauth.pkce import make_state, make_verifier, s256_challenge
+from gemini_oauth.scopes import USERINFO_EMAIL, expand_scope, short_name
+
+if TYPE_CHECKING:
+    import httpx
+
+    from gemini_oauth.client_secrets import ClientSecret
+
+IDENTITY_SCOPES = frozenset(
+    {
+        "openid",
+        "email",
+        "profile",
+        USERINFO_EMAIL,
+        "https://www.googleapis.com/auth/userinfo.profile",
+    }
+)
+PASTE_ATTEMPTS = 3
+
+
+@dataclass
+class LoginResult:
+    """What a completed login yields; secrets stay out of repr."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    expires_at: float
+    granted_scopes: tuple[str, ...]
+    id_token: str | None = field(default=None, repr=False)
+    account: str = ""
+
+
+def browser_usable() -> bool:
+    """Whether opening a local browser can work here (not over SSH, in a container or notebook)."""
+    if os.environ.get("BROWSER"):
+        return True  # the user chose one explicitly
+    if os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"):
+        return False
+    if any(m in sys.modules for m in ("ipykernel", "google.colab")):
+        return False
+    if sys.platform.startswith("linux"):
+        if os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv"):
+            return False
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            return False
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
+
+
+def run_login(
+    client: ClientSecret,
+    scopes: Iterable[str],
+    *,
+    no_browser: bool | None = None,
+    port: int = 0,
+    timeout: float = 300.0,
+    login_hint: str | None = None,
+    open_browser: Callable[[str], bool] | None = None,
+    prompt_input: Callable[[str], str] | None = None,
+    out: TextIO | None = None,
+    http: httpx.Client | None = None,
+    required_scopes: Iterable[str] | None = None,
+    prompt: str | None = None,
+) -> LoginResult:
+    """Sign in interactively and exchange the code (RFC 6749 §4.1, RFC 7636, RFC 8252)."""
+    requested = tuple(dict.fromkeys(expand_scope(s) for s in scopes if s.strip()))
+    if not requested:
+        raise LoginError("No scopes to ask for.", hint="Pass at least one scope with --scopes.")
+    required = (
+        tuple(expand_scope(s) for s in required_scopes if s.strip())
+        if required_scopes is not None
+        else tuple(s for s in requested if s not in IDENTITY_SCOPES)
+    )
+    stream = out if out is not None else sys.stderr
+    verifier, state = make_verifier(), make_state()
+    challenge = s256_challenge(verifier)
+    if no_browser is None:
+        no_browser = open_browser is None and not browser_usable()
+
+    def url_for(redirect_uri: str) -> str:
+        return authorization_url(
+            client, redirect_uri, requested, state, challenge, login_hint, prompt
+        )
+
+    redirect_uri, code = "", None
+    if not no_browser:
+        with LoopbackListener(port=port, timeout=timeout) as listener:
+            redirect_uri = listener.redirect_uri
+            url = url_for(redirect_uri)
+            _say(stream, "Opening the sign-in page in your browser. If it does not open, visit:")
+            _say(stream, f"\n    {url}\n")
+            if _open(open_browser or webbrowser.open, url):
+                _say(stream, f"Waiting for the browser (up to {timeout:g} s; Ctrl-C to cancel)...")
+                code = listener.wait(state)
+            else:
+                _say(stream, "No browser could be opened; switching to the paste flow.")
+    if code is None:
+        ask = prompt_input or (lambda text: _ask(stream, text))
+        redirect_uri, code = _paste_flow(url_for, state, port, ask, stream)
+    _say(stream, "Authorization received; exchanging it for tokens...")
+    issued = _clock.now()  # before the request: the expiry errs on the early side
+    token = _exchange(client, token_request(client, code, verifier, redirect_uri), http)
+    granted = token.granted_scopes or requested
+    _check_scopes(requested, required, granted, stream)
+    return LoginResult(
+        access_token=token.access_token,
+        refresh_token=token.refresh_token,
+        expires_at=issued + token.expires_in,
+        granted_scopes=granted,
+        id_token=token.id_token,
+        account=token.account,
+    )
+
+
+def _say(stream: TextIO, text: str) -> None:
+    print(text, file=stream, flush=True)
+
+
+def _ask(stream: TextIO, text: str) -> str:
+    """The prompt on ``stream`` (stderr: stdout stays data), the answer by plain input()."""
+    print(text, end="", file=stream, flush=True)
+    return input()
+
+
+def _open(opener: Callable[[str], bool], url: str) -> bool:
+    try:
+        return bool(opener(url))
+    except Exception:  # a broken browser setup means: fall back to pasting
+        return False
+
+
+def _paste_flow(
+    url_for: Callable[[str], str],
+    state: str,
+    port: int,
+    prompt_input: Callable[[str], str],
+    stream: TextIO,
+) -> tuple[str, str]:
+    """Headless: the user opens the URL anywhere and pastes back the address the browser ended on.
+
+    The loopback port is bound (not listened on) meanwhile: a browser on this machine gets
+    "connection refused" and no other local process can take the port and receive the code.
+    """
+    reserve = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        try:
+            reserve.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortInUseError(f"Cannot reserve 127.0.0.1:{port}: {exc.strerror}.") from None
+        path = callback_path()
+        bound = reserve.getsockname()[1]
+        redirect_uri = f"http://127.0.0.1:{bound}{path}"
+        _say(stream, "Open this address in a browser on any machine and sign in:")
+        _say(stream, f"\n    {url_for(redirect_uri)}\n")
+        _say(
+            stream,
+            "After you press Allow, the browser goes to http://127.0.0.1:... and shows an error "
+            "such as 'This site can't be reached'. That is expected: copy the whole address from "
+            "its address bar and paste it here.",
+        )
+        for attempt in range(1, PASTE_ATTEMPTS + 1):
+            try:
+                text = prompt_input("Address the browser ended on: ")
+            except EOFError:
+                raise LoginError("No address was pasted (end of input).") from None
+            try:
+                return redirect_uri, parse_callback(text.strip(), state, path, expected_port=bound)
+            except CallbackError as exc:
+                left = PASTE_ATTEMPTS - attempt
+                _say(stream, f"That address does not fit this login: {exc.message}")
+                if left:
+                    _say(
+                        stream,
+                        f"Paste the full address starting with http://127.0.0.1 ({left} left).",
+                    )
+        raise CallbackError(f"No valid address after {PASTE_ATTEMPTS} attempts.")
+    finally:
+        reserve.close()
+
+
+def _exchange(
+    client: ClientSecret, form: dict[str, str], http: httpx.Client | None
+) -> TokenResponse:
+    """POST the code and verifier to the token endpoint (RFC 6749 §4.1.3)."""
+    import httpx
+
+    own = http is None
+    session = httpx.Client(timeout=30.0) if http is None else http
+    try:
+        answer = session.post(client.token_uri, data=form, headers={"Accept": "application/json"})
+    except httpx.HTTPError as exc:  # its text may hold the URL only, but keep it to the type
+        raise TokenEndpointError(
+            f"Could not reach the token endpoint ({type(exc).__name__}).",
+            hint="Check your network connection and try again.",
+        ) from None
+    finally:
+        if own:
+            session.close()
+    return parse_token_response(answer.status_code, answer.content)
+
+
+def _check_scopes(
+    requested: tuple[str, ...], required: tuple[str, ...], granted: tuple[str, ...], out: TextIO
+) -> None:
+    """Google lets users untick scopes (granular consent): a missing required one is an error."""
+    have = {expand_scope(s) for s in granted}
+    if "email" in have:
+        have.add(USERINFO_EMAIL)
+    missing_required = [s for s in required if s not in have]
+    if missing_required:
+        names = ", ".join(short_name(s) for s in missing_required)
+        raise ScopeNotGrantedError(
+            f"The sign-in did not grant: {names}.", missing=list(missing_required)
+        )
+    missing = [short_name(s) for s in requested if s not in have]
+    if missing:
+        _say(out, f"warning: these optional permissions were not granted: {', '.join(missing)}.")

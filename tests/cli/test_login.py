@@ -1,0 +1,198 @@
+"""`gemini-oauth login` as a real process, with BROWSER set to the headless user agent."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gemini_oauth.emulator import Emulator
+
+SCRIPT = str(Path(sys.executable).parent / "gemini-oauth")
+
+
+def _run(
+    args: list[str], home: Path, *, browser: str = "", cwd: Path | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_OAUTH_", "SSH_"))}
+    env.update(GEMINI_OAUTH_HOME=str(home), BROWSER=browser)
+    if not browser:
+        env.pop("BROWSER")
+    return subprocess.run(
+        [SCRIPT, "login", *args],
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _ua(*flags: str) -> str:
+    return " ".join([sys.executable, "-m", "gemini_oauth.useragent", *flags, "%s"])
+
+
+def test_login_end_to_end(emulator: Emulator, client_secret_file: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = _run(
+        ["--client-secret", str(client_secret_file), "--quota-project", "qp-1", "--json"],
+        home,
+        browser=_ua(),
+    )
+    assert done.returncode == 0, done.stderr
+    profile = home / "profiles" / "default.json"
+    assert stat.S_IMODE(profile.stat().st_mode) == 0o600
+    assert stat.S_IMODE(profile.parent.stat().st_mode) == 0o700
+    data = json.loads(profile.read_text())
+    assert data["type"] == "authorized_user" and data["quota_project_id"] == "qp-1"
+    assert data["account"] == emulator.user_email
+    assert f"Logged in as {emulator.user_email}" in done.stderr
+    assert "generative-language.retriever" in done.stderr and "(mode 0600)" in done.stderr
+    assert json.loads(done.stdout)["cache_path"] == str(profile)
+    for secret in (data["token"], data["refresh_token"], data["client_secret"], "4/emu."):
+        assert secret not in done.stdout + done.stderr  # "4/emu." starts every emulator code
+    assert emulator.control.counters()["token.authorization_code"] == 1
+
+
+def test_login_profile_and_scopes(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    args = ["--scopes", "retriever", "--profile", "work"]
+    done = _run(args, home, browser=_ua(), cwd=client_secret_file.parent)
+    assert done.returncode == 0, done.stderr
+    data = json.loads((home / "profiles" / "work.json").read_text())
+    assert data["scopes"] == ["https://www.googleapis.com/auth/generative-language.retriever"]
+    assert "account not shared" in done.stderr
+
+
+def test_login_denied_keeps_existing_credentials(client_secret_file: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert _run(["--client-secret", str(client_secret_file)], home, browser=_ua()).returncode == 0
+    profile = home / "profiles" / "default.json"
+    before = profile.read_bytes()
+    done = _run(["--client-secret", str(client_secret_file)], home, browser=_ua("--deny"))
+    assert done.returncode == 3 and "denied" in done.stderr and "press Allow" in done.stderr
+    assert profile.read_bytes() == before
+
+
+def test_login_timeout(client_secret_file: Path, tmp_path: Path) -> None:
+    done = _run(
+        ["--client-secret", str(client_secret_file), "--timeout", "0.5"],
+        tmp_path / "home",
+        browser="true %s",
+    )
+    assert done.returncode == 3 and "--timeout" in done.stderr
+    assert not (tmp_path / "home" / "profiles" / "default.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ('{"web": {"client_id": "x"}}', "Desktop app"),
+        ("{broken", "not valid JSON"),
+        (None, "No OAuth client file"),
+    ],
+)
+def test_login_client_file_errors(tmp_path: Path, content: str | None, words: str) -> None:
+    if content is not None:
+        (tmp_path / "client_secret.json").write_text(content)
+    done = _run([], tmp_path / "home", browser=_ua(), cwd=tmp_path)
+    assert done.returncode == 2 and words in done.stderr and done.stderr.startswith("error: ")
+
+
+def test_login_several_client_files(tmp_path: Path) -> None:
+    for n in (1, 2):
+        (tmp_path / f"client_secret_{n}.json").write_text("{}")
+    done = _run([], tmp_path / "home", browser=_ua(), cwd=tmp_path)
+    assert done.returncode == 2 and "client_secret_1.json, client_secret_2.json" in done.stderr
+
+
+def test_login_headless_paste_bad_input(client_secret_file: Path, tmp_path: Path) -> None:
+    done = _run(
+        ["--client-secret", str(client_secret_file), "--no-browser"],
+        tmp_path / "home",
+        stdin="nonsense\nhttp://evil.example/x?state=a&code=b\n\n",
+    )
+    assert done.returncode == 3, done.stderr
+    assert "Open this address in a browser on any machine" in done.stderr
+    assert done.stderr.count("does not fit this login") == 3 and done.stdout == ""
+
+
+def test_login_help() -> None:
+    done = subprocess.run([SCRIPT, "login", "--help"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0
+    for words in ("--client-secret", "--no-browser", "--profile", "What happens", "0600"):
+        assert words in done.stdout
+    from gemini_oauth.cli.login import DEFAULT_SCOPES_TEXT
+    from gemini_oauth.scopes import DEFAULT_SCOPES, parse_scopes
+
+    assert DEFAULT_SCOPES_TEXT in done.stdout
+    assert parse_scopes(DEFAULT_SCOPES_TEXT) == DEFAULT_SCOPES
+
+
+def test_login_headless_paste_success(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path
+) -> None:
+    from gemini_oauth.useragent import approve
+
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in ("BROWSER", "DISPLAY")}
+    env["GEMINI_OAUTH_HOME"] = str(home)
+    proc = subprocess.Popen(
+        [SCRIPT, "login", "--client-secret", str(client_secret_file), "--no-browser"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None and proc.stdin is not None
+        url = ""
+        for _ in range(20):
+            line = proc.stderr.readline()
+            if line.startswith("    http://"):
+                url = line.strip()
+                break
+        assert url.startswith(emulator.base_url)
+        _, err = proc.communicate(approve(url, follow_redirect=False) + "\n", timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert f"Logged in as {emulator.user_email}" in err
+    assert stat.S_IMODE((home / "profiles" / "default.json").stat().st_mode) == 0o600
+
+
+def test_login_ctrl_c_releases_the_port(client_secret_file: Path, tmp_path: Path) -> None:
+    import signal
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, GEMINI_OAUTH_HOME=str(tmp_path / "home"), BROWSER="true %s")
+    args = ["login", "--client-secret", str(client_secret_file), "--port", str(port)]
+    proc = subprocess.Popen(
+        [SCRIPT, *args], env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        for _ in range(20):
+            if proc.stderr.readline().startswith("Waiting for the browser"):
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    with socket.socket() as again:  # the listener let go of the port
+        again.bind(("127.0.0.1", port))
