@@ -1,0 +1,144 @@
+"""Session commands: print-access-token, status, logout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from gemini_oauth import _clock
+from gemini_oauth._fastpath import rfc3339_to_epoch
+from gemini_oauth.scopes import short_name
+from gemini_oauth.store import TokenFile, profile_file
+
+profile_option = click.option(
+    "--profile",
+    default="default",
+    envvar="GEMINI_OAUTH_PROFILE",
+    show_default=True,
+    help="Named login to use (several accounts or clients side by side).",
+)
+
+
+def _file(profile: str) -> TokenFile:
+    return profile_file(profile)
+
+
+@click.command("print-access-token")
+@profile_option
+def print_access_token(profile: str) -> None:
+    """Print a valid access token, refreshing it if needed; nothing else goes to stdout.
+
+    \b
+    curl -H "Authorization: Bearer $(gemini-oauth print-access-token)" ...
+    """
+    from gemini_oauth.credentials import load_profile
+
+    creds = load_profile(profile)
+    if not creds.valid:
+        from gemini_oauth._transport import HttpxRequest
+
+        request = HttpxRequest()
+        try:
+            creds.refresh(request)
+        finally:
+            request.close()
+    click.echo(creds.token)
+
+
+def status_data(profile: str, file: TokenFile, data: dict[str, Any] | None) -> dict[str, Any]:
+    """What ``status --json`` prints (never a token or secret)."""
+    out: dict[str, Any] = {"profile": profile, "cache_path": str(file.path)}
+    if data is None:
+        return {**out, "logged_in": False}
+    expiry, remaining = data.get("expiry"), None
+    try:
+        remaining = int(rfc3339_to_epoch(expiry) - _clock.now()) if expiry else None
+    except ValueError:
+        remaining = None
+    scopes = data.get("scopes") or []
+    return {
+        **out,
+        "logged_in": True,
+        "account": data.get("account") or None,
+        "client_id": data.get("client_id"),
+        "scopes": scopes.split() if isinstance(scopes, str) else scopes,
+        "token_expiry": expiry,
+        "token_expires_in": remaining,
+        "token_valid": bool(data.get("token")) and remaining is not None and remaining > 0,
+        "quota_project": data.get("quota_project_id"),
+        "refresh_token_present": bool(data.get("refresh_token")),
+        "token_uri": data.get("token_uri"),
+    }
+
+
+@click.command()
+@profile_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
+def status(profile: str, as_json: bool) -> int:
+    """Show who is logged in, the client, scopes granted, token expiry and where the cache is."""
+    file = _file(profile)
+    info = status_data(profile, file, file.read())
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return 0 if info["logged_in"] else 3
+    from rich.console import Console
+    from rich.markup import escape
+
+    err = Console(stderr=True, highlight=False)
+    if not info["logged_in"]:
+        err.print(f"[red]X[/] Not logged in (profile {escape(profile)}).")
+        err.print(
+            f"  Run 'gemini-oauth login{'' if profile == 'default' else ' --profile ' + profile}'."
+        )
+        return 3
+    left = info["token_expires_in"]
+    token_line = (
+        f"[green]✓[/] Access token valid for {left // 60} min"
+        if info["token_valid"]
+        else "[yellow]![/] Access token expired; the next command refreshes it"
+    )
+    rows = [
+        f"[green]✓[/] Logged in as [bold]{escape(info['account'] or '(unknown account)')}[/]",
+        f"  - Profile: {escape(profile)}",
+        f"  - Client: {escape(str(info['client_id']))}",
+        "  - Scopes: " + escape(", ".join(short_name(s) for s in info["scopes"]) or "(none)"),
+        f"  - {token_line} (expiry {escape(str(info['token_expiry']))})",
+        f"  - Refresh token: {'present' if info['refresh_token_present'] else '[red]missing[/]'}",
+        f"  - Quota project: {escape(info['quota_project'] or '(none: the client project pays)')}",
+        f"  - Cache: {escape(info['cache_path'])}",
+    ]
+    for row in rows:
+        err.print(row)
+    return 0
+
+
+@click.command()
+@profile_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def logout(profile: str, yes: bool) -> None:
+    """Revoke the refresh token at Google (RFC 7009), then delete the cached login.
+
+    If the revocation endpoint cannot confirm, nothing is deleted and the exit code is 1.
+    """
+    from gemini_oauth.credentials import revoke_and_delete
+
+    file = _file(profile)
+    data = file.read()
+    if data is None:
+        click.echo(f"Not logged in (profile {profile}); nothing to do.", err=True)
+        return
+    who = data.get("account") or "this account"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("Refusing to log out without a terminal; add --yes.")
+        click.confirm(
+            f"Log out {who} (profile {profile}) and revoke its token?", abort=True, err=True
+        )
+    removed = revoke_and_delete(file)
+    if removed is None:
+        click.echo(f"Not logged in (profile {profile}); nothing to do.", err=True)
+        return
+    click.echo(f"Logged out {who}: token revoked and {file.path} deleted.", err=True)

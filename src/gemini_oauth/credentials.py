@@ -1,0 +1,417 @@
+"""google-auth Credentials backed by the token cache: single-flight refresh, load_creds, login."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from google.auth import exceptions as ga_exceptions
+from google.oauth2 import credentials as ga_credentials
+
+from gemini_oauth import _clock
+from gemini_oauth._fastpath import rfc3339_to_epoch
+from gemini_oauth.errors import (
+    InvalidGrantError,
+    LoginError,
+    LoginRequiredError,
+    RevocationError,
+    TokenEndpointError,
+)
+from gemini_oauth.scopes import QUICKSTART_SCOPES, parse_scopes
+from gemini_oauth.store import REFRESH_MARGIN, TokenFile, profile_file
+
+if TYPE_CHECKING:
+    import httpx
+    from google.auth.transport import Request
+
+    from gemini_oauth.client_secrets import ClientSecret
+
+__all__ = [
+    "CachedCredentials",
+    "load_creds",
+    "load_profile",
+    "login",
+    "revoke_and_delete",
+    "save_login",
+]
+
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105
+GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
+GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
+#: Refresh tokens of an app in Testing status last this long (Google's rule).
+TESTING_REFRESH_LIFETIME = 7 * 86400
+
+
+class LoginResultLike(Protocol):
+    """What ``flow.run_login`` returns."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: float
+    granted_scopes: tuple[str, ...]
+    id_token: str | None
+    account: str
+
+
+def _to_rfc3339(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+
+
+def _naive_utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)
+
+
+def _epoch(expiry: datetime | None) -> float | None:
+    return None if expiry is None else expiry.replace(tzinfo=timezone.utc).timestamp()
+
+
+def _token_fresh(data: dict[str, Any]) -> bool:
+    """The cached access token is valid for more than the margin."""
+    try:
+        remaining = rfc3339_to_epoch(data["expiry"]) - _clock.now()
+    except (KeyError, TypeError, ValueError):
+        return False
+    return bool(data.get("token")) and remaining > REFRESH_MARGIN
+
+
+def _scope_list(data: dict[str, Any]) -> list[str]:
+    scopes = data.get("scopes") or []
+    return scopes.split() if isinstance(scopes, str) else list(scopes)
+
+
+class CachedCredentials(ga_credentials.Credentials):
+    """google-auth user credentials bound to a cache file; ``refresh`` is single-flight."""
+
+    def __init__(self, token: str | None = None, *args: Any, **kwargs: Any) -> None:
+        self._file: TokenFile | None = kwargs.pop("file", None)
+        super().__init__(token, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    @classmethod
+    def from_cache(cls, data: dict[str, Any], file: TokenFile | None) -> CachedCredentials:
+        """Build from cache data, keeping its token_uri (google-auth's helper would not)."""
+        expiry = None
+        if isinstance(data.get("expiry"), str):
+            try:
+                expiry = _naive_utc(rfc3339_to_epoch(data["expiry"]))
+            except ValueError:
+                expiry = None
+        scopes = _scope_list(data) or None
+        return cls(
+            data.get("token"),
+            refresh_token=data["refresh_token"],
+            token_uri=data.get("token_uri") or GOOGLE_TOKEN_URI,
+            client_id=data["client_id"],
+            client_secret=data["client_secret"],
+            scopes=scopes,
+            granted_scopes=scopes,
+            quota_project_id=data.get("quota_project_id"),
+            universe_domain=data.get("universe_domain") or "googleapis.com",
+            account=data.get("account") or "",
+            expiry=expiry,
+            file=file,
+        )
+
+    @property
+    def file(self) -> TokenFile | None:
+        """The cache file this credential reads and updates."""
+        return self._file
+
+    @property
+    def expired(self) -> bool:
+        """True when fewer than REFRESH_MARGIN seconds remain (google-auth's margin: 225 s)."""
+        expires_at = _epoch(self.expiry)
+        return expires_at is not None and expires_at - _clock.now() <= REFRESH_MARGIN
+
+    def _make_copy(self) -> CachedCredentials:
+        cred: CachedCredentials = super()._make_copy()  # type: ignore[no-untyped-call]
+        cred._file = self._file
+        return cred
+
+    def _adopt(self, data: dict[str, Any]) -> None:
+        fresh = CachedCredentials.from_cache(data, self._file)
+        self.token, self.expiry = fresh.token, fresh.expiry
+        self._refresh_token = fresh.refresh_token
+        self._client_id, self._client_secret = fresh.client_id, fresh.client_secret
+        self._token_uri = fresh.token_uri
+
+    def refresh(self, request: Request) -> None:
+        """Refresh once for all: under the cache lock, adopt a token another refresher wrote.
+
+        A cached token equal to the one held is never adopted: it may be the token the server
+        just refused (revoked, or a clock ahead of ours), so it is refreshed instead.
+        """
+        if self._file is None:
+            self._refresh_unlocked(request, None)
+            return
+        held = self.token
+        with self._file.lock():
+            data = self._file.read()
+            if data is None:
+                raise LoginRequiredError(f"The cached login in {self._file.path} is gone.")
+            self._adopt(data)
+            if data.get("token") != held and _token_fresh(data):
+                return
+            self._refresh_unlocked(request, data)
+            data.update(
+                token=self.token,
+                expiry=_to_rfc3339(_epoch(self.expiry) or _clock.now()),
+                refresh_token=self.refresh_token,
+            )
+            self._file.write(data)
+
+    def _refresh_unlocked(self, request: Request, data: dict[str, Any] | None) -> None:
+        try:
+            super().refresh(request)  # type: ignore[no-untyped-call]
+        except ga_exceptions.RefreshError as exc:
+            body = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
+            error, description = str(body.get("error", "")), str(body.get("error_description", ""))
+            if error == "invalid_grant":
+                if data is not None and self._file is not None:
+                    self._file.delete()
+                raise _invalid_grant(data or {}, description) from None
+            raise TokenEndpointError(
+                f"The token endpoint refused the refresh ({error or 'no error code'}"
+                f"{': ' + description if description else ''}); the cache was kept.",
+                error=error or None,
+                description=description or None,
+                hint="Try again in a minute; if it persists, run 'gemini-oauth login'.",
+            ) from None
+        except ga_exceptions.TransportError as exc:
+            raise TokenEndpointError(
+                f"Could not reach the token endpoint {self.token_uri} ({exc}); the cache was kept.",
+                hint="Check your network connection and try again.",
+            ) from None
+
+
+def _invalid_grant(data: dict[str, Any], description: str) -> InvalidGrantError:
+    """Tell a 7-day Testing expiry from a revocation by the refresh token's age."""
+    who = f" for {data['account']}" if data.get("account") else ""
+    said = f" (Google said: {description})" if description else ""
+    age = None
+    if isinstance(data.get("refresh_token_issued"), str):
+        try:
+            age = _clock.now() - rfc3339_to_epoch(data["refresh_token_issued"])
+        except ValueError:
+            age = None
+    if age is not None and age >= TESTING_REFRESH_LIFETIME - 3600:
+        message = (
+            f"The refresh token{who} has expired: it is {age / 86400:.1f} days old, and apps in "
+            f"Testing status get refresh tokens that last 7 days{said}. "
+            "The cached login was removed."
+        )
+    else:
+        message = (
+            f"The refresh token{who} was revoked (in the Google Account's security settings, by "
+            f"'gemini-oauth logout', or by a password change){said}. The cached login was removed."
+        )
+    return InvalidGrantError(message, error="invalid_grant", description=description or None)
+
+
+def load_profile(profile: str = "default", *, home: str | Path | None = None) -> CachedCredentials:
+    """The cached credentials of a profile; LoginRequiredError if there are none."""
+    file = profile_file(profile, home)
+    data = file.read()
+    if data is None:
+        raise LoginRequiredError(
+            f"Not logged in (profile {profile!r}).",
+            hint=f"Run 'gemini-oauth login{_profile_flag(profile)}'.",
+        )
+    return CachedCredentials.from_cache(data, file)
+
+
+def save_login(
+    result: LoginResultLike,
+    client: ClientSecret,
+    *,
+    file: TokenFile,
+    quota_project: str | None = None,
+) -> None:
+    """Write a fresh login to the cache (under its lock), as an authorized_user file."""
+    with file.lock():
+        old = file.read() or {}
+        refresh_token = result.refresh_token
+        if not refresh_token and old.get("client_id") == client.client_id:
+            refresh_token = old.get("refresh_token")
+        if not refresh_token:
+            raise LoginError(
+                "Google returned no refresh token.",
+                hint="Remove this app's access at https://myaccount.google.com/permissions, "
+                "then run 'gemini-oauth login' again.",
+            )
+        quota = quota_project or old.get("quota_project_id")
+        data: dict[str, Any] = {
+            "type": "authorized_user",
+            "client_id": client.client_id,
+            "client_secret": client.client_secret,
+            "refresh_token": refresh_token,
+        }
+        if quota:
+            data["quota_project_id"] = quota
+        data.update(
+            account=result.account or "",
+            universe_domain="googleapis.com",
+            token=result.access_token,
+            expiry=_to_rfc3339(result.expires_at),
+            scopes=list(result.granted_scopes),
+            token_uri=client.token_uri,
+            auth_uri=client.auth_uri,
+            revoke_uri=client.revoke_uri,
+            refresh_token_issued=(
+                _to_rfc3339(_clock.now())
+                if refresh_token == result.refresh_token
+                else old.get("refresh_token_issued")
+            ),
+        )
+        file.write(data)
+
+
+def login(
+    client_secret: str | Path | None = None,
+    scopes: str | Iterable[str] = QUICKSTART_SCOPES,
+    *,
+    profile: str = "default",
+    file: TokenFile | None = None,
+    home: str | Path | None = None,
+    quota_project: str | None = None,
+    **flow_options: Any,
+) -> CachedCredentials:
+    """Run the browser (or paste) login and cache the result; returns the new credentials."""
+    from gemini_oauth.client_secrets import load_client_secret
+    from gemini_oauth.flow import run_login
+
+    target = file or profile_file(profile, home)
+    client = load_client_secret(client_secret)
+    options = {k: v for k, v in flow_options.items() if v is not None}
+    result = run_login(client, parse_scopes(scopes), **options)
+    save_login(result, client, file=target, quota_project=quota_project)
+    data = target.read()
+    if data is None:  # pragma: no cover - we just wrote it
+        raise LoginRequiredError(f"The login was not saved to {target.path}.")
+    return CachedCredentials.from_cache(data, target)
+
+
+def load_creds(
+    client_secret: str | Path | None = None,
+    token: str | Path = "token.json",  # noqa: S107
+    scopes: str | Sequence[str] = QUICKSTART_SCOPES,
+    *,
+    interactive: bool | None = None,
+    no_browser: bool | None = None,
+    quota_project: str | None = None,
+    profile: str | None = None,
+    request: Request | None = None,
+    **flow_options: Any,
+) -> CachedCredentials:
+    """The quickstart's ``load_creds()``, without its failure modes.
+
+    ``client_secret`` (read only to log in) defaults to $GEMINI_OAUTH_CLIENT_SECRET, else
+    ./client_secret.json, else the one ./client_secret_*.json; ``token`` to ./token.json.
+
+    Uses ``token`` (or the cache of ``profile``) when it covers ``scopes``; refreshes it when
+    expired; logs in when there is no usable token, when the refresh token is dead, or for the
+    union of scopes when the cached grant lacks some. ``interactive`` (default: stdin is a TTY)
+    False raises LoginRequiredError / InvalidGrantError instead of opening a login.
+    """
+    file = profile_file(profile) if profile else TokenFile(token)
+    wanted = parse_scopes(scopes)
+    interactive = sys.stdin.isatty() if interactive is None else interactive
+    data = file.read()
+    granted = _scope_list(data) if data else []
+    reason = "There is no cached login"
+    if data is not None:
+        missing = [s for s in wanted if s not in granted]
+        if not missing:
+            creds = CachedCredentials.from_cache(data, file)
+            try:
+                if not creds.valid:
+                    creds.refresh(request or _default_request())
+                if quota_project and quota_project != data.get("quota_project_id"):
+                    _set_quota_project(file, quota_project)
+                    creds = creds.with_quota_project(quota_project)
+                return creds
+            except (InvalidGrantError, LoginRequiredError) as exc:
+                if not interactive:
+                    raise
+                reason = exc.message
+        else:
+            reason = f"The cached login lacks {', '.join(missing)}"
+        quota_project = quota_project or data.get("quota_project_id")
+    if not interactive:
+        raise LoginRequiredError(
+            f"{reason} in {file.path}, and this is not an interactive session.",
+            hint="Run 'gemini-oauth login' in a terminal, or call load_creds(interactive=True).",
+        )
+    union = [*granted, *(s for s in wanted if s not in granted)]
+    return login(
+        client_secret,
+        union,
+        file=file,
+        quota_project=quota_project,
+        no_browser=no_browser,
+        **flow_options,
+    )
+
+
+def _profile_flag(profile: str) -> str:
+    return "" if profile == "default" else f" --profile {profile}"
+
+
+def _set_quota_project(file: TokenFile, quota_project: str) -> None:
+    with file.lock():
+        data = file.read()
+        if data is not None:
+            data["quota_project_id"] = quota_project
+            file.write(data)
+
+
+def _default_request() -> Request:
+    from gemini_oauth._transport import HttpxRequest
+
+    return HttpxRequest()
+
+
+def revoke_and_delete(
+    file: TokenFile, *, client: httpx.Client | None = None
+) -> dict[str, Any] | None:
+    """Log out (RFC 7009): revoke the refresh token at the server, then delete the cache.
+
+    A 200, or ``invalid_token`` (already dead), deletes; anything else keeps the cache and raises
+    RevocationError. Returns the data that was removed, or None when there was no login.
+    """
+    import httpx
+
+    with file.lock():
+        data = file.read()
+        if data is None:
+            return None
+        uri = data.get("revoke_uri") or GOOGLE_REVOKE_URI
+        http = client or httpx.Client(timeout=30.0)
+        try:
+            response = http.post(uri, data={"token": data["refresh_token"]})
+        except httpx.HTTPError as exc:
+            raise RevocationError(
+                f"Could not reach the revocation endpoint {uri} ({type(exc).__name__}); "
+                "the cached login was kept."
+            ) from None
+        finally:
+            if client is None:
+                http.close()
+        if response.status_code != 200 and _oauth_error(response) != "invalid_token":
+            raise RevocationError(
+                f"The revocation endpoint answered HTTP {response.status_code}; "
+                "the cached login was kept."
+            )
+        file.delete()
+        return data
+
+
+def _oauth_error(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error", "")) if isinstance(body, dict) else ""

@@ -1,0 +1,306 @@
+"""The token cache: paths, atomic 0600 writes, a cross-process lock, profiles, bad-file set-aside.
+
+A cache file is a google-auth ``authorized_user`` file plus cache fields (see ARCHITECTURE.md).
+Reads take no lock (writes are atomic renames); writers and refreshers hold ``lock()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import stat
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from gemini_oauth._fastpath import REFRESH_MARGIN, valid_profile_name
+from gemini_oauth._fastpath import config_home as _config_home
+from gemini_oauth.errors import CacheError
+
+__all__ = [
+    "REFRESH_MARGIN",
+    "TokenFile",
+    "config_home",
+    "is_cache_data",
+    "list_profiles",
+    "profile_file",
+    "validate_profile_name",
+]
+
+log = logging.getLogger(__name__)
+_POSIX = os.name != "nt"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_REQUIRED = ("client_id", "client_secret", "refresh_token")
+
+
+def config_home() -> Path:
+    """$GEMINI_OAUTH_HOME, else platformdirs' ``user_config_dir("gemini-oauth")``."""
+    return Path(_config_home())
+
+
+def validate_profile_name(name: str) -> str:
+    """Return ``name`` if it is a safe profile name, else raise CacheError."""
+    if not valid_profile_name(name):
+        raise CacheError(
+            f"Invalid profile name {name!r}.",
+            hint="Use 1-64 letters, digits, '.', '_' or '-', not starting with '.'.",
+        )
+    return name
+
+
+def is_cache_data(data: object) -> bool:
+    """True if ``data`` has the shape of a cache file (authorized_user, maybe with a token)."""
+    if not isinstance(data, dict):
+        return False
+    if not all(isinstance(data.get(k), str) and data[k] for k in _REQUIRED):
+        return False
+    if data.get("type", "authorized_user") != "authorized_user":
+        return False
+    scopes = data.get("scopes")
+    if scopes is not None and not (
+        isinstance(scopes, str)
+        or (isinstance(scopes, list) and all(isinstance(s, str) for s in scopes))
+    ):
+        return False
+    optional_str = ("token", "expiry", "token_uri", "account", "quota_project_id")
+    return all(data.get(k) is None or isinstance(data[k], str) for k in optional_str)
+
+
+class _PathLock:
+    """A reentrant lock for one path: a threading lock, then (outermost only) a file lock."""
+
+    def __init__(self, lock_path: Path) -> None:
+        self.lock_path = lock_path
+        self.thread_lock = threading.RLock()
+        self.depth = 0
+        self.file_lock: Any = None
+
+    @contextlib.contextmanager
+    def hold(self, timeout: float) -> Iterator[None]:
+        deadline = time.monotonic() + timeout
+        if not self.thread_lock.acquire(timeout=timeout):
+            raise _lock_timeout(self.lock_path)
+        try:
+            if self.depth == 0:
+                from filelock import FileLock, Timeout
+
+                file_lock = FileLock(str(self.lock_path), mode=0o600, thread_local=False)
+                try:
+                    file_lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+                except Timeout:
+                    raise _lock_timeout(self.lock_path) from None
+                self.file_lock = file_lock
+            self.depth += 1
+            try:
+                yield
+            finally:
+                self.depth -= 1
+                if self.depth == 0:
+                    self.file_lock.release()
+                    self.file_lock = None
+        finally:
+            self.thread_lock.release()
+
+
+def _lock_timeout(path: Path) -> CacheError:
+    return CacheError(
+        f"Timed out waiting for the cache lock {path}.",
+        hint="Another gemini-oauth process holds it; wait for it to finish, then try again.",
+    )
+
+
+_LOCKS: dict[str, _PathLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+class TokenFile:
+    """One cache file and its lock. ``private_dirs`` are created 0700 and kept that way."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, private_dirs: tuple[Path, ...] = ()
+    ) -> None:
+        self.path = Path(path).absolute()
+        self.lock_path = self.path.with_suffix(".lock")
+        self.private_dirs = private_dirs
+
+    def __repr__(self) -> str:
+        return f"TokenFile({str(self.path)!r})"
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read(self) -> dict[str, Any] | None:
+        """The cached data, or None if absent; a corrupt or wrong-shaped file is set aside."""
+        raw = self._read_bytes()
+        if raw is None:
+            return None
+        data = _parse(raw)
+        if data is not None:
+            return data
+        with self.lock():
+            again = self._read_bytes()
+            if again is None:
+                return None
+            if _parse(again) is None and again == raw:
+                self._set_aside()
+                return None
+        return self.read()
+
+    def _read_bytes(self) -> bytes | None:
+        self._check_dirs()
+        try:
+            fd = os.open(self.path, os.O_RDONLY | _NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if self.path.is_symlink():
+                raise self._symlink_error() from None
+            raise CacheError(f"Cannot read the token cache {self.path}: {exc.strerror}.") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise CacheError(f"The token cache {self.path} is not a regular file.")
+            if _POSIX and st.st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+                log.warning(
+                    "The token cache %s was readable by others (mode %o); changed it to 0600.",
+                    self.path,
+                    stat.S_IMODE(st.st_mode),
+                )
+            chunks = []
+            while chunk := os.read(fd, 1 << 16):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def _symlink_error(self) -> CacheError:
+        return CacheError(
+            f"The token cache {self.path} is a symbolic link; refusing to use it.",
+            hint=f"Remove the link ({self.path}) and run 'gemini-oauth login'.",
+        )
+
+    def _check_dirs(self, create: bool = False) -> None:
+        for folder in self.private_dirs:
+            if create:
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            try:
+                st = folder.lstat()
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                raise CacheError(
+                    f"The cache directory {folder} is a symbolic link; refusing to use it.",
+                    hint=f"Remove the link ({folder}) or point GEMINI_OAUTH_HOME at a real folder.",
+                )
+            if _POSIX and st.st_mode & 0o077:
+                os.chmod(folder, 0o700)
+                log.warning(
+                    "The cache directory %s was open to others (mode %o); changed it to 0700.",
+                    folder,
+                    stat.S_IMODE(st.st_mode),
+                )
+        if create:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def _set_aside(self) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{secrets.token_hex(2)}")
+        os.replace(self.path, target)
+        if _POSIX:
+            os.chmod(target, 0o600)
+        log.warning(
+            "The token cache %s was corrupt or not a credentials file; moved it to %s. "
+            "Run 'gemini-oauth login' to sign in again.",
+            self.path,
+            target.name,
+        )
+        return target
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write(self, data: Mapping[str, Any]) -> None:
+        """Write atomically: 0600 temp file in the same folder, fsync, rename, fsync the folder."""
+        self.write_text(json.dumps(dict(data), indent=2) + "\n")
+
+    def write_text(self, text: str) -> None:
+        """Write exactly ``text`` (UTF-8), with the same atomicity and modes as ``write``."""
+        self._check_dirs(create=True)
+        if self.path.is_symlink():
+            raise self._symlink_error()
+        payload = text.encode()
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(tmp, flags, 0o600)
+            try:
+                if _POSIX:
+                    os.fchmod(fd, 0o600)
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise CacheError(f"Cannot write the token cache {self.path}: {exc.strerror}.") from None
+        _fsync_dir(self.path.parent)
+
+    def delete(self) -> bool:
+        """Remove the cache file; True if there was one."""
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            return False
+        _fsync_dir(self.path.parent)
+        return True
+
+    def lock(self, timeout: float = 120.0) -> contextlib.AbstractContextManager[None]:
+        """Hold the cache lock: threads of this process and other processes wait in turn."""
+        self._check_dirs(create=True)
+        with _LOCKS_GUARD:
+            path_lock = _LOCKS.setdefault(str(self.lock_path), _PathLock(self.lock_path))
+        return path_lock.hold(timeout)
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if is_cache_data(data) else None
+
+
+def _fsync_dir(folder: Path) -> None:
+    if not _POSIX:
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def profile_file(name: str = "default", home: str | os.PathLike[str] | None = None) -> TokenFile:
+    """The cache of a named profile: ``<home>/profiles/<name>.json``."""
+    validate_profile_name(name)
+    root = Path(home) if home is not None else config_home()
+    folder = root.absolute() / "profiles"
+    return TokenFile(folder / f"{name}.json", private_dirs=(folder.parent, folder))
+
+
+def list_profiles(home: str | os.PathLike[str] | None = None) -> list[str]:
+    """Names of the profiles that have a cache file, sorted."""
+    folder = (Path(home) if home is not None else config_home()) / "profiles"
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    return sorted(n[:-5] for n in names if n.endswith(".json") and valid_profile_name(n[:-5]))

@@ -1,0 +1,194 @@
+"""print-access-token, status and logout: in-process through run(), and as real processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gemini_oauth import _clock, store
+from gemini_oauth.cli._root import run
+from gemini_oauth.client_secrets import client_from_dict
+from gemini_oauth.credentials import save_login
+from gemini_oauth.emulator import Emulator
+from gemini_oauth.flow import LoginResult
+from gemini_oauth.scopes import CLOUD_PLATFORM, OPENID, RETRIEVER, USERINFO_EMAIL
+
+SCOPES = [OPENID, USERINFO_EMAIL, CLOUD_PLATFORM, RETRIEVER]
+SCRIPT = str(Path(sys.executable).parent / "gemini-oauth")
+
+
+def seed(emulator: Emulator, profile: str = "default", lifetime: float = 3600.0) -> dict[str, Any]:
+    body = emulator.control.issue_grant(SCOPES)
+    result = LoginResult(
+        access_token=body["access_token"],
+        refresh_token=body["refresh_token"],
+        expires_at=_clock.now() + lifetime,
+        granted_scopes=tuple(SCOPES),
+        account=emulator.user_email,
+    )
+    client = client_from_dict(emulator.client_secret_json())
+    save_login(result, client, file=store.profile_file(profile), quota_project="quota-p")
+    return body
+
+
+class Captured:
+    """Everything the commands printed, to scan for secrets at the end."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+        self.texts: list[str] = []
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        code = run(list(args))
+        out, err = self.capsys.readouterr()
+        self.texts += [out, err]
+        return code, out, err
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Captured:
+    return Captured(capsys)
+
+
+def secrets_of(body: dict[str, Any]) -> list[str]:
+    return [body["access_token"], body["refresh_token"], "emulator-client-secret"]
+
+
+def test_print_access_token_real_process_prints_only_the_token(emulator: Emulator) -> None:
+    body = seed(emulator)
+    result = subprocess.run(
+        [SCRIPT, "print-access-token"], capture_output=True, text=True, timeout=30
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, body["access_token"] + "\n", "")
+
+
+def test_print_access_token_refreshes_an_expiring_token(emulator: Emulator, cli: Captured) -> None:
+    body = seed(emulator, "work", lifetime=100.0)
+    code, out, err = cli("print-access-token", "--profile", "work")
+    assert code == 0 and err == ""
+    token = out.strip()
+    assert out == token + "\n" and token != body["access_token"] and token.startswith("ya29.")
+    assert emulator.control.counters()["token.refresh_token"] == 1
+    assert cli("print-access-token", "--profile", "work")[1] == out
+    assert emulator.control.counters()["token.refresh_token"] == 1
+
+
+def test_print_access_token_without_login(cli: Captured) -> None:
+    code, out, err = cli("print-access-token")
+    assert (code, out) == (3, "")
+    assert "Not logged in" in err and "gemini-oauth login" in err
+
+
+def test_print_access_token_after_revocation(emulator: Emulator, cli: Captured) -> None:
+    body = seed(emulator, lifetime=0.0)
+    httpx.post(emulator.base_url + "/revoke", data={"token": body["refresh_token"]}, timeout=10)
+    code, out, err = cli("print-access-token")
+    assert (code, out) == (3, "")
+    assert "revoked" in err and "7 days" in err
+    assert store.profile_file("default").read() is None
+    assert not any(s in t for s in secrets_of(body) for t in cli.texts)
+
+
+def test_invalid_profile_name(cli: Captured) -> None:
+    code, out, err = cli("status", "--profile", "../etc")
+    assert code == 1 and out == "" and "Invalid profile name" in err
+
+
+def test_status_json(emulator: Emulator, cli: Captured) -> None:
+    body = seed(emulator)
+    code, out, err = cli("status", "--json")
+    assert code == 0 and err == ""
+    info = json.loads(out)
+    assert info["logged_in"] is True
+    assert info["account"] == emulator.user_email
+    assert info["client_id"] == emulator.client_id
+    assert info["scopes"] == SCOPES
+    assert info["quota_project"] == "quota-p"
+    assert info["refresh_token_present"] is True
+    assert info["token_valid"] is True and 3500 < info["token_expires_in"] <= 3600
+    assert info["cache_path"] == str(store.profile_file("default").path)
+    assert info["token_expiry"].endswith("Z")
+    assert not any(s in out for s in secrets_of(body))
+
+
+def test_status_human_goes_to_stderr(emulator: Emulator, cli: Captured) -> None:
+    body = seed(emulator)
+    code, out, err = cli("status")
+    assert code == 0 and out == ""
+    assert emulator.user_email in err and "retriever" in err and "quota-p" in err
+    assert not any(s in err for s in secrets_of(body))
+
+
+def test_status_when_logged_out(cli: Captured) -> None:
+    code, out, _ = cli("status", "--json")
+    assert code == 3 and json.loads(out)["logged_in"] is False
+    code, out, err = cli("status")
+    assert code == 3 and out == "" and "Not logged in" in err
+
+
+def test_logout_revokes_then_deletes(emulator: Emulator, cli: Captured) -> None:
+    body = seed(emulator)
+    code, out, err = cli("logout", "--yes")
+    assert (code, out) == (0, "") and "Logged out" in err
+    assert emulator.control.counters()["revoke"] == 1
+    assert not store.profile_file("default").path.exists()
+    refused = httpx.post(
+        emulator.base_url + "/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": body["refresh_token"],
+            "client_id": emulator.client_id,
+            "client_secret": emulator.client_secret,
+        },
+        timeout=10,
+    )
+    assert refused.json()["error"] == "invalid_grant"
+    assert cli("logout", "--yes")[0] == 0
+    assert not any(s in t for s in secrets_of(body) for t in cli.texts)
+
+
+def test_logout_of_an_already_revoked_token_deletes(emulator: Emulator, cli: Captured) -> None:
+    body = seed(emulator)
+    httpx.post(emulator.base_url + "/revoke", data={"token": body["refresh_token"]}, timeout=10)
+    assert cli("logout", "--yes")[0] == 0
+    assert not store.profile_file("default").path.exists()
+
+
+@pytest.mark.parametrize("fault", [{"status": 503}, {"drop": True}])
+def test_logout_failure_keeps_the_cache(
+    fault: dict[str, Any], emulator: Emulator, cli: Captured
+) -> None:
+    body = seed(emulator)
+    file = store.profile_file("default")
+    before = file.path.read_bytes()
+    emulator.control.add_fault("/revoke", **fault)
+    code, out, err = cli("logout", "--yes")
+    assert code == 1 and out == ""
+    assert "kept" in err and "nothing was deleted" in err
+    assert file.path.read_bytes() == before
+    assert not any(s in t for s in secrets_of(body) for t in cli.texts)
+
+
+def test_logout_asks_without_yes(emulator: Emulator, cli: Captured) -> None:
+    seed(emulator)
+    code, _, err = cli("logout")
+    assert code == 2 and "--yes" in err
+    assert store.profile_file("default").path.exists()
+
+
+def test_print_access_token_repairs_a_loose_cache_and_warns_on_stderr(emulator: Emulator) -> None:
+    body = seed(emulator)
+    path = store.profile_file("default").path
+    path.chmod(0o644)
+    result = subprocess.run(
+        [SCRIPT, "print-access-token"], capture_output=True, text=True, timeout=30
+    )
+    assert (result.returncode, result.stdout) == (0, body["access_token"] + "\n")
+    assert "0600" in result.stderr and body["access_token"] not in result.stderr
+    assert path.stat().st_mode & 0o777 == 0o600

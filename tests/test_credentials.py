@@ -1,0 +1,386 @@
+"""Cached credentials against the emulator: refresh, single flight, invalid_grant, load_creds."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gemini_oauth import _clock, credentials, store
+from gemini_oauth._transport import HttpxRequest
+from gemini_oauth.client_secrets import client_from_dict
+from gemini_oauth.credentials import CachedCredentials, load_creds, load_profile, save_login
+from gemini_oauth.emulator import Emulator
+from gemini_oauth.errors import (
+    InvalidGrantError,
+    LoginRequiredError,
+    TokenEndpointError,
+)
+from gemini_oauth.flow import LoginResult
+from gemini_oauth.scopes import CLOUD_PLATFORM, OPENID, RETRIEVER, USERINFO_EMAIL
+from gemini_oauth.useragent import approve
+
+SCOPES = [OPENID, USERINFO_EMAIL, CLOUD_PLATFORM, RETRIEVER]
+DAY = 86400.0
+
+
+def seed_cache(
+    emulator: Emulator,
+    file: store.TokenFile,
+    *,
+    lifetime: float = 3600.0,
+    scopes: list[str] = SCOPES,
+) -> dict[str, Any]:
+    """Cache a grant issued by the emulator, as a finished login would; return the token body."""
+    body = emulator.control.issue_grant(scopes)
+    result = LoginResult(
+        access_token=body["access_token"],
+        refresh_token=body["refresh_token"],
+        expires_at=_clock.now() + lifetime,
+        granted_scopes=tuple(body.get("scope", " ".join(scopes)).split()),
+        account=emulator.user_email,
+    )
+    save_login(result, client_from_dict(emulator.client_secret_json()), file=file)
+    return body
+
+
+def refreshes(emulator: Emulator) -> int:
+    return emulator.control.counters().get("token.refresh_token", 0)
+
+
+def browser_that_approves(url: str) -> bool:
+    threading.Thread(target=approve, args=(url,), daemon=True).start()
+    return True
+
+
+def test_saved_login_is_an_authorized_user_file(emulator: Emulator) -> None:
+    file = store.profile_file("default")
+    body = seed_cache(emulator, file)
+    data = json.loads(file.path.read_text())
+    assert data["type"] == "authorized_user"
+    assert data["refresh_token"] == body["refresh_token"]
+    assert data["token_uri"] == emulator.base_url + "/token"
+    assert data["account"] == emulator.user_email
+    assert data["expiry"].endswith("Z") and "quota_project_id" not in data
+    assert set(data["scopes"]) == set(SCOPES)
+
+
+def test_valid_token_is_used_without_refresh(emulator: Emulator) -> None:
+    body = seed_cache(emulator, store.profile_file("default"))
+    creds = load_profile()
+    assert creds.valid and creds.token == body["access_token"]
+    assert creds.token_uri == emulator.base_url + "/token"
+    assert refreshes(emulator) == 0
+
+
+def test_expired_token_refreshes_once_and_is_saved(emulator: Emulator) -> None:
+    file = store.profile_file("default")
+    body = seed_cache(emulator, file, lifetime=200.0)  # inside the 300 s margin
+    creds = load_profile()
+    assert not creds.valid
+    creds.refresh(HttpxRequest())
+    assert creds.valid and creds.token != body["access_token"]
+    assert refreshes(emulator) == 1
+    saved = file.read()
+    assert saved is not None and saved["token"] == creds.token
+    assert saved["refresh_token"] == body["refresh_token"]
+    assert load_profile().valid
+    # the new token works at Google's (the emulator's) API
+    answer = httpx.get(
+        emulator.base_url + "/tokeninfo", params={"access_token": creds.token}, timeout=10
+    )
+    assert answer.status_code == 200
+
+
+def test_64_threads_refresh_once(emulator: Emulator) -> None:
+    seed_cache(emulator, store.profile_file("default"), lifetime=-10.0)
+    shared = load_profile()
+    barrier = threading.Barrier(64)
+    tokens: list[str] = []
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            creds = shared if i % 2 else load_profile()
+            barrier.wait(timeout=30)
+            creds.refresh(HttpxRequest())
+            tokens.append(creds.token)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert len(tokens) == 64 and len(set(tokens)) == 1
+    assert refreshes(emulator) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_16_processes_refresh_once(emulator: Emulator) -> None:
+    seed_cache(emulator, store.profile_file("default"), lifetime=-10.0)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gemini_oauth", "print-access-token"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(16)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 16, [e for _, e in outs]
+    tokens = {out for out, _ in outs}
+    assert len(tokens) == 1 and next(iter(tokens)).count("\n") == 1
+    assert refreshes(emulator) == 1
+    assert load_profile().token == next(iter(tokens)).strip()
+
+
+def test_revoked_refresh_token_raises_and_clears_cache(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    file = store.profile_file("default")
+    body = seed_cache(emulator, file, lifetime=0.0)
+    httpx.post(emulator.base_url + "/revoke", data={"token": body["refresh_token"]}, timeout=10)
+    creds = load_profile()
+    with caplog.at_level(logging.DEBUG), pytest.raises(InvalidGrantError) as info:
+        creds.refresh(HttpxRequest())
+    assert "revoked" in info.value.message and emulator.user_email in info.value.message
+    assert "7 days" in info.value.hint
+    assert file.read() is None
+    with pytest.raises(LoginRequiredError):
+        load_profile()
+    assert_no_secrets(body, str(info.value), repr(info.value), caplog.text)
+
+
+def test_testing_app_refresh_token_expires_after_7_days(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = store.profile_file("default")
+    body = seed_cache(emulator, file)
+    emulator.control.advance_clock(8 * DAY)
+    monkeypatch.setattr(_clock, "now", lambda: time.time() + 8 * DAY)
+    creds = load_profile()
+    assert not creds.valid
+    with pytest.raises(InvalidGrantError) as info:
+        creds.refresh(HttpxRequest())
+    assert "expired" in info.value.message and "7 days" in info.value.message
+    assert "Testing" in info.value.message
+    assert info.value.error == "invalid_grant"
+    assert file.read() is None
+    assert_no_secrets(body, str(info.value))
+
+
+def test_503_on_refresh_keeps_the_cache(emulator: Emulator) -> None:
+    file = store.profile_file("default")
+    body = seed_cache(emulator, file, lifetime=0.0)
+    before = file.path.read_bytes()
+    emulator.control.add_fault("/token", 503, count=10)
+    with pytest.raises(TokenEndpointError) as info:
+        load_profile().refresh(HttpxRequest())
+    assert not isinstance(info.value, InvalidGrantError)
+    assert "kept" in info.value.message
+    assert file.path.read_bytes() == before
+    emulator.control.clear_faults()
+    creds = load_profile()
+    creds.refresh(HttpxRequest())
+    assert creds.valid
+    assert_no_secrets(body, str(info.value))
+
+
+def test_unreachable_token_endpoint_keeps_the_cache(emulator: Emulator) -> None:
+    file = store.profile_file("default")
+    seed_cache(emulator, file, lifetime=0.0)
+    data = file.read()
+    assert data is not None
+    data["token_uri"] = "http://127.0.0.1:9/token"  # discard port: connection refused
+    file.write(data)
+    before = file.path.read_bytes()
+    with pytest.raises(TokenEndpointError, match="Could not reach"):
+        load_profile().refresh(HttpxRequest())
+    assert file.path.read_bytes() == before
+
+
+def test_rotated_refresh_token_is_adopted(emulator: Emulator) -> None:
+    """Another process logged in again meanwhile: the refresher adopts the file's new login."""
+    file = store.profile_file("default")
+    seed_cache(emulator, file, lifetime=0.0)
+    stale = load_profile()
+    second = seed_cache(emulator, file)
+    stale.refresh(HttpxRequest())
+    assert stale.token == second["access_token"] and stale.refresh_token == second["refresh_token"]
+    assert refreshes(emulator) == 0
+
+
+def test_copies_keep_the_cache_binding(emulator: Emulator) -> None:
+    seed_cache(emulator, store.profile_file("default"), lifetime=0.0)
+    creds = load_profile().with_quota_project("billing-project")
+    assert isinstance(creds, CachedCredentials) and creds.file is not None
+    creds.refresh(HttpxRequest())
+    headers: dict[str, str] = {}
+    creds.apply(headers)
+    assert headers["x-goog-user-project"] == "billing-project"
+    assert refreshes(emulator) == 1
+
+
+# -- load_creds ----------------------------------------------------------------------------------
+
+
+def test_load_creds_uses_a_valid_token_json_without_client_file(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    body = seed_cache(emulator, store.TokenFile("token.json"), scopes=[RETRIEVER])
+    creds = load_creds(interactive=False)
+    assert creds.token == body["access_token"] and creds.valid
+    assert refreshes(emulator) == 0
+
+
+def test_load_creds_refreshes_an_expired_token(emulator: Emulator, tmp_path: Path) -> None:
+    token = tmp_path / "token.json"
+    seed_cache(emulator, store.TokenFile(token), lifetime=0.0)
+    creds = load_creds(token=token, scopes=[CLOUD_PLATFORM], interactive=False)
+    assert creds.valid and refreshes(emulator) == 1
+
+
+def test_load_creds_without_token_non_interactive_raises(tmp_path: Path) -> None:
+    with pytest.raises(LoginRequiredError, match="no cached login") as info:
+        load_creds(token=tmp_path / "token.json", interactive=False)
+    assert "login" in info.value.hint
+    assert not (tmp_path / "token.json").exists()
+
+
+def test_load_creds_logs_in_when_there_is_no_token(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path
+) -> None:
+    token = tmp_path / "token.json"
+    creds = load_creds(
+        client_secret_file,
+        token,
+        interactive=True,
+        open_browser=browser_that_approves,
+        quota_project="quota-1",
+    )
+    assert creds.valid and creds.refresh_token
+    assert emulator.control.counters().get("token.authorization_code") == 1
+    data = json.loads(token.read_text())
+    assert data["quota_project_id"] == "quota-1" and data["scopes"] == [RETRIEVER]
+    assert (token.stat().st_mode & 0o777) == 0o600
+
+
+def test_load_creds_defaults_are_the_quickstarts_files_in_the_cwd(
+    emulator: Emulator, client_secret_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(client_secret_file.parent)
+    creds = load_creds(interactive=True, open_browser=browser_that_approves)
+    saved = json.loads((client_secret_file.parent / "token.json").read_text())
+    assert saved["refresh_token"] == creds.refresh_token and saved["scopes"] == [RETRIEVER]
+    assert load_creds(interactive=False).token == creds.token
+
+
+def test_load_creds_after_revocation_logs_in_again_when_interactive(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path
+) -> None:
+    token = tmp_path / "token.json"
+    body = seed_cache(emulator, store.TokenFile(token), lifetime=0.0, scopes=[RETRIEVER])
+    httpx.post(emulator.base_url + "/revoke", data={"token": body["refresh_token"]}, timeout=10)
+    with pytest.raises(InvalidGrantError):
+        load_creds(client_secret_file, token, interactive=False)
+    assert not token.exists()
+    seed = seed_cache(emulator, store.TokenFile(token), lifetime=0.0, scopes=[RETRIEVER])
+    httpx.post(emulator.base_url + "/revoke", data={"token": seed["refresh_token"]}, timeout=10)
+    creds = load_creds(
+        client_secret_file, token, interactive=True, open_browser=browser_that_approves
+    )
+    assert creds.valid and creds.refresh_token != seed["refresh_token"]
+    assert json.loads(token.read_text())["refresh_token"] == creds.refresh_token
+
+
+def test_load_creds_asks_for_the_union_when_scopes_are_missing(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path
+) -> None:
+    token = tmp_path / "token.json"
+    seed_cache(emulator, store.TokenFile(token), scopes=[RETRIEVER])
+    with pytest.raises(LoginRequiredError, match="lacks"):
+        load_creds(client_secret_file, token, scopes=["cloud-platform"], interactive=False)
+    creds = load_creds(
+        client_secret_file,
+        token,
+        scopes=["cloud-platform"],
+        interactive=True,
+        open_browser=browser_that_approves,
+    )
+    assert set(creds.scopes or []) == {RETRIEVER, CLOUD_PLATFORM}
+    assert set(json.loads(token.read_text())["scopes"]) == {RETRIEVER, CLOUD_PLATFORM}
+
+
+def test_load_creds_sets_aside_a_corrupt_token(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path
+) -> None:
+    token = tmp_path / "token.json"
+    token.write_text('{"token": "half')
+    with pytest.raises(LoginRequiredError):
+        load_creds(client_secret_file, token, interactive=False)
+    assert len(list(tmp_path.glob("token.json.corrupt-*"))) == 1
+    creds = load_creds(
+        client_secret_file, token, interactive=True, open_browser=browser_that_approves
+    )
+    assert creds.valid
+
+
+def test_public_exports() -> None:
+    import gemini_oauth
+
+    assert gemini_oauth.load_creds is load_creds
+    assert gemini_oauth.load_profile is load_profile
+    assert gemini_oauth.CachedCredentials is CachedCredentials
+    assert gemini_oauth.login is credentials.login
+
+
+def assert_no_secrets(body: dict[str, Any], *texts: str) -> None:
+    secrets = [body["access_token"], body["refresh_token"], "emulator-client-secret"]
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+
+
+def test_no_secret_in_logs_or_errors(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Every failure path of this module, captured and scanned for token, refresh token, secret."""
+    file = store.profile_file("default")
+    body = seed_cache(emulator, file, lifetime=0.0)
+    texts: list[str] = []
+    with caplog.at_level(logging.DEBUG):
+        emulator.control.add_fault("/token", 500, count=10)
+        try:
+            load_profile().refresh(HttpxRequest())
+        except TokenEndpointError as exc:
+            texts += [str(exc), repr(exc), repr(exc.__cause__), repr(exc.__context__)]
+        emulator.control.clear_faults()
+        file.path.chmod(0o644)
+        creds = load_profile()
+        texts.append(repr(creds))
+        httpx.post(emulator.base_url + "/revoke", data={"token": body["refresh_token"]}, timeout=9)
+        try:
+            creds.refresh(HttpxRequest())
+        except InvalidGrantError as exc:
+            texts += [str(exc), repr(exc), repr(exc.__cause__), repr(exc.__context__)]
+    out, err = capfd.readouterr()
+    assert len(texts) == 9
+    assert_no_secrets(
+        body, *texts, caplog.text, out, err, *(r.getMessage() for r in caplog.records)
+    )
+    assert os.environ.get("GEMINI_OAUTH_HOME")

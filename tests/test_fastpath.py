@@ -1,0 +1,187 @@
+"""The stdlib-only print-access-token path: prints only a token valid beyond the margin."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gemini_oauth import store
+from gemini_oauth._fastpath import (
+    REFRESH_MARGIN,
+    flat_json_strings,
+    rfc3339_to_epoch,
+    try_print_access_token,
+)
+
+TOKEN = "fastpath-test-token"
+
+
+def write(profile: str = "default", *, expires_in: float = 3600.0, **extra: Any) -> store.TokenFile:
+    file = store.profile_file(profile)
+    expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + expires_in))
+    file.write(
+        {
+            "type": "authorized_user",
+            "client_id": "c",
+            "client_secret": "s",
+            "refresh_token": "r",
+            "token": TOKEN,
+            "expiry": expiry,
+            **extra,
+        }
+    )
+    return file
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[bool, str]:
+    done = try_print_access_token(args)
+    return done, capsys.readouterr().out
+
+
+def test_prints_exactly_the_token(capsys: pytest.CaptureFixture[str]) -> None:
+    write()
+    assert run([], capsys) == (True, TOKEN + "\n")
+
+
+@pytest.mark.parametrize("args", [["--profile", "work"], ["--profile=work"]])
+def test_profile_flag(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    write("work")
+    assert run(args, capsys) == (True, TOKEN + "\n")
+    assert run([], capsys) == (False, "")
+
+
+def test_profile_from_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write("env-prof")
+    monkeypatch.setenv("GEMINI_OAUTH_PROFILE", "env-prof")
+    assert run([], capsys) == (True, TOKEN + "\n")
+
+
+@pytest.mark.parametrize(
+    "args", [["--json"], ["--profile"], ["--profile", "../x"], ["-h"], ["--profile", "a", "b"]]
+)
+def test_anything_else_goes_to_the_full_cli(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    write()
+    assert run(args, capsys) == (False, "")
+
+
+def test_expiring_or_missing_tokens_are_left_to_the_refresher(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run([], capsys) == (False, "")
+    write(expires_in=REFRESH_MARGIN - 5)
+    assert run([], capsys) == (False, "")
+    write(expires_in=REFRESH_MARGIN + 30)
+    assert run([], capsys) == (True, TOKEN + "\n")
+    write(token=None)
+    assert run([], capsys) == (False, "")
+
+
+def test_unsafe_or_corrupt_files_are_left_to_the_full_cli(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    file = write()
+    file.path.chmod(0o644)
+    assert run([], capsys) == (False, "")
+    file.path.chmod(0o600)
+    file.path.parent.chmod(0o755)
+    assert run([], capsys) == (False, "")
+    file.path.parent.chmod(0o700)
+    assert run([], capsys) == (True, TOKEN + "\n")
+    target = tmp_path / "t.json"
+    os.replace(file.path, target)
+    file.path.symlink_to(target)
+    assert run([], capsys) == (False, "")
+    file.path.unlink()
+    for content in ("", "{", "[]", json.dumps({"token": TOKEN, "expiry": "soon"})):
+        file.path.write_text(content)
+        file.path.chmod(0o600)
+        assert run([], capsys) == (False, "")
+
+
+@given(
+    st.datetimes(min_value=datetime.datetime(1970, 1, 1), max_value=datetime.datetime(9999, 1, 1))
+)
+def test_rfc3339_matches_datetime(moment: datetime.datetime) -> None:
+    aware = moment.replace(tzinfo=datetime.timezone.utc)
+    text = (
+        aware.strftime("%Y-%m-%dT%H:%M:%S")
+        + (f".{moment.microsecond:06d}" if moment.microsecond else "")
+        + "Z"
+    )
+    assert abs(rfc3339_to_epoch(text) - aware.timestamp()) < 1e-5
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "2026-01-01", "2026-01-01T00:00:00", "2026-13-01T00:00:00Z", "x" * 20 + "Z"]
+)
+def test_rfc3339_rejects_garbage(bad: str) -> None:
+    with pytest.raises(ValueError):
+        rfc3339_to_epoch(bad)
+
+
+def test_hot_path_imports_nothing_heavy() -> None:
+    write()
+    code = (
+        "import sys\n"
+        "from gemini_oauth.cli import main\n"
+        "try:\n    main(['print-access-token'])\nexcept SystemExit as e:\n    code = e.code\n"
+        "print(sorted(sys.modules), file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert result.stdout == TOKEN + "\n"
+    loaded = set(eval(result.stderr))  # noqa: S307 - our own subprocess's repr of a list
+    heavy = {"httpx", "google", "click", "rich", "filelock", "platformdirs", "logging", "json"}
+    assert not heavy & loaded, heavy & loaded
+    assert "gemini_oauth.store" not in loaded
+
+
+_VALUES = st.one_of(
+    st.text(),
+    st.lists(st.text(), max_size=3),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+
+
+@given(st.dictionaries(st.text(), _VALUES, max_size=6), st.sampled_from([None, 0, 2]))
+def test_flat_json_parser_agrees_with_json(data: dict[str, Any], indent: int | None) -> None:
+    text = json.dumps(data, indent=indent, ensure_ascii=bool(indent))
+    expected = {k: v if isinstance(v, str) else None for k, v in data.items()}
+    assert flat_json_strings(text) == expected
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '{"a": {"b": "c"}}',
+        '{"a": "b"',
+        '{"a" "b"}',
+        '["a"]',
+        '{"a": [1]}',
+        '{"a": nul}',
+        "{} x",
+        "",
+    ],
+)
+def test_flat_json_parser_rejects_other_shapes(bad: str) -> None:
+    with pytest.raises((ValueError, IndexError)):
+        flat_json_strings(bad)

@@ -1,0 +1,326 @@
+"""The token cache: paths, modes, atomic writes, symlinks, repair, set-aside, locks, profiles."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gemini_oauth import store
+from gemini_oauth._fastpath import platform_config_dir
+from gemini_oauth.errors import CacheError
+
+SRC = str(Path(__file__).resolve().parent.parent / "src")
+
+
+def entry(**extra: Any) -> dict[str, Any]:
+    data = {
+        "type": "authorized_user",
+        "client_id": "cid.apps.googleusercontent.com",
+        "client_secret": "store-test-secret",
+        "refresh_token": "store-test-refresh",
+        "token": "store-test-access",
+        "expiry": "2099-01-01T00:00:00Z",
+        "scopes": ["openid"],
+    }
+    return {**data, **extra}
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+# -- paths ---------------------------------------------------------------------------------------
+
+
+def test_config_home_honours_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_OAUTH_HOME", str(tmp_path / "h"))
+    assert store.config_home() == tmp_path / "h"
+
+
+def test_config_home_matches_platformdirs_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platformdirs
+
+    monkeypatch.delenv("GEMINI_OAUTH_HOME", raising=False)
+    assert str(store.config_home()) == platformdirs.user_config_dir("gemini-oauth")
+
+
+@pytest.mark.parametrize("xdg", [None, "/xdg/conf", "relative/ignored"])
+@pytest.mark.parametrize("platform", ["linux", "darwin"])
+def test_platform_dir_matches_platformdirs(
+    platform: str, xdg: str | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from platformdirs.macos import MacOS
+    from platformdirs.unix import Unix
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if xdg is None:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+    cls = MacOS if platform == "darwin" else Unix
+    assert platform_config_dir(platform) == cls("gemini-oauth").user_config_dir
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="checks the Windows rule from elsewhere")
+def test_windows_dir_matches_platformdirs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from platformdirs.windows import Windows
+
+    monkeypatch.setenv("WIN_PD_OVERRIDE_LOCAL_APPDATA", "C:\\Users\\u\\AppData\\Local")
+    expected = Windows("gemini-oauth", roaming=False).user_config_dir
+    assert platform_config_dir("win32") == expected
+
+
+@pytest.mark.parametrize("bad", ["", "..", "../x", "a/b", "a\\b", ".hidden", "a b", "x" * 65, "é"])
+def test_profile_names_are_validated(bad: str, tmp_path: Path) -> None:
+    with pytest.raises(CacheError, match="Invalid profile name") as info:
+        store.profile_file(bad, tmp_path)
+    assert info.value.hint
+
+
+def test_profiles_live_under_home_and_are_listed(tmp_path: Path) -> None:
+    for name in ("work", "default", "a.b-c_d"):
+        store.profile_file(name, tmp_path).write(entry())
+    (tmp_path / "profiles" / "notes.txt").write_text("x")
+    f = store.profile_file("work", tmp_path)
+    assert f.path == tmp_path / "profiles" / "work.json"
+    assert f.lock_path == tmp_path / "profiles" / "work.lock"
+    assert store.list_profiles(tmp_path) == ["a.b-c_d", "default", "work"]
+    assert store.list_profiles(tmp_path / "nowhere") == []
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def test_roundtrip_and_modes(tmp_path: Path) -> None:
+    f = store.profile_file("default", tmp_path / "home")
+    assert f.read() is None
+    f.write(entry())
+    assert f.read() == entry()
+    assert mode(f.path) == 0o600
+    assert mode(f.path.parent) == 0o700 and mode(f.path.parent.parent) == 0o700
+    assert [p.name for p in f.path.parent.iterdir() if p.name.startswith(".")] == []
+    assert f.delete() and not f.delete() and f.read() is None
+
+
+def test_modes_under_umask_000(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    code = (
+        "import os, sys; os.umask(0)\n"
+        "from gemini_oauth import store\n"
+        "f = store.profile_file('default', sys.argv[1])\n"
+        "f.write({'client_id': 'c', 'client_secret': 's', 'refresh_token': 'r'})\n"
+        "with f.lock(): pass\n"
+        "f.write({'client_id': 'c', 'client_secret': 's', 'refresh_token': 'r2'})\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(home)], check=True, timeout=30)
+    assert mode(home) == 0o700
+    assert mode(home / "profiles") == 0o700
+    assert mode(home / "profiles" / "default.json") == 0o600
+    assert json.loads((home / "profiles" / "default.json").read_text())["refresh_token"] == "r2"
+
+
+def test_plain_token_file_does_not_touch_its_folder(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    f = store.TokenFile(tmp_path / "token.json")
+    f.write(entry())
+    assert mode(tmp_path) == 0o755 and mode(f.path) == 0o600
+    assert f.lock_path == tmp_path / "token.lock"
+
+
+def test_symlinked_cache_is_refused(tmp_path: Path) -> None:
+    f = store.profile_file("default", tmp_path)
+    target = tmp_path / "elsewhere.json"
+    target.write_text(json.dumps(entry()))
+    f.path.parent.mkdir(parents=True)
+    f.path.symlink_to(target)
+    with pytest.raises(CacheError, match="symbolic link") as info:
+        f.read()
+    assert "login" in info.value.hint
+    with pytest.raises(CacheError, match="symbolic link"):
+        f.write(entry(token="other"))
+    assert json.loads(target.read_text()) == entry()
+
+
+def test_symlinked_profiles_dir_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    (tmp_path / "home").mkdir(mode=0o700)
+    (tmp_path / "home" / "profiles").symlink_to(real)
+    with pytest.raises(CacheError, match="symbolic link"):
+        store.profile_file("default", tmp_path / "home").write(entry())
+    assert list(real.iterdir()) == []
+
+
+def test_loose_modes_are_repaired_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    f = store.profile_file("default", tmp_path / "home")
+    f.write(entry())
+    f.path.chmod(0o644)
+    f.path.parent.chmod(0o755)
+    with caplog.at_level(logging.WARNING, logger="gemini_oauth.store"):
+        assert f.read() == entry()
+    assert mode(f.path) == 0o600 and mode(f.path.parent) == 0o700
+    text = caplog.text
+    assert "0600" in text and "0700" in text
+    assert "store-test" not in text
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{",
+        json.dumps(entry()).encode()[:40],
+        b"[1, 2]",
+        b'"a string"',
+        json.dumps({"client_id": "c"}).encode(),
+        json.dumps(entry(type="service_account")).encode(),
+        json.dumps(entry(scopes=5)).encode(),
+        b"\xff\xfe not utf-8",
+    ],
+    ids=["empty", "brace", "half", "list", "string", "missing", "type", "scopes", "binary"],
+)
+def test_corrupt_cache_is_set_aside(
+    content: bytes, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    f = store.profile_file("default", tmp_path)
+    f.write(entry())
+    f.path.write_bytes(content)
+    with caplog.at_level(logging.WARNING, logger="gemini_oauth.store"):
+        assert f.read() is None
+    assert not f.path.exists()
+    aside = list(f.path.parent.glob("default.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == content
+    assert mode(aside[0]) == 0o600
+    assert "corrupt" in caplog.text and "store-test" not in caplog.text
+    assert store.list_profiles(tmp_path) == []
+    f.write(entry())
+    assert f.read() == entry()
+
+
+def test_quickstart_token_json_is_accepted(tmp_path: Path) -> None:
+    """A token.json written by google-auth's to_json (no "type") is a usable cache."""
+    data = entry()
+    del data["type"]
+    data["token_uri"] = "https://oauth2.googleapis.com/token"
+    f = store.TokenFile(tmp_path / "token.json")
+    f.path.write_text(json.dumps(data))
+    f.path.chmod(0o600)
+    assert f.read() == data
+
+
+_WRITER = """
+import sys
+from gemini_oauth import store
+f = store.TokenFile(sys.argv[1])
+i = 0
+print("ready", flush=True)
+while True:
+    i += 1
+    f.write({"client_id": "c", "client_secret": "s", "refresh_token": "r" * (i % 50000), "n": i})
+"""
+
+
+def test_kill_9_during_writes_never_tears_the_file(tmp_path: Path) -> None:
+    f = store.TokenFile(tmp_path / "token.json")
+    f.write({"client_id": "c", "client_secret": "s", "refresh_token": "r", "n": 0})
+    for _round in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(f.path)], stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        seen = set()
+        start = time.monotonic()
+        while time.monotonic() - start < (0.6 if len(seen) > 1 else 10.0):
+            data = f.read()
+            assert data is not None, "a reader saw a torn or missing file"
+            seen.add(data["n"])
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        final = json.loads(f.path.read_text())
+        assert final["refresh_token"] == "r" * (final["n"] % 50000)
+        assert len(seen) > 1
+    assert not list(tmp_path.glob("*.corrupt-*"))
+
+
+def test_lock_serializes_threads(tmp_path: Path) -> None:
+    f = store.profile_file("default", tmp_path)
+    inside = 0
+    peak = 0
+    counter = threading.Lock()
+
+    def work() -> None:
+        nonlocal inside, peak
+        with f.lock():
+            with counter:
+                inside += 1
+                peak = max(peak, inside)
+            time.sleep(0.005)
+            with f.lock():  # reentrant in the same thread
+                pass
+            with counter:
+                inside -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert peak == 1 and inside == 0
+
+
+def test_lock_excludes_other_processes(tmp_path: Path) -> None:
+    f = store.profile_file("default", tmp_path)
+    code = (
+        "import sys, time\n"
+        "from gemini_oauth import store\n"
+        "f = store.profile_file('default', sys.argv[1])\n"
+        "with f.lock():\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(0.5)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+    start = time.monotonic()
+    with pytest.raises(CacheError, match="Timed out"), f.lock(timeout=0.1):
+        pass
+    with f.lock(timeout=10):
+        waited = time.monotonic() - start
+    proc.wait(timeout=10)
+    assert waited > 0.2
+
+
+def test_google_application_credentials_loads_a_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import google.auth
+    from google.oauth2.credentials import Credentials
+
+    f = store.profile_file("default", tmp_path)
+    f.write(entry(quota_project_id="my-quota", account="", universe_domain="googleapis.com"))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(f.path))
+    monkeypatch.delenv("GOOGLE_CLOUD_QUOTA_PROJECT", raising=False)
+    creds, _project = google.auth.default()
+    assert isinstance(creds, Credentials)
+    assert creds.refresh_token == "store-test-refresh"
+    assert creds.client_id == "cid.apps.googleusercontent.com"
+    assert creds.quota_project_id == "my-quota"
+
+
+def test_write_text_is_exact_and_private(tmp_path: Path) -> None:
+    f = store.TokenFile(tmp_path / "sub" / "adc.json")
+    f.write_text('{\r\n  "a": 1\r\n}')
+    assert f.path.read_bytes() == b'{\r\n  "a": 1\r\n}' and mode(f.path) == 0o600
