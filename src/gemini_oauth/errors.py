@@ -17,6 +17,7 @@ message ever contains a token, code, verifier or client secret.
     │   └── InvalidGrantError    refresh token revoked or expired (Testing apps: 7 days)
     ├── RevocationError          the revocation endpoint did not confirm (RFC 7009)
     ├── AdcError                 Application Default Credentials missing or unusable
+    ├── NetworkError             the API could not be reached (refused, dropped, timed out)
     └── ApiError                 the Gemini API answered with an error (google.rpc.Status)
         ├── AuthenticationError      401: token expired, revoked or missing
         ├── ScopeInsufficientError   403 ACCESS_TOKEN_SCOPE_INSUFFICIENT
@@ -158,6 +159,15 @@ class AdcError(GeminiOAuthError):
     default_hint = "Run 'gemini-oauth adc login --client-secret client_secret.json'."
 
 
+class NetworkError(GeminiOAuthError):
+    """The API could not be reached (connection refused, dropped, timed out) within the retries."""
+
+    exit_code = 4
+    default_hint = (
+        "Check the network and the endpoint (--endpoint or GOOGLE_GEMINI_BASE_URL), then try again."
+    )
+
+
 class ApiError(GeminiOAuthError):
     """An error answer from the Gemini API, keeping Google's status, reason and metadata."""
 
@@ -236,6 +246,7 @@ __all__ = [
     "LoginError",
     "LoginRequiredError",
     "LoginTimeoutError",
+    "NetworkError",
     "NotFoundError",
     "PortInUseError",
     "RateLimitError",

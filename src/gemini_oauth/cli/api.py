@@ -1,0 +1,307 @@
+"""Calling Gemini: ``models list|get``, ``generate``, and ``curl`` with the OAuth headers added."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from gemini_oauth.errors import GeminiOAuthError
+
+if TYPE_CHECKING:
+    from gemini_oauth.gemini import GeminiClient
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_CONNECTION = ("profile", "adc", "quota_project", "endpoint", "api_version")
+
+
+def connection_options(func: F) -> F:
+    """The credential source and endpoint flags shared by every command here."""
+    options = [
+        click.option(
+            "--profile",
+            envvar="GEMINI_OAUTH_PROFILE",
+            help="Login to use (default: 'default' if it exists, else Application Default "
+            "Credentials).",
+        ),
+        click.option("--adc", is_flag=True, help="Use Application Default Credentials instead."),
+        click.option(
+            "--quota-project",
+            metavar="ID",
+            help="Project billed for the calls, sent as x-goog-user-project "
+            "(default: $GOOGLE_CLOUD_QUOTA_PROJECT, else the login's).",
+        ),
+        click.option(
+            "--endpoint",
+            metavar="URL",
+            help="API base URL (default: $GOOGLE_GEMINI_BASE_URL, else Google's).",
+        ),
+        click.option(
+            "--api-version",
+            type=click.Choice(["v1", "v1beta"]),
+            default="v1",
+            show_default=True,
+            help="API version.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _client(conn: dict[str, Any]) -> GeminiClient:
+    from gemini_oauth.gemini import GeminiClient
+
+    return GeminiClient(
+        profile=conn["profile"] or None,
+        adc=conn["adc"],
+        quota_project=conn["quota_project"],
+        base_url=conn["endpoint"],
+        api_version=conn["api_version"],
+    )
+
+
+def _split(kw: dict[str, Any]) -> dict[str, Any]:
+    return {name: kw.pop(name) for name in _CONNECTION}
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------- models
+
+
+def model_row(model: dict[str, Any]) -> list[str]:
+    """name, display name, input and output token limits, methods."""
+    return [
+        str(model.get("name", "")).removeprefix("models/"),
+        str(model.get("displayName", "")),
+        str(model.get("inputTokenLimit", "")),
+        str(model.get("outputTokenLimit", "")),
+        ",".join(model.get("supportedGenerationMethods") or []),
+    ]
+
+
+def _print_models(models: list[dict[str, Any]]) -> None:
+    if not sys.stdout.isatty():
+        for model in models:
+            click.echo("\t".join(model_row(model)))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("Name", "Display name", "Input", "Output", "Methods", box=None)
+    for model in models:
+        table.add_row(*model_row(model))
+    Console().print(table)
+
+
+@click.group()
+def models() -> None:
+    """List the Gemini models your account can use, or show one."""
+
+
+@models.command("list")
+@click.option("--all", "all_pages", is_flag=True, help="Walk every page, not just the first.")
+@click.option("--page-size", type=click.IntRange(1, 1000), help="Models per page.")
+@click.option("--page-token", help="Start at this page (from a previous listing).")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw model objects as JSON.")
+@connection_options
+def list_models(
+    all_pages: bool, page_size: int | None, page_token: str | None, as_json: bool, **kw: Any
+) -> None:
+    """List models: a table on a terminal, tab-separated lines otherwise.
+
+    \b
+    Columns: name, display name, input and output token limits, methods.
+    """
+    with _client(_split(kw)) as api:
+        if all_pages:
+            found, next_token = list(api.iter_models(page_size)), None
+        else:
+            page = api.list_models(page_size, page_token)
+            found, next_token = page.models, page.next_page_token
+    if as_json:
+        _echo_json(found)
+    else:
+        _print_models(found)
+    if next_token:
+        click.echo(f"More models: add --all, or --page-token {next_token}", err=True)
+
+
+@models.command("get")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw model object as JSON.")
+@connection_options
+def get_model(name: str, as_json: bool, **kw: Any) -> None:
+    """Show one model (NAME: gemini-2.5-flash or models/gemini-2.5-flash)."""
+    with _client(_split(kw)) as api:
+        model = api.get_model(name)
+    if as_json:
+        _echo_json(model)
+        return
+    for key, value in model.items():
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+        click.echo(f"{key}: {shown}")
+
+
+# ---------------------------------------------------------------- generate
+
+
+@click.command()
+@click.argument("prompt", required=False)
+@click.option("-m", "--model", default="gemini-2.5-flash", show_default=True, help="Model name.")
+@click.option("--no-stream", is_flag=True, help="Wait for the whole answer instead of streaming.")
+@click.option("--system", metavar="TEXT", help="A system instruction.")
+@click.option("--max-output-tokens", type=click.IntRange(1), help="Cap the answer length.")
+@click.option("--temperature", type=click.FloatRange(0.0, 2.0), help="Sampling temperature.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print responses as JSON (one line per chunk)."
+)
+@connection_options
+def generate(
+    prompt: str | None,
+    model: str,
+    no_stream: bool,
+    system: str | None,
+    max_output_tokens: int | None,
+    temperature: float | None,
+    as_json: bool,
+    **kw: Any,
+) -> None:
+    """Ask a model; the answer streams to stdout as it arrives. PROMPT '-' or none reads stdin."""
+    from gemini_oauth.gemini import text
+
+    if prompt is None or prompt == "-":
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        raise click.UsageError("Give a prompt (an argument, or text on stdin).")
+    fields: dict[str, Any] = {}
+    config = {"maxOutputTokens": max_output_tokens, "temperature": temperature}
+    if any(v is not None for v in config.values()):
+        fields["generationConfig"] = {k: v for k, v in config.items() if v is not None}
+    if system:
+        fields["systemInstruction"] = {"parts": [{"text": system}]}
+    with _client(_split(kw)) as api:
+        if no_stream:
+            response = api.generate_content(model, prompt, **fields)
+            if as_json:
+                _echo_json(response)
+            else:
+                click.echo(text(response))
+            return
+        for chunk in api.stream_generate_content(model, prompt, **fields):
+            if as_json:
+                click.echo(json.dumps(chunk, ensure_ascii=False))
+            else:
+                click.echo(text(chunk), nl=False)
+            sys.stdout.flush()
+    if not as_json:
+        click.echo()
+
+
+# ---------------------------------------------------------------- curl
+
+
+def _auth_headers(conn: dict[str, Any]) -> dict[str, str]:
+    from gemini_oauth._transport import HttpxRequest
+    from gemini_oauth.gemini import (
+        OAuthHeaders,
+        resolve_credentials,
+        resolve_quota_project,
+    )
+
+    creds = resolve_credentials(profile=conn["profile"] or None, adc=conn["adc"])
+    request = HttpxRequest()
+    try:
+        oauth = OAuthHeaders(creds, resolve_quota_project(conn["quota_project"], creds))
+        headers = oauth.headers(request)
+    finally:
+        request.close()
+    return {
+        "Authorization": headers["authorization"],
+        **({"x-goog-user-project": oauth.quota_project} if oauth.quota_project else {}),
+    }
+
+
+def curl_url(path: str, endpoint: str | None, api_version: str) -> str:
+    """``models`` -> BASE/v1/models; ``/v1beta/models`` -> BASE/v1beta/models; URLs stay."""
+    from gemini_oauth.gemini import resolve_base_url
+
+    if path.startswith(("https://", "http://")):
+        return path
+    path = path.lstrip("/")
+    if not path.startswith(("v1/", "v1beta/")) and path not in ("v1", "v1beta"):
+        path = f"{api_version}/{path}"
+    return f"{resolve_base_url(endpoint)}/{path}"
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option(
+    "--print-headers",
+    is_flag=True,
+    help="Only print the headers, one per line "
+    "(for: curl -H @<(gemini-oauth curl --print-headers) URL).",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --print-headers: print them as JSON.")
+@connection_options
+@click.argument("path", required=False)
+@click.argument("curl_args", nargs=-1, type=click.UNPROCESSED)
+def curl(
+    print_headers: bool,
+    as_json: bool,
+    path: str | None,
+    curl_args: tuple[str, ...],
+    **kw: Any,
+) -> None:
+    """Run curl on PATH with the OAuth headers added; arguments after PATH go to curl as they are.
+
+    Options of this command come before PATH. PATH may be 'models' (the --api-version is
+    prefixed), '/v1beta/models', or a full URL.
+
+    \b
+    gemini-oauth curl /v1/models
+    gemini-oauth curl models/gemini-2.5-flash:generateContent \\
+        -H 'Content-Type: application/json' -d '{"contents":[{"parts":[{"text":"Hi"}]}]}'
+
+    The headers reach curl through a private temporary file, never its command line.
+    """
+    conn = _split(kw)
+    if print_headers:
+        headers = _auth_headers(conn)
+        if as_json:
+            _echo_json(headers)
+        else:
+            for name, value in headers.items():
+                click.echo(f"{name}: {value}")
+        return
+    if not path:
+        raise click.UsageError("Give a PATH (e.g. /v1/models), or use --print-headers.")
+    program = shutil.which("curl")
+    if program is None:
+        raise GeminiOAuthError(
+            "curl was not found on PATH.",
+            hint="Install curl, or use 'gemini-oauth curl --print-headers' with another client.",
+        )
+    url = curl_url(path, conn["endpoint"], conn["api_version"])
+    headers = _auth_headers(conn)
+    folder = tempfile.mkdtemp(prefix="gemini-oauth-")  # 0700
+    header_file = os.path.join(folder, "headers")
+    try:
+        fd = os.open(header_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.writelines(f"{name}: {value}\n" for name, value in headers.items())
+        code = subprocess.run([program, "-H", f"@{header_file}", url, *curl_args]).returncode
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if code:
+        raise click.exceptions.Exit(code)

@@ -1,0 +1,263 @@
+"""models, generate and curl: in-process through run() and as real processes, on the emulator."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gemini_oauth import _clock, store
+from gemini_oauth.cli._root import run
+from gemini_oauth.client_secrets import client_from_dict
+from gemini_oauth.credentials import save_login
+from gemini_oauth.emulator import Emulator
+from gemini_oauth.flow import LoginResult
+from gemini_oauth.scopes import CLOUD_PLATFORM, OPENID, RETRIEVER, USERINFO_EMAIL
+
+SCOPES = [OPENID, USERINFO_EMAIL, CLOUD_PLATFORM, RETRIEVER]
+MODEL = "gemini-2.5-flash"
+
+
+def seed(emulator: Emulator, profile: str = "default") -> list[str]:
+    """A cached login for ``profile``; returns the secrets that must never be printed."""
+    body = emulator.control.issue_grant(SCOPES)
+    result = LoginResult(
+        access_token=body["access_token"],
+        refresh_token=body["refresh_token"],
+        expires_at=_clock.now() + 3600,
+        granted_scopes=tuple(SCOPES),
+        account=emulator.user_email,
+    )
+    client = client_from_dict(emulator.client_secret_json())
+    file = store.profile_file(profile)
+    save_login(result, client, file=file, quota_project=emulator.project_id)
+    return [body["access_token"], body["refresh_token"], emulator.client_secret]
+
+
+class Cli:
+    """Runs the CLI in-process; keeps every output to scan for secrets."""
+
+    def __init__(self, capfd: pytest.CaptureFixture[str], endpoint: str) -> None:
+        self.capfd = capfd
+        self.endpoint = endpoint
+        self.outputs: list[str] = []
+
+    def __call__(self, *args: str, endpoint: bool = True) -> tuple[int, str, str]:
+        code = run(_with_endpoint(list(args), self.endpoint) if endpoint else list(args))
+        out, err = self.capfd.readouterr()
+        self.outputs += [out, err]
+        return code, out, err
+
+    def assert_no_secrets(self, secrets: list[str]) -> None:
+        for text in self.outputs:
+            for secret in secrets:
+                assert secret not in text
+
+
+def _with_endpoint(argv: list[str], endpoint: str) -> list[str]:
+    # `models list` / `models get NAME` / `generate P` / `curl PATH ...`: flags go before
+    # curl's PATH, so insert right after the command words.
+    words = 2 if argv[0] == "models" else 1
+    return [*argv[:words], "--endpoint", endpoint, *argv[words:]]
+
+
+@pytest.fixture
+def cli(emulator: Emulator, capfd: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(capfd, emulator.base_url)
+
+
+def counters(emu: Emulator) -> dict[str, int]:
+    return emu.control.counters()
+
+
+# ---------------------------------------------------------------- models
+
+
+def test_models_list_page_all_and_json(emulator: Emulator, cli: Cli) -> None:
+    secrets = seed(emulator)
+    code, out, err = cli("models", "list", "--page-size", "5")
+    assert code == 0
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert len(rows) == 5 and all(len(r) == 5 for r in rows)
+    assert "More models" in err and "--all" in err
+    code, out, err = cli("models", "list", "--all", "--page-size", "7")
+    assert code == 0 and "More models" not in err
+    names = [line.split("\t")[0] for line in out.splitlines()]
+    assert MODEL in names and len(names) > 7
+    code, out, _ = cli("models", "list", "--all", "--json")
+    assert code == 0
+    objects = json.loads(out)
+    assert [o["name"].removeprefix("models/") for o in objects] == names
+    assert counters(emulator)["models.list"] == 1 + -(-len(names) // 7) + 2
+    cli.assert_no_secrets(secrets)
+
+
+def test_models_list_v1beta_has_more(emulator: Emulator, cli: Cli) -> None:
+    seed(emulator)
+    _, v1, _ = cli("models", "list", "--all")
+    _, beta, _ = cli("models", "list", "--all", "--api-version", "v1beta")
+    assert len(beta.splitlines()) > len(v1.splitlines())
+
+
+def test_models_get(emulator: Emulator, cli: Cli) -> None:
+    seed(emulator)
+    code, out, _ = cli("models", "get", MODEL, "--json")
+    assert code == 0 and json.loads(out)["name"] == f"models/{MODEL}"
+    code, out, _ = cli("models", "get", f"models/{MODEL}")
+    assert code == 0 and f"name: models/{MODEL}" in out and "inputTokenLimit:" in out
+    code, out, err = cli("models", "get", "no-such-model")
+    assert code == 4 and out == ""
+    assert err.startswith("error: Gemini API error 404") and "models list" in err
+
+
+# ---------------------------------------------------------------- generate
+
+
+def test_generate_streams_and_unary(emulator: Emulator, cli: Cli) -> None:
+    secrets = seed(emulator)
+    code, out, _ = cli("generate", "Say hello to the emulator")
+    assert code == 0 and "Say hello to the emulator" in out and out.endswith("\n")
+    code, unary, _ = cli("generate", "--no-stream", "Say hello to the emulator")
+    assert code == 0 and unary == out
+    code, out, _ = cli("generate", "--no-stream", "--json", "--max-output-tokens", "2", "Hi")
+    assert json.loads(out)["candidates"][0]["finishReason"] == "MAX_TOKENS"
+    code, out, _ = cli("generate", "--json", "stream me as json lines")
+    chunks = [json.loads(line) for line in out.splitlines()]
+    assert len(chunks) > 1 and "usageMetadata" in chunks[-1]
+    c = counters(emulator)
+    assert c["models.streamGenerateContent"] == 2 and c["models.generateContent"] == 2
+    cli.assert_no_secrets(secrets)
+
+
+def test_generate_reads_stdin(
+    emulator: Emulator, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(emulator)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("prompt from stdin\n"))
+    code, out, _ = cli("generate", "--model", "gemini-2.5-pro", "-")
+    assert code == 0 and "from gemini-2.5-pro" in out and "prompt from stdin" in out
+    monkeypatch.setattr(sys, "stdin", io.StringIO("  "))
+    code, _, err = cli("generate")
+    assert code == 2 and "prompt" in err
+
+
+def test_quota_project_flag_and_its_error(emulator: Emulator, cli: Cli) -> None:
+    seed(emulator)
+    emulator.control.set_project("quota-off", 31337, api_enabled=False)
+    code, out, err = cli("generate", "--quota-project", "quota-off", "hi")
+    assert code == 4 and out.strip() == ""
+    assert (
+        "SERVICE_DISABLED" in err and "Enable the Generative Language API in project 31337" in err
+    )
+    code, _, err = cli("models", "list", "--quota-project", "not-mine")
+    assert code == 4 and "roles/serviceusage.serviceUsageConsumer" in err
+
+
+def test_not_logged_in(emulator: Emulator, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    code, _, err = cli("models", "list")
+    assert code == 3 and "gemini-oauth login" in err
+    seed(emulator)
+    code, _, err = cli("models", "list", "--profile", "work")
+    assert code == 3 and "--profile work" in err
+
+
+# ---------------------------------------------------------------- curl
+
+
+def test_curl_runs_curl_with_the_headers(emulator: Emulator, cli: Cli) -> None:
+    secrets = seed(emulator)
+    code, out, _ = cli("curl", "/v1/models", "-sS")
+    assert code == 0 and json.loads(out)["models"]
+    body = json.dumps({"contents": [{"parts": [{"text": "curl says hi"}]}]})
+    code, out, _ = cli(
+        "curl",
+        f"models/{MODEL}:generateContent",
+        "-sS",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        body,
+    )
+    assert code == 0 and "curl says hi" in json.dumps(json.loads(out))
+    code, out, _ = cli("curl", "/v1/models/nope", "-sS", "--fail")
+    assert code == 22  # curl's own exit code, passed through
+    c = counters(emulator)
+    assert c["models.list"] == 1 and c["models.generateContent"] == 1 and c["models.get"] == 1
+    cli.assert_no_secrets(secrets)
+
+
+def test_curl_print_headers(emulator: Emulator, cli: Cli) -> None:
+    seed(emulator)
+    code, out, _ = cli("curl", "--print-headers")
+    assert code == 0
+    headers = dict(line.split(": ", 1) for line in out.splitlines())
+    assert headers["Authorization"].startswith("Bearer ")
+    assert headers["x-goog-user-project"] == emulator.project_id
+    response = httpx.get(emulator.base_url + "/v1/models", headers=headers)
+    assert response.status_code == 200
+    code, out, _ = cli("curl", "--print-headers", "--json", "--quota-project", "")
+    assert code == 0 and set(json.loads(out)) == {"Authorization"}
+
+
+def test_curl_missing(
+    emulator: Emulator, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(emulator)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, _, err = cli("curl", "/v1/models")
+    assert code == 1 and "curl was not found" in err and "--print-headers" in err
+
+
+# ---------------------------------------------------------------- real processes
+
+
+def test_commands_as_processes(emulator: Emulator) -> None:
+    secrets = seed(emulator)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def gemini_oauth(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gemini_oauth", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    listed = gemini_oauth("models", "list", "--all", "--endpoint", emulator.base_url)
+    assert listed.returncode == 0, listed.stderr
+    assert any(line.startswith(MODEL + "\t") for line in listed.stdout.splitlines())
+    said = gemini_oauth("generate", "--endpoint", emulator.base_url, "hello process")
+    assert said.returncode == 0 and "hello process" in said.stdout
+    missing = gemini_oauth("models", "get", "nope", "--endpoint", emulator.base_url)
+    assert missing.returncode == 4 and "error:" in missing.stderr
+    for proc in (listed, said, missing):
+        for secret in secrets:
+            assert secret not in proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_models_list_table_on_a_terminal(emulator: Emulator) -> None:
+    seed(emulator)
+    leader, follower = os.openpty()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "160"}
+    args = ["models", "list", "--page-size", "3", "--endpoint", emulator.base_url]
+    with os.fdopen(leader, "rb", buffering=0) as screen:
+        proc = subprocess.run(
+            [sys.executable, "-m", "gemini_oauth", *args],
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=60,
+        )
+        os.close(follower)
+        shown = screen.read(65536).decode()
+    assert proc.returncode == 0
+    assert "Display name" in shown and "Methods" in shown and "\t" not in shown

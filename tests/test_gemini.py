@@ -1,0 +1,574 @@
+"""GeminiClient / AsyncGeminiClient against the emulator over real HTTP: paging, errors, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import json
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from google.oauth2.credentials import Credentials
+
+from gemini_oauth import errors
+from gemini_oauth.emulator import Emulator
+from gemini_oauth.gemini import (
+    AsyncGeminiClient,
+    GeminiClient,
+    RetryPolicy,
+    SseDecoder,
+    error_from_response,
+    normalize_contents,
+    parse_retry_after,
+    resolve_credentials,
+    text,
+)
+from gemini_oauth.scopes import CLOUD_PLATFORM, OPENID, USERINFO_EMAIL
+
+MODEL = "gemini-2.5-flash"
+
+
+def make_creds(emu: Emulator, scopes: list[str] | None = None, **kw: Any) -> Credentials:
+    grant = emu.control.issue_grant(scopes or [CLOUD_PLATFORM])
+    return Credentials(
+        grant["access_token"],
+        refresh_token=grant["refresh_token"],
+        token_uri=emu.base_url + "/token",
+        client_id=emu.client_id,
+        client_secret=emu.client_secret,
+        **kw,
+    )
+
+
+def client(emu: Emulator, creds: Credentials | None = None, **kw: Any) -> GeminiClient:
+    kw.setdefault("initial_backoff", 0.02)
+    return GeminiClient(creds or make_creds(emu), base_url=emu.base_url, **kw)
+
+
+def count(emu: Emulator, name: str) -> int:
+    return emu.control.counters().get(name, 0)
+
+
+# ---------------------------------------------------------------- pure pieces
+
+
+def test_normalize_contents_forms() -> None:
+    user = {"role": "user", "parts": [{"text": "hi"}]}
+    assert normalize_contents("hi") == [user]
+    assert normalize_contents(user) == [user]
+    assert normalize_contents({"text": "hi"}) == [user]
+    model = {"role": "model", "parts": [{"text": "yo"}]}
+    assert normalize_contents(["a", {"text": "b"}, model, "c"]) == [
+        {"role": "user", "parts": [{"text": "a"}, {"text": "b"}]},
+        model,
+        {"role": "user", "parts": [{"text": "c"}]},
+    ]
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("Thu, 01 Jan 1970 00:01:40 GMT", now=90.0) == 10.0
+
+
+def test_retry_policy_is_bounded() -> None:
+    policy = RetryPolicy(max_attempts=4, deadline=5.0, initial_backoff=1.0, rng=random.Random(1))
+    delays = [policy.delay(n, 0.0) for n in range(1, 5)]
+    assert delays[3] is None  # the fourth attempt was the last
+    assert all(d is not None and 0.5 * 2 ** (i) <= d <= 2 ** (i) for i, d in enumerate(delays[:3]))
+    assert policy.delay(1, 0.0, retry_after=4.0) == 4.0
+    assert policy.delay(1, 0.0, retry_after=6.0) is None  # would pass the deadline
+    assert policy.delay(1, 4.9) is None
+
+
+def test_sse_decoder_multiline_and_comments() -> None:
+    decoder = SseDecoder()
+    lines = [": keep-alive", 'data: {"a":', "data: 1}", "", 'data: {"b": 2}']
+    events = [e for e in map(decoder.feed, lines) if e is not None]
+    assert events == [{"a": 1}]
+    assert decoder.flush() == {"b": 2}
+    assert decoder.flush() is None
+
+
+def test_text_skips_thoughts() -> None:
+    response = {
+        "candidates": [{"content": {"parts": [{"text": "x", "thought": True}, {"text": "y"}]}}]
+    }
+    assert text(response) == "y"
+    assert text({}) == ""
+
+
+def test_error_body_that_is_not_json() -> None:
+    exc = error_from_response(502, b"<html>Bad Gateway</html>")
+    assert isinstance(exc, errors.ServerError)
+    assert exc.code == 502 and "Bad Gateway" in exc.message
+
+
+def test_secrets_are_blanked_from_messages() -> None:
+    secret = "tok-" + "x" * 30
+    body = json.dumps({"error": {"code": 400, "message": f"bad token {secret}"}})
+    exc = error_from_response(400, body, secrets=[secret])
+    assert secret not in str(exc) and "[redacted]" in str(exc)
+
+
+# ---------------------------------------------------------------- models
+
+
+def test_list_one_page_and_all_pages(emulator: Emulator) -> None:
+    with client(emulator) as api:
+        everything = api.list_models(page_size=1000)
+        assert everything.next_page_token is None
+        total = len(everything.models)
+        assert total > 10
+        page = api.list_models(page_size=4)
+        assert len(page.models) == 4 and page.next_page_token
+        before = count(emulator, "models.list")
+        walked = list(api.iter_models(page_size=4))
+    assert [m["name"] for m in walked] == [m["name"] for m in everything.models]
+    assert count(emulator, "models.list") - before == -(-total // 4)
+
+
+def test_get_model_both_name_forms_and_404(emulator: Emulator) -> None:
+    with client(emulator) as api:
+        assert api.get_model(MODEL)["name"] == f"models/{MODEL}"
+        assert api.get_model(f"models/{MODEL}")["inputTokenLimit"] > 0
+        with pytest.raises(errors.NotFoundError) as info:
+            api.get_model("no-such-model")
+    assert info.value.code == 404 and info.value.exit_code == 4
+    assert "models list" in info.value.hint
+
+
+def test_api_version_v1beta(emulator: Emulator) -> None:
+    with client(emulator, api_version="v1beta") as beta, client(emulator) as v1:
+        assert len(list(beta.iter_models())) > len(list(v1.iter_models()))
+
+
+# ---------------------------------------------------------------- generate, stream, count
+
+
+def test_generate_stream_and_count(emulator: Emulator) -> None:
+    with client(emulator) as api:
+        reply = api.generate_content(MODEL, "Explain OAuth in one line")
+        assert "Explain OAuth in one line" in text(reply)
+        chunks = list(api.stream_generate_content(MODEL, "Explain OAuth in one line"))
+        assert len(chunks) > 1
+        assert "".join(text(c) for c in chunks) == text(reply)
+        assert chunks[-1]["usageMetadata"]["totalTokenCount"] > 0
+        assert api.count_tokens(MODEL, "one two three") == 3
+        short = api.generate_content(
+            MODEL, [{"text": "hello"}], generationConfig={"maxOutputTokens": 2}
+        )
+        assert short["candidates"][0]["finishReason"] == "MAX_TOKENS"
+    counters = emulator.control.counters()
+    assert counters["models.generateContent"] == 2
+    assert counters["models.streamGenerateContent"] == 1
+    assert counters["models.countTokens"] == 1
+
+
+def test_stream_arrives_incrementally(emulator: Emulator) -> None:
+    with client(emulator) as api:
+        stamps = [time.monotonic() for _ in api.stream_generate_content(MODEL, "a b c d e f g")]
+    assert len(stamps) > 2 and stamps[-1] > stamps[0]
+
+
+# ---------------------------------------------------------------- errors with their fix
+
+
+def test_scope_insufficient(emulator: Emulator) -> None:
+    creds = make_creds(emulator, [OPENID, USERINFO_EMAIL])
+    with client(emulator, creds) as api, pytest.raises(errors.ScopeInsufficientError) as info:
+        api.list_models()
+    exc = info.value
+    assert exc.code == 403 and exc.reason == "ACCESS_TOKEN_SCOPE_INSUFFICIENT"
+    assert "ListModels" in exc.metadata["method"]
+    assert "gemini-oauth login --scopes cloud-platform,retriever" in exc.hint
+    assert creds.token not in str(exc)
+
+
+def test_service_disabled_names_project_and_url(emulator: Emulator) -> None:
+    emulator.control.set_project("off-project", 4242, api_enabled=False)
+    api = client(emulator, quota_project="off-project")
+    with api, pytest.raises(errors.ServiceDisabledError) as info:
+        api.generate_content(MODEL, "hi")
+    exc = info.value
+    assert exc.reason == "SERVICE_DISABLED" and exc.metadata["consumer"] == "projects/4242"
+    assert "project 4242" in exc.hint
+    assert "generativelanguage.googleapis.com/overview?project=4242" in exc.hint
+
+
+def test_user_project_denied(emulator: Emulator) -> None:
+    emulator.control.set_project("their-project", 777, members=["someone@example.com"])
+    api = client(emulator, quota_project="their-project")
+    with api, pytest.raises(errors.UserProjectDeniedError) as info:
+        api.list_models()
+    exc = info.value
+    assert exc.code == 403 and exc.reason == "USER_PROJECT_DENIED"
+    assert "serviceusage.services.use" in exc.hint and "their-project" in exc.hint
+    assert "roles/serviceusage.serviceUsageConsumer" in exc.hint and "--quota-project" in exc.hint
+
+
+def test_api_key_answer_says_so(emulator: Emulator) -> None:
+    response = httpx.get(
+        emulator.base_url + "/v1/models", headers={"x-goog-api-key": "not-a-valid-key"}
+    )
+    exc = error_from_response(response.status_code, response.content)
+    assert isinstance(exc, errors.ApiKeyInvalidError) and exc.reason == "API_KEY_INVALID"
+    assert "API key" in exc.hint and "bearer" in exc.hint
+    # A key sent beside the bearer token: the client's error names the key too.
+    keyed = httpx.Client(headers={"x-goog-api-key": "not-a-valid-key"})
+    with client(emulator, http=keyed) as api, pytest.raises(errors.ApiKeyInvalidError):
+        api.list_models()
+    keyed.close()
+
+
+def test_revoked_token_asks_for_login(emulator: Emulator) -> None:
+    creds = make_creds(emulator)
+    assert httpx.post(emulator.base_url + "/revoke", data={"token": creds.refresh_token}).is_success
+    with client(emulator, creds) as api, pytest.raises(errors.InvalidGrantError) as info:
+        api.list_models()
+    assert "gemini-oauth login" in info.value.hint
+    assert creds.refresh_token not in str(info.value)
+
+
+def test_expired_token_without_refresh_token(emulator: Emulator) -> None:
+    creds = Credentials(make_creds(emulator).token)
+    emulator.control.advance_clock(3700)
+    with client(emulator, creds) as api, pytest.raises(errors.AuthenticationError) as info:
+        api.list_models()
+    assert info.value.reason == "ACCESS_TOKEN_EXPIRED" and "gemini-oauth login" in info.value.hint
+    assert creds.token not in str(info.value)
+
+
+# ---------------------------------------------------------------- quota project sources
+
+
+def _disabled_project(emu: Emulator) -> None:
+    emu.control.set_project("quota-off", 99, api_enabled=False)
+
+
+def test_quota_project_explicit_env_credentials_none(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _disabled_project(emulator)
+    # explicit
+    with (
+        client(emulator, quota_project="quota-off") as api,
+        pytest.raises(errors.ServiceDisabledError),
+    ):
+        api.list_models()
+    # from the credentials
+    creds = make_creds(emulator, quota_project_id="quota-off")
+    with client(emulator, creds) as api, pytest.raises(errors.ServiceDisabledError):
+        api.list_models()
+    # explicit "" means none, even over the credentials' project: the call works
+    with client(emulator, creds, quota_project="") as api:
+        assert api.quota_project is None and api.list_models().models
+    # environment beats the credentials; explicit beats the environment
+    monkeypatch.setenv("GOOGLE_CLOUD_QUOTA_PROJECT", "quota-off")
+    with client(emulator) as api, pytest.raises(errors.ServiceDisabledError) as info:
+        api.list_models()
+    assert info.value.metadata["consumer"] == "projects/99"
+    with client(emulator, quota_project=emulator.project_id) as api:
+        assert api.list_models().models
+    # none anywhere: no header, so the OAuth client's project pays and the call works
+    monkeypatch.delenv("GOOGLE_CLOUD_QUOTA_PROJECT")
+    with client(emulator) as api:
+        assert api.quota_project is None and api.list_models().models
+
+
+def test_base_url_from_environment(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url + "/")
+    with GeminiClient(make_creds(emulator)) as api:
+        assert api.base_url == emulator.base_url
+        assert api.get_model(MODEL)
+
+
+# ---------------------------------------------------------------- refresh and retries
+
+
+def test_refresh_and_retry_once_on_401(emulator: Emulator) -> None:
+    with client(emulator) as api:
+        api.list_models()
+        old = api.credentials.token
+        emulator.control.advance_clock(3601)  # the server now says ACCESS_TOKEN_EXPIRED
+        assert api.list_models().models
+        assert api.credentials.token != old
+    counters = emulator.control.counters()
+    assert counters["token.refresh_token"] == 1 and counters["models.list"] == 3
+
+
+def test_persistent_401_refreshes_only_once(emulator: Emulator) -> None:
+    emulator.control.add_fault("/v1/models", 401, count=None)
+    with client(emulator) as api, pytest.raises(errors.AuthenticationError):
+        api.list_models()
+    counters = emulator.control.counters()
+    assert counters["faults"] == 2 and counters["token.refresh_token"] == 1
+
+
+def test_503_twice_then_ok_is_three_attempts(emulator: Emulator) -> None:
+    emulator.control.add_fault("/v1/models", 503, count=2)
+    with client(emulator) as api:
+        assert api.list_models().models
+    counters = emulator.control.counters()
+    assert counters["faults"] == 2 and counters["models.list"] == 1
+
+
+def test_generate_post_is_retried(emulator: Emulator) -> None:
+    emulator.control.add_fault(f"/v1/models/{MODEL}:generateContent", 500, count=1)
+    with client(emulator) as api:
+        assert text(api.generate_content(MODEL, "retry me"))
+    assert count(emulator, "models.generateContent") == 1 and count(emulator, "faults") == 1
+
+
+def test_429_retry_after_is_honoured(emulator: Emulator) -> None:
+    emulator.control.add_fault("/v1/models", 429, count=1, retry_after=1)
+    with client(emulator) as api:
+        started = time.monotonic()
+        assert api.list_models().models
+        assert time.monotonic() - started >= 1.0
+
+
+def test_429_retry_info_in_the_body_is_honoured(emulator: Emulator) -> None:
+    retry_info = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}
+    body = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [retry_info]}}
+    emulator.control.add_fault(f"/v1/models/{MODEL}:generateContent", 429, count=1, body=body)
+    with client(emulator) as api:
+        started = time.monotonic()
+        assert text(api.generate_content(MODEL, "quota"))
+        assert time.monotonic() - started >= 1.0
+
+
+def test_never_more_than_max_attempts(emulator: Emulator) -> None:
+    emulator.control.add_fault("/v1/models", 503, count=None)
+    with client(emulator, max_attempts=3) as api, pytest.raises(errors.ServerError) as info:
+        api.list_models()
+    assert count(emulator, "faults") == 3 and info.value.code == 503
+
+
+def test_never_past_the_deadline(emulator: Emulator) -> None:
+    emulator.control.add_fault("/v1/models", 503, count=None)
+    with client(emulator, max_attempts=1000, deadline=0.8, initial_backoff=0.1) as api:
+        started = time.monotonic()
+        with pytest.raises(errors.ServerError):
+            api.list_models()
+        elapsed = time.monotonic() - started
+    assert elapsed < 0.8 + 0.3
+    assert count(emulator, "faults") >= 3
+
+
+def test_slow_retry_is_cut_at_the_deadline(emulator: Emulator) -> None:
+    emulator.control.add_fault("/v1/models", 503, count=1)
+    emulator.control.add_fault("/v1/models", None, count=1, latency=3.0)
+    with client(emulator, deadline=0.6, initial_backoff=0.01) as api:
+        started = time.monotonic()
+        with pytest.raises(errors.NetworkError):
+            api.list_models()
+        assert time.monotonic() - started < 1.5
+
+
+def test_retry_after_beyond_deadline_gives_up_at_once(emulator: Emulator) -> None:
+    emulator.control.add_fault("/v1/models", 429, count=1, retry_after=30)
+    with client(emulator, deadline=5.0) as api:
+        started = time.monotonic()
+        with pytest.raises(errors.RateLimitError) as info:
+            api.list_models()
+        assert time.monotonic() - started < 1.0
+    assert "quota" in info.value.hint
+
+
+def test_dropped_connection_is_retried(emulator: Emulator) -> None:
+    emulator.control.add_fault("/v1/models", drop=True, count=1)
+    with client(emulator) as api:
+        assert api.list_models().models
+    assert count(emulator, "faults") == 1 and count(emulator, "models.list") == 1
+
+
+def test_unreachable_server_is_a_network_error() -> None:
+    creds = Credentials("placeholder-token")
+    with (
+        socket_free_port() as port,
+        GeminiClient(
+            creds, base_url=f"http://127.0.0.1:{port}", max_attempts=2, initial_backoff=0.01
+        ) as api,
+        pytest.raises(errors.NetworkError) as info,
+    ):
+        api.list_models()
+    assert "placeholder-token" not in str(info.value) and info.value.exit_code == 4
+
+
+def test_stream_retried_before_first_chunk(emulator: Emulator) -> None:
+    emulator.control.add_fault(f"/v1/models/{MODEL}:streamGenerateContent", 503, count=1)
+    with client(emulator) as api:
+        chunks = list(api.stream_generate_content(MODEL, "hello stream"))
+    assert len(chunks) > 1 and count(emulator, "faults") == 1
+
+
+def test_one_pooled_connection() -> None:
+    """The emulator (werkzeug) closes every connection, so a keep-alive HTTP/1.1 server here."""
+    peers: list[tuple[str, int]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            peers.append(self.client_address)
+            body = json.dumps({"models": [{"name": "models/m"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        with GeminiClient(Credentials("placeholder"), base_url=base) as api:
+            for _ in range(5):
+                assert api.list_models().models
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert len(peers) == 5 and len(set(peers)) == 1
+
+
+# ---------------------------------------------------------------- credential sources
+
+
+def test_default_profile_is_used(emulator: Emulator) -> None:
+    from gemini_oauth.client_secrets import client_from_dict
+    from gemini_oauth.credentials import save_login
+    from gemini_oauth.flow import LoginResult
+    from gemini_oauth.store import profile_file
+
+    grant = emulator.control.issue_grant([CLOUD_PLATFORM])
+    save_login(
+        LoginResult(
+            access_token=grant["access_token"],
+            refresh_token=grant["refresh_token"],
+            expires_at=time.time() + 3600,
+            granted_scopes=(CLOUD_PLATFORM,),
+            account=emulator.user_email,
+        ),
+        client_from_dict(emulator.client_secret_json()),
+        file=profile_file("default"),
+        quota_project=emulator.project_id,
+    )
+    with GeminiClient(base_url=emulator.base_url) as api:
+        assert api.quota_project == emulator.project_id
+        assert api.list_models().models
+    with pytest.raises(errors.LoginRequiredError):
+        GeminiClient(profile="missing", base_url=emulator.base_url)
+
+
+def test_profile_credentials_refresh_after_401(emulator: Emulator) -> None:
+    from gemini_oauth.client_secrets import client_from_dict
+    from gemini_oauth.credentials import save_login
+    from gemini_oauth.flow import LoginResult
+    from gemini_oauth.store import profile_file
+
+    grant = emulator.control.issue_grant([CLOUD_PLATFORM])
+    login = LoginResult(
+        access_token=grant["access_token"],
+        refresh_token=grant["refresh_token"],
+        expires_at=time.time() + 3600,
+        granted_scopes=(CLOUD_PLATFORM,),
+        account=emulator.user_email,
+    )
+    save_login(login, client_from_dict(emulator.client_secret_json()), file=profile_file())
+    with GeminiClient(base_url=emulator.base_url) as api:
+        emulator.control.advance_clock(3601)  # the server refuses a token the cache calls fresh
+        assert api.list_models().models
+    assert count(emulator, "token.refresh_token") == 1
+
+
+def test_adc_file_is_used(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grant = emulator.control.issue_grant([CLOUD_PLATFORM])
+    adc = tmp_path / "adc.json"
+    adc.write_text(
+        json.dumps(
+            {
+                "type": "authorized_user",
+                "client_id": emulator.client_id,
+                "client_secret": emulator.client_secret,
+                "refresh_token": grant["refresh_token"],
+                "token_uri": emulator.base_url + "/token",
+                "quota_project_id": emulator.project_id,
+            }
+        )
+    )
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
+    found = resolve_credentials(adc=True)
+    assert found.quota_project_id == emulator.project_id
+    # google-auth pins an ADC user file's token_uri to Google's; point it back at the emulator.
+    creds = found.with_token_uri(emulator.base_url + "/token")
+    with GeminiClient(creds, base_url=emulator.base_url) as api:
+        assert api.quota_project == emulator.project_id
+        assert api.list_models().models
+    assert count(emulator, "token.refresh_token") == 1
+
+
+def test_no_credentials_anywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    with pytest.raises(errors.AdcError) as info:
+        GeminiClient(base_url="http://127.0.0.1:9")
+    assert "gemini-oauth login" in info.value.hint
+
+
+# ---------------------------------------------------------------- async
+
+
+def test_async_client(emulator: Emulator) -> None:
+    async def main() -> None:
+        emulator.control.add_fault("/v1/models", 503, count=1)
+        async with AsyncGeminiClient(
+            make_creds(emulator), base_url=emulator.base_url, initial_backoff=0.02
+        ) as api:
+            names = [m["name"] async for m in api.iter_models(page_size=7)]
+            page = await api.list_models(page_size=1000)
+            assert names == [m["name"] for m in page.models]
+            assert (await api.get_model(MODEL))["name"] == f"models/{MODEL}"
+            emulator.control.advance_clock(3601)
+            reply = await api.generate_content(MODEL, "async hello")
+            chunks = [c async for c in api.stream_generate_content(MODEL, "async hello")]
+            assert "".join(map(text, chunks)) == text(reply)
+            assert await api.count_tokens(MODEL, "a b") == 2
+            results = await asyncio.gather(*(api.generate_content(MODEL, "x") for _ in range(5)))
+            assert len(results) == 5
+            with pytest.raises(errors.NotFoundError):
+                await api.get_model("nope")
+
+    asyncio.run(main())
+    counters = emulator.control.counters()
+    assert counters["faults"] == 1 and counters["token.refresh_token"] == 1
+    assert counters["models.generateContent"] == 7  # 1 answered 401, then 1 + 5
+
+
+# ---------------------------------------------------------------- helpers
+
+
+class socket_free_port:
+    """A port on 127.0.0.1 with nothing listening (bound then closed)."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+    def __exit__(self, *exc: object) -> None:
+        return None
