@@ -47,8 +47,17 @@ print(load_creds().token)
 """
 
 
-# What pip's generated bin/gemini-oauth does before calling us: the floor for any console script.
-WRAPPER_FLOOR = "import re, sys; re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])"
+
+
+def wrapper_floor() -> str:
+    """What the installed bin/gemini-oauth does besides calling us: the floor of any console script.
+
+    pip >= 24 writes a wrapper that imports only sys; older pips also import re (about 8 ms), which
+    is why the README's commands upgrade pip first.
+    """
+    lines = SCRIPT.read_text().splitlines()[1:]
+    kept = [line for line in lines if "gemini_oauth" not in line and "main()" not in line]
+    return "\n".join(kept) or "pass"
 
 
 def fake(kind: str) -> str:
@@ -119,7 +128,7 @@ def main() -> None:
         compileall.compile_dir(Path(gemini_oauth.__file__).parent, quiet=1)
         commands = {
             "python -c pass": [sys.executable, "-c", "pass"],
-            "pip's console-script wrapper alone": [sys.executable, "-c", WRAPPER_FLOOR],
+            "pip's console-script wrapper alone": [sys.executable, "-c", wrapper_floor()],
             "gemini-oauth print-access-token": [str(SCRIPT), "print-access-token"],
             "quickstart load_creds pattern": [sys.executable, "load_creds.py"],
         }
