@@ -7,8 +7,9 @@ one run:
   gcloud    the quickstart's exact way: per call `gcloud auth application-default
             print-access-token` (CLOUDSDK_AUTH_TOKEN_HOST pointed at the emulator) and `curl`
 
-The emulator's server (werkzeug) answers every request with "Connection: close", so here even
-ours opens a TCP connection per call; against Google the pooled TLS connection saves more.
+The emulator keeps HTTP/1.1 connections alive, so ours makes the listing and all N calls over one
+pooled connection (tests/test_gemini.py checks this); against Google, where each new connection
+also costs a TLS handshake, that saves more than it does here.
 The slow peers make fewer calls (--seed-calls, --gcloud-calls); their totals are extrapolated to
 N calls, and the output says so.
 

@@ -47,8 +47,6 @@ print(load_creds().token)
 """
 
 
-
-
 def wrapper_floor() -> str:
     """What the installed bin/gemini-oauth does besides calling us: the floor of any console script.
 

@@ -75,7 +75,7 @@ def demo(model: str, prompt: str) -> None:
     from gemini_oauth.store import profile_file
     from gemini_oauth.useragent import HeadlessUserAgent
 
-    out = Console(highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
     started = time.monotonic()
     step_no = 0
 
