@@ -65,10 +65,27 @@ def gcloud_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("win32", {"CLOUDSDK_CONFIG": r"E:\cfg", "APPDATA": r"C:\x"}, r"E:\cfg"),
     ],
 )
-def test_adc_path_per_platform(platform: str, env: dict[str, str], expected: str) -> None:
+def test_adc_path_per_platform(
+    platform: str, env: dict[str, str], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ntpath
+    import posixpath
+    from types import SimpleNamespace
+
+    from google.auth import _cloud_sdk
+
     sep = "\\" if platform == "win32" else "/"
     assert str(adc.config_dir(platform, env)) == expected
     assert str(adc.adc_path(platform, env)) == expected + sep + adc.ADC_FILENAME
+    # google-auth's own reader, run as on that platform, looks in the same place.
+    windows = platform == "win32"
+    fake_os = SimpleNamespace(
+        name="nt" if windows else "posix", path=ntpath if windows else posixpath, environ=env
+    )
+    monkeypatch.setattr(_cloud_sdk, "os", fake_os)
+    if "HOME" in env:
+        monkeypatch.setenv("HOME", env["HOME"])  # posixpath.expanduser reads the real environ
+    assert _cloud_sdk.get_application_default_credentials_path() == str(adc.adc_path(platform, env))
 
 
 def test_adc_path_matches_google_auth(gcloud_dir: Path) -> None:
@@ -145,8 +162,13 @@ def test_set_quota_project_without_adc(gcloud_dir: Path) -> None:
 def test_set_quota_project_refuses_service_account(gcloud_dir: Path) -> None:
     gcloud_dir.mkdir()
     (gcloud_dir / adc.ADC_FILENAME).write_text('{"type": "service_account"}')
-    with pytest.raises(AdcError, match="not a user"):
+    with pytest.raises(AdcError, match="not a user") as caught:
         adc.set_quota_project("emulator-project")
+    assert "quota project" in caught.value.hint
+    with pytest.raises(AdcError, match="not a user") as caught:
+        adc.revoke()
+    assert "service-account keys" in caught.value.hint
+    assert (gcloud_dir / adc.ADC_FILENAME).exists()
 
 
 def test_overwrite_warnings(gcloud_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -309,6 +331,17 @@ def test_revoke_then_delete(
     assert emulator.control.counters()["revoke"] == 1
     assert _models_status(emulator, token) == 401  # revoking the refresh token kills its tokens
     assert not list((gcloud_dir.parent / "home" / "adc-tokens").iterdir())
+
+
+def test_revoke_of_an_already_dead_token_still_deletes(
+    gcloud_dir: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _emulator_adc(emulator, monkeypatch, None)
+    token = json.loads(path.read_text())["refresh_token"]
+    assert httpx.post(f"{emulator.base_url}/revoke", data={"token": token}).is_success
+    adc.revoke()  # the server answers 400 invalid_token: nothing left to keep
+    assert not path.exists()
+    assert emulator.control.counters()["revoke"] == 2
 
 
 def test_revoke_server_error_keeps_file(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import http.server
 import json
 import random
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -172,9 +170,14 @@ def test_generate_stream_and_count(emulator: Emulator) -> None:
 
 
 def test_stream_arrives_incrementally(emulator: Emulator) -> None:
+    """Chunks are yielded as the emulator sends them (CHUNK_PAUSE apart), not all at the end."""
+    from gemini_oauth.emulator.gemini import CHUNK_PAUSE
+
+    prompt = " ".join(f"w{n}" for n in range(40))
     with client(emulator) as api:
-        stamps = [time.monotonic() for _ in api.stream_generate_content(MODEL, "a b c d e f g")]
-    assert len(stamps) > 2 and stamps[-1] > stamps[0]
+        stamps = [time.monotonic() for _ in api.stream_generate_content(MODEL, prompt)]
+    assert len(stamps) > 4  # buffered, they would all come within a millisecond
+    assert stamps[-1] - stamps[0] >= 0.5 * CHUNK_PAUSE * (len(stamps) - 1)
 
 
 # ---------------------------------------------------------------- errors with their fix
@@ -232,8 +235,8 @@ def test_revoked_token_asks_for_login(emulator: Emulator) -> None:
     assert httpx.post(emulator.base_url + "/revoke", data={"token": creds.refresh_token}).is_success
     with client(emulator, creds) as api, pytest.raises(errors.InvalidGrantError) as info:
         api.list_models()
-    assert "gemini-oauth login" in info.value.hint
-    assert creds.refresh_token not in str(info.value)
+    assert "gemini-oauth login" in info.value.hint and "gemini-oauth adc login" in info.value.hint
+    assert creds.refresh_token not in str(info.value) and creds.token not in str(info.value)
 
 
 def test_expired_token_without_refresh_token(emulator: Emulator) -> None:
@@ -287,6 +290,13 @@ def test_base_url_from_environment(emulator: Emulator, monkeypatch: pytest.Monke
     with GeminiClient(make_creds(emulator)) as api:
         assert api.base_url == emulator.base_url
         assert api.get_model(MODEL)
+
+
+def test_base_url_without_scheme_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", "generativelanguage.googleapis.com")
+    with pytest.raises(errors.GeminiOAuthError) as info:
+        GeminiClient(Credentials("placeholder"))
+    assert "https://" in info.value.message and "--endpoint" in info.value.hint
 
 
 # ---------------------------------------------------------------- refresh and retries
@@ -409,38 +419,58 @@ def test_stream_retried_before_first_chunk(emulator: Emulator) -> None:
     assert len(chunks) > 1 and count(emulator, "faults") == 1
 
 
-def test_one_pooled_connection() -> None:
-    """The emulator (werkzeug) closes every connection, so a keep-alive HTTP/1.1 server here."""
-    peers: list[tuple[str, int]] = []
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The client addresses of the TCP connections the emulator accepts (one entry each)."""
+    from gemini_oauth.emulator import server
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    accepted: list[object] = []
+    setup = server._QuietHandler.setup  # runs once per accepted connection
 
-        def do_GET(self) -> None:
-            peers.append(self.client_address)
-            body = json.dumps({"models": [{"name": "models/m"}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def counting_setup(handler: Any) -> None:
+        accepted.append(handler.client_address)
+        setup(handler)
 
-        def log_message(self, *args: Any) -> None:
-            pass
+    monkeypatch.setattr(server._QuietHandler, "setup", counting_setup)
+    return accepted
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        with GeminiClient(Credentials("placeholder"), base_url=base) as api:
-            for _ in range(5):
-                assert api.list_models().models
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-    assert len(peers) == 5 and len(set(peers)) == 1
+
+def test_200_calls_over_one_pooled_connection(
+    emulator: Emulator, connections: list[object]
+) -> None:
+    """Listing, 200 generate calls, a stream, a 404 and a retried 503 share one TCP connection."""
+    creds = make_creds(emulator)
+    emulator.control.add_fault(f"/v1/models/{MODEL}:generateContent", 503, count=1)
+    del connections[:]  # the control calls above
+    with GeminiClient(creds, base_url=emulator.base_url, initial_backoff=0) as api:
+        assert list(api.iter_models(page_size=5))
+        for n in range(200):
+            assert text(api.generate_content(MODEL, f"call {n}"))
+        assert len(list(api.stream_generate_content(MODEL, "a b c d e f g h i"))) > 1
+        with pytest.raises(errors.NotFoundError):
+            api.get_model("no-such-model")
+        assert api.count_tokens(MODEL, "one two") == 2
+    assert len(connections) == 1, connections
+    assert count(emulator, "models.generateContent") == 200 and count(emulator, "faults") == 1
+
+
+def test_async_calls_in_turn_share_one_connection(
+    emulator: Emulator, connections: list[object]
+) -> None:
+    creds = make_creds(emulator)
+    del connections[:]
+
+    async def main() -> None:
+        async with AsyncGeminiClient(creds, base_url=emulator.base_url) as api:
+            for n in range(20):
+                assert text(await api.generate_content(MODEL, f"call {n}"))
+            assert [c async for c in api.stream_generate_content(MODEL, "a b c d e f")]
+            with pytest.raises(errors.NotFoundError):
+                await api.get_model("no-such-model")
+            assert await api.count_tokens(MODEL, "one") == 1
+
+    asyncio.run(main())
+    assert len(connections) == 1, connections
 
 
 # ---------------------------------------------------------------- credential sources
@@ -463,10 +493,15 @@ def test_default_profile_is_used(emulator: Emulator) -> None:
         ),
         client_from_dict(emulator.client_secret_json()),
         file=profile_file("default"),
-        quota_project=emulator.project_id,
+        quota_project="quota-off",
     )
-    with GeminiClient(base_url=emulator.base_url) as api:
-        assert api.quota_project == emulator.project_id
+    _disabled_project(emulator)
+    with GeminiClient(base_url=emulator.base_url) as api:  # the profile's quota project is sent
+        assert api.quota_project == "quota-off"
+        with pytest.raises(errors.ServiceDisabledError) as info:
+            api.list_models()
+    assert info.value.metadata["consumer"] == "projects/99"
+    with GeminiClient(base_url=emulator.base_url, quota_project=emulator.project_id) as api:
         assert api.list_models().models
     with pytest.raises(errors.LoginRequiredError):
         GeminiClient(profile="missing", base_url=emulator.base_url)
@@ -511,11 +546,9 @@ def test_adc_file_is_used(
         )
     )
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
-    found = resolve_credentials(adc=True)
-    assert found.quota_project_id == emulator.project_id
-    # google-auth pins an ADC user file's token_uri to Google's; point it back at the emulator.
-    creds = found.with_token_uri(emulator.base_url + "/token")
-    with GeminiClient(creds, base_url=emulator.base_url) as api:
+    monkeypatch.setenv("CLOUDSDK_AUTH_TOKEN_HOST", emulator.base_url + "/token")  # as gcloud
+    assert resolve_credentials(adc=True).quota_project_id == emulator.project_id
+    with GeminiClient(base_url=emulator.base_url, adc=True) as api:
         assert api.quota_project == emulator.project_id
         assert api.list_models().models
     assert count(emulator, "token.refresh_token") == 1

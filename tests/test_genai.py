@@ -109,6 +109,14 @@ def test_quota_project_reaches_the_server(emulator: Emulator) -> None:
         client.models.generate_content(model=MODEL, contents="hi")
     assert info.value.code == 403 and "SERVICE_DISABLED" in str(info.value.details)
 
+    async def stream() -> None:
+        async for _ in await client.aio.models.generate_content_stream(model=MODEL, contents="x"):
+            pass
+
+    with pytest.raises(genai_errors.ClientError) as info:
+        asyncio.run(stream())
+    assert info.value.code == 403 and "SERVICE_DISABLED" in str(info.value.details)
+
 
 def test_base_url_and_version_from_options(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch

@@ -258,12 +258,11 @@ def write_adc(
     return path
 
 
-def _user_adc(path: Path) -> dict[str, Any]:
+def _user_adc(path: Path, hint: str) -> dict[str, Any]:
     info = read_adc(path)
     if info.get("type") != "authorized_user":
         raise AdcError(
-            f"The ADC at {path} are {info.get('type')!r} credentials, not a user's.",
-            hint="A quota project can only be set on user credentials ('adc login').",
+            f"The ADC at {path} are {info.get('type')!r} credentials, not a user's.", hint=hint
         )
     return info
 
@@ -272,7 +271,7 @@ def set_quota_project(project: str, *, path: Path | None = None) -> Path:
     """Add or change ``quota_project_id`` in an existing user ADC file, keeping all else."""
     _check_project(project)
     path = path or adc_path()
-    info = _user_adc(path)
+    info = _user_adc(path, "A quota project can only be set on user credentials ('adc login').")
     info["quota_project_id"] = project
     _write(path, dumps_adc(info))
     return path
@@ -500,7 +499,8 @@ def revoke(*, path: Path | None = None, env: Mapping[str, str] | None = None) ->
 
     env = os.environ if env is None else env
     path = path or adc_path(env=env)
-    info = _user_adc(path)
+    hint = "Only user credentials can be revoked here; manage service-account keys in the console."
+    info = _user_adc(path, hint)
     token = str(info.get("refresh_token") or "")
     if token:
         url = revoke_uri(env)

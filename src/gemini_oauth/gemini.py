@@ -309,9 +309,12 @@ def refresh_error(exc: Exception) -> GeminiOAuthError:
         return NetworkError("Could not reach the token endpoint to refresh the access token.")
     summary = str(exc.args[0]) if exc.args else type(exc).__name__
     summary = summary.split("\n")[0][:200]
-    if "invalid_grant" in summary:
+    if "invalid_grant" in summary:  # profiles raise their own; these are ADC or the caller's
         return InvalidGrantError(
-            f"The refresh token was refused ({summary}).", error="invalid_grant"
+            f"The refresh token was refused ({summary}).",
+            error="invalid_grant",
+            hint="Sign in again: 'gemini-oauth adc login' (or gcloud's) for Application Default "
+            "Credentials, 'gemini-oauth login' for a saved login.",
         )
     if "refresh_token" in summary or "necessary fields" in summary:
         return LoginRequiredError("These credentials cannot be refreshed (no refresh token).")
@@ -365,7 +368,13 @@ def resolve_quota_project(explicit: str | None, credentials: Credentials) -> str
 
 def resolve_base_url(explicit: str | None) -> str:
     """Explicit argument, else $GOOGLE_GEMINI_BASE_URL, else Google's endpoint."""
-    return (explicit or os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    url = (explicit or os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    if not url.startswith(("https://", "http://")):
+        raise GeminiOAuthError(
+            f"The API base URL {url!r} does not start with https:// or http://.",
+            hint=f"Pass --endpoint {DEFAULT_BASE_URL} (or fix GOOGLE_GEMINI_BASE_URL).",
+        )
+    return url
 
 
 # ---------------------------------------------------------------- the shared core

@@ -94,6 +94,58 @@ def test_login_warns_before_replacing_another_clients_adc(
     assert json.loads(path.read_text())["client_id"] == emulator.client_id
 
 
+def _headless_login(
+    emulator: Any, client_secret_file: Path, stdin: int | None
+) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("BROWSER", "DISPLAY")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "gemini_oauth", "adc", "login", "--no-browser",
+         "--client-secret", str(client_secret_file)],
+        env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def test_login_no_browser_paste_after_an_empty_line(
+    emulator: Any, client_secret_file: Path
+) -> None:
+    from gemini_oauth.useragent import approve
+
+    proc = _headless_login(emulator, client_secret_file, subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        url = ""
+        for _ in range(30):
+            line = proc.stderr.readline()
+            if line.startswith("    http://"):
+                url = line.strip()
+                break
+        assert url.startswith(emulator.base_url)
+        _, err = proc.communicate("\n" + approve(url, follow_redirect=False) + "\n", timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "(2 left)" in err  # the empty line used one of the bounded attempts
+    assert json.loads(adc.adc_path().read_text())["client_id"] == emulator.client_id
+
+
+def test_login_no_browser_end_of_input_keeps_the_old_file(
+    emulator: Any, client_secret_file: Path
+) -> None:
+    path = adc.adc_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        adc.dumps_adc(adc.adc_info(client_id="c", client_secret="s", refresh_token="r"))
+    )
+    before = path.read_bytes()
+    proc = _headless_login(emulator, client_secret_file, subprocess.DEVNULL)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert "error: No address was pasted (end of input)." in err
+    assert "gemini-oauth adc login" in err and "Aborted" not in err
+    assert path.read_bytes() == before
+
+
 def test_login_requires_cloud_platform(
     emulator: Any, client_secret_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

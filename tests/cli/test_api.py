@@ -168,6 +168,37 @@ def test_not_logged_in(emulator: Emulator, cli: Cli, monkeypatch: pytest.MonkeyP
     assert code == 3 and "--profile work" in err
 
 
+def test_models_list_with_adc(
+    emulator: Emulator, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No profile: the ADC file (here gcloud's format, token host at the emulator) is used."""
+    from gemini_oauth import adc
+
+    grant = emulator.control.issue_grant([CLOUD_PLATFORM, RETRIEVER])
+    client = client_from_dict(emulator.client_secret_json())
+    result = LoginResult(grant["access_token"], grant["refresh_token"], 0.0, (CLOUD_PLATFORM,))
+    adc.write_adc(result, client)
+    monkeypatch.setenv(adc.TOKEN_HOST_ENV, emulator.base_url + "/token")
+    code, out, _ = cli("models", "list", "--adc")
+    assert code == 0 and out.splitlines()
+    proc = subprocess.run(  # as a process: the library's warning reaches the terminal
+        [sys.executable, "-m", "gemini_oauth", "models", "get", MODEL, "--adc", "--endpoint",
+         emulator.base_url],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "No quota project" in proc.stderr and "adc set-quota-project" in proc.stderr
+    code, out, _ = cli("models", "get", MODEL, "--json")  # no profile at all: ADC too
+    assert code == 0 and json.loads(out)["name"] == f"models/{MODEL}"
+    adc.set_quota_project("quota-off")
+    emulator.control.set_project("quota-off", 4040, api_enabled=False)
+    code, _, err = cli("generate", "--adc", "hi")  # the file's quota project is sent
+    assert code == 4 and "project 4040" in err
+    assert counters(emulator)["token.refresh_token"] >= 1
+    cli.assert_no_secrets([grant["access_token"], grant["refresh_token"], emulator.client_secret])
+
+
 # ---------------------------------------------------------------- curl
 
 
@@ -241,6 +272,36 @@ def test_commands_as_processes(emulator: Emulator) -> None:
     for proc in (listed, said, missing):
         for secret in secrets:
             assert secret not in proc.stdout + proc.stderr
+
+
+def test_generate_writes_each_chunk_as_it_arrives(emulator: Emulator) -> None:
+    """Through a pipe, the answer comes in several writes spaced as the emulator sent them."""
+    import threading
+    import time
+
+    from gemini_oauth.emulator.gemini import CHUNK_PAUSE
+
+    seed(emulator)
+    prompt = " ".join(f"w{n}" for n in range(40))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gemini_oauth", "generate", "--endpoint", emulator.base_url, prompt],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    watchdog = threading.Timer(60, proc.kill)
+    watchdog.start()
+    reads: list[tuple[float, bytes]] = []
+    try:
+        assert proc.stdout is not None
+        while data := os.read(proc.stdout.fileno(), 65536):
+            reads.append((time.monotonic(), data))
+    finally:
+        watchdog.cancel()
+        proc.wait(10)
+    assert proc.returncode == 0
+    assert b"w0 w1 w2" in b"".join(data for _, data in reads)
+    assert len(reads) >= 3  # buffered output would come in one piece at exit
+    assert reads[-1][0] - reads[0][0] >= 2 * CHUNK_PAUSE
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")

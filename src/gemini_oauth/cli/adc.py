@@ -43,7 +43,8 @@ def adc() -> None:
 @click.option(
     "--no-browser",
     is_flag=True,
-    help="Print a link to open on any machine, then paste back the address it ends on.",
+    help="Do not open a browser here: print a link to open on any machine, then paste back the "
+    "address it ends on. Chosen automatically over SSH, in containers and notebooks.",
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Loopback port for the redirect; 0 picks a free one.")  # fmt: skip
@@ -75,6 +76,7 @@ def login(
       gemini-oauth adc login --client-secret client_secret.json --quota-project my-project
     """
     from gemini_oauth.client_secrets import load_client_secret
+    from gemini_oauth.errors import LoginError
     from gemini_oauth.flow import run_login
 
     wanted = _scopes.parse_scopes(scopes) if scopes else _scopes.GCLOUD_QUICKSTART_SCOPES
@@ -90,16 +92,19 @@ def login(
     client = load_client_secret(client_secret)
     _say(f"Using OAuth client {client.client_id}.")
     _say(f"Asking for: {', '.join(_scopes.short_name(s) for s in wanted)}.")
-    result = run_login(
-        client,
-        wanted,
-        no_browser=True if no_browser else None,
-        port=port,
-        timeout=timeout,
-        login_hint=login_hint,
-        required_scopes=(_scopes.CLOUD_PLATFORM,),
-        prompt_input=lambda text: click.prompt(text, err=True, prompt_suffix=""),
-    )
+    try:
+        result = run_login(
+            client,
+            wanted,
+            no_browser=True if no_browser else None,
+            port=port,
+            timeout=timeout,
+            login_hint=login_hint,
+            required_scopes=(_scopes.CLOUD_PLATFORM,),
+        )
+    except LoginError as exc:  # the flow's hints name plain 'login'
+        exc.hint = exc.hint.replace("gemini-oauth login", "gemini-oauth adc login")
+        raise
     written = _adc.write_adc(
         result, client, quota_project=quota_project, path=path, warn=lambda m: _say("warning: " + m)
     )
@@ -122,7 +127,10 @@ def login(
 @adc.command("print-access-token")
 @click.option("--no-cache", is_flag=True, help="Always refresh, as gcloud does.")
 def print_access_token(no_cache: bool) -> None:
-    """Print an access token from ADC (cached until 5 minutes before expiry)."""
+    """Print an access token from ADC, as `gcloud auth application-default print-access-token`.
+
+    The token is cached (0600, outside the ADC file) until 5 minutes before it expires.
+    """
     click.echo(_adc.access_token(use_cache=not no_cache))
 
 
@@ -177,5 +185,4 @@ def status(ctx: click.Context, as_json: bool) -> None:
         _say(f"warning: {note}")
     if not info.exists:
         _say("Run 'gemini-oauth adc login' to create it.")
-    if not info.exists:
         ctx.exit(3)

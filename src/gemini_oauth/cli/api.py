@@ -28,11 +28,17 @@ def connection_options(func: F) -> F:
     options = [
         click.option(
             "--profile",
+            metavar="NAME",
             envvar="GEMINI_OAUTH_PROFILE",
-            help="Login to use (default: 'default' if it exists, else Application Default "
-            "Credentials).",
+            help="Saved login to use, from 'gemini-oauth login --profile NAME' (default: "
+            "'default' if it exists, else Application Default Credentials).",
         ),
-        click.option("--adc", is_flag=True, help="Use Application Default Credentials instead."),
+        click.option(
+            "--adc",
+            is_flag=True,
+            help="Use Application Default Credentials (the gcloud ADC file, "
+            "$GOOGLE_APPLICATION_CREDENTIALS, a service account) instead of a saved login.",
+        ),
         click.option(
             "--quota-project",
             metavar="ID",
@@ -49,7 +55,7 @@ def connection_options(func: F) -> F:
             type=click.Choice(["v1", "v1beta"]),
             default="v1",
             show_default=True,
-            help="API version.",
+            help="API version; v1beta also lists preview models.",
         ),
     ]
     for option in reversed(options):
