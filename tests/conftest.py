@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gemini_oauth.emulator import Emulator
+from gemini_oauth.emulator import Emulator, pytest_plugin
 
 _ISOLATED_VARS = (
     "GOOGLE_APPLICATION_CREDENTIALS",
@@ -35,18 +34,8 @@ def _isolated_home(
     return home
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    """A fresh emulator on an ephemeral 127.0.0.1 port, stopped after the test."""
-    with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture(scope="session")
-def emulator_session() -> Iterator[Emulator]:
-    """One emulator for the session; a test that changes it must call ``control.reset()``."""
-    with Emulator() as emu:
-        yield emu
+emulator = pytest_plugin.emulator  # the `emulator` and `emulator_session` fixtures
+emulator_session = pytest_plugin.emulator_session
 
 
 @pytest.fixture

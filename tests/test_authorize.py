@@ -248,8 +248,10 @@ def test_token_errors() -> None:
     with pytest.raises(TokenEndpointError) as err2:
         parse_token_response(401, {"error": "invalid_client", "error_description": "Unauthorized"})
     assert err2.value.error == "invalid_client" and err2.value.status == 401
-    with pytest.raises(TokenEndpointError, match="unknown_error"):
+    assert "download it again" in err2.value.hint
+    with pytest.raises(TokenEndpointError, match="unknown_error") as err3:
         parse_token_response(500, {"error": "<b>\n", "error_description": "x" * 1000})
+    assert "try again in a minute" in err3.value.hint
     with pytest.raises(TokenEndpointError, match="HTTP 502"):
         parse_token_response(502, b"Bad gateway")
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,22 @@ def test_valid_token_is_used_without_refresh(emulator: Emulator) -> None:
     assert creds.valid and creds.token == body["access_token"]
     assert creds.token_uri == emulator.base_url + "/token"
     assert refreshes(emulator) == 0
+
+
+@pytest.mark.parametrize("expiry", ["soon", None])
+def test_token_without_a_readable_expiry_is_refreshed(
+    emulator: Emulator, expiry: str | None
+) -> None:
+    file = store.profile_file("default")
+    body = seed_cache(emulator, file)
+    data = file.read()
+    assert data is not None
+    data["expiry"] = expiry
+    file.write(data)
+    creds = load_profile()
+    assert not creds.valid
+    creds.refresh(HttpxRequest())
+    assert creds.valid and creds.token != body["access_token"] and refreshes(emulator) == 1
 
 
 def test_expired_token_refreshes_once_and_is_saved(emulator: Emulator) -> None:
@@ -338,6 +357,38 @@ def test_load_creds_sets_aside_a_corrupt_token(
         client_secret_file, token, interactive=True, open_browser=browser_that_approves
     )
     assert creds.valid
+
+
+def test_load_creds_in_a_notebook_logs_in_by_pasting(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook kernel has no TTY, but input() works: the default is to log in by pasting."""
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO())  # not a TTY, as in a kernel
+    monkeypatch.delenv("BROWSER", raising=False)
+    out = io.StringIO()
+
+    def notebook_input(prompt: str = "") -> str:
+        url = re.findall(r"^    (http://\S+)$", out.getvalue(), re.M)[-1]
+        return approve(url, follow_redirect=False)
+
+    monkeypatch.setattr("builtins.input", notebook_input)
+    creds = load_creds(client_secret_file, tmp_path / "token.json", out=out)
+    assert creds.valid and "Open this address in a browser on any machine" in out.getvalue()
+    assert emulator.control.counters().get("token.authorization_code") == 1
+
+
+def test_load_creds_works_with_google_auth_authorized_session(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    from google.auth.transport.requests import AuthorizedSession
+
+    token = tmp_path / "token.json"
+    seed_cache(emulator, store.TokenFile(token), lifetime=0.0, scopes=[RETRIEVER])
+    with AuthorizedSession(load_creds(token=token, interactive=False)) as session:
+        answer = session.get(emulator.base_url + "/v1beta/models", timeout=10)
+    assert answer.status_code == 200 and answer.json()["models"]
+    assert refreshes(emulator) == 1
 
 
 def test_public_exports() -> None:

@@ -185,3 +185,17 @@ def test_flat_json_parser_agrees_with_json(data: dict[str, Any], indent: int | N
 def test_flat_json_parser_rejects_other_shapes(bad: str) -> None:
     with pytest.raises((ValueError, IndexError)):
         flat_json_strings(bad)
+
+
+def test_bad_strings_are_value_errors_before_json_is_imported() -> None:
+    """_json's C decoder raises SystemError for a bad string until json.decoder is imported."""
+    code = (
+        "import sys\n"
+        "from gemini_oauth._fastpath import flat_json_strings\n"
+        "assert 'json.decoder' not in sys.modules\n"
+        "for text in sys.argv[1:]:\n"
+        "    try:\n        flat_json_strings(text)\n    except ValueError:\n        continue\n"
+        "    raise SystemExit('accepted: ' + text)\n"
+    )
+    bad = ['{"token": "half', '{"token": "a\\q"}', '{"token": "a\tb"}', '{"half']
+    subprocess.run([sys.executable, "-c", code, *bad], timeout=30, check=True)

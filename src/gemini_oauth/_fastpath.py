@@ -84,6 +84,13 @@ def flat_json_strings(text: str) -> dict[str, str | None]:
         from _json import scanstring
     except ImportError:  # pragma: no cover - other interpreters
         from json.decoder import scanstring  # type: ignore[attr-defined,no-redef]
+
+    def string_at(at: int) -> tuple[str, int]:
+        try:
+            return scanstring(text, at, True)
+        except SystemError:  # _json reports bad strings through json.decoder, not imported here
+            raise ValueError("malformed string") from None
+
     out: dict[str, str | None] = {}
     i = _skip(text, 0)
     if text[i] != "{":
@@ -94,19 +101,19 @@ def flat_json_strings(text: str) -> dict[str, str | None]:
     while text[i - 1] != "}":
         if text[i] != '"':
             raise ValueError("expected a key")
-        key, i = scanstring(text, i + 1, True)
+        key, i = string_at(i + 1)
         i = _skip(text, i)
         if text[i] != ":":
             raise ValueError("expected ':'")
         i = _skip(text, i + 1)
         if text[i] == '"':
-            out[key], i = scanstring(text, i + 1, True)
+            out[key], i = string_at(i + 1)
         elif text[i] == "[":
             i = _skip(text, i + 1)
             while text[i] != "]":
                 if text[i] != '"':
                     raise ValueError("expected a string")
-                i = _skip(text, scanstring(text, i + 1, True)[1])
+                i = _skip(text, string_at(i + 1)[1])
                 if text[i] == ",":
                     i = _skip(text, i + 1)
                 elif text[i] != "]":

@@ -201,7 +201,9 @@ def parse_token_response(status: int, body: bytes | str | Mapping[str, Any]) -> 
         )
     token_type = data.get("token_type", "Bearer")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise TokenEndpointError("The token endpoint issued a non-Bearer token.", status=status)
+        raise TokenEndpointError(
+            "The token endpoint issued a non-Bearer token.", status=status, hint=_RETRY
+        )
     refresh, id_token, scope = data.get("refresh_token"), data.get("id_token"), data.get("scope")
     return TokenResponse(
         access_token=access,
@@ -233,8 +235,22 @@ def _oauth_error(status: int, data: Mapping[str, Any]) -> TokenEndpointError:
     description = _printable(raw)[:200] if isinstance(raw, str) else ""
     message = f"The token endpoint refused the request (HTTP {status}): {error}"
     message += f": {description}" if description else "."
-    cls = InvalidGrantError if error == "invalid_grant" else TokenEndpointError
-    return cls(message, error=error, description=description or None, status=status)
+    if error == "invalid_grant":
+        return InvalidGrantError(
+            message, error=error, description=description or None, status=status
+        )
+    if error in ("invalid_client", "unauthorized_client"):
+        hint = (
+            "The client file's secret or id is not accepted: download it again from Google Cloud "
+            "console > Google Auth platform > Clients, then run 'gemini-oauth login'."
+        )
+    elif status >= 500 or status == 429 or error == "temporarily_unavailable":
+        hint = "The token endpoint is having trouble; try again in a minute."
+    else:
+        hint = _RETRY
+    return TokenEndpointError(
+        message, error=error, description=description or None, status=status, hint=hint
+    )
 
 
 def _printable(text: str) -> str:

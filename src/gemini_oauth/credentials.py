@@ -92,7 +92,10 @@ class CachedCredentials(ga_credentials.Credentials):
 
     @classmethod
     def from_cache(cls, data: dict[str, Any], file: TokenFile | None) -> CachedCredentials:
-        """Build from cache data, keeping its token_uri (google-auth's helper would not)."""
+        """Build from cache data, keeping its token_uri (google-auth's helper would not).
+
+        A token without a readable expiry is dropped: google-auth would deem it valid forever.
+        """
         expiry = None
         if isinstance(data.get("expiry"), str):
             try:
@@ -101,7 +104,7 @@ class CachedCredentials(ga_credentials.Credentials):
                 expiry = None
         scopes = _scope_list(data) or None
         return cls(
-            data.get("token"),
+            data.get("token") if expiry is not None else None,
             refresh_token=data["refresh_token"],
             token_uri=data.get("token_uri") or GOOGLE_TOKEN_URI,
             client_id=data["client_id"],
@@ -313,12 +316,16 @@ def load_creds(
 
     Uses ``token`` (or the cache of ``profile``) when it covers ``scopes``; refreshes it when
     expired; logs in when there is no usable token, when the refresh token is dead, or for the
-    union of scopes when the cached grant lacks some. ``interactive`` (default: stdin is a TTY)
-    False raises LoginRequiredError / InvalidGrantError instead of opening a login.
+    union of scopes when the cached grant lacks some. ``interactive`` (default: stdin is a TTY, or
+    a notebook kernel, where the paste flow runs) False raises LoginRequiredError /
+    InvalidGrantError instead of opening a login.
     """
     file = profile_file(profile) if profile else TokenFile(token)
     wanted = parse_scopes(scopes)
-    interactive = sys.stdin.isatty() if interactive is None else interactive
+    if interactive is None:
+        from gemini_oauth.flow import in_notebook
+
+        interactive = sys.stdin.isatty() or in_notebook()
     data = file.read()
     granted = _scope_list(data) if data else []
     reason = "There is no cached login"

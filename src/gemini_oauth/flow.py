@@ -62,13 +62,18 @@ class LoginResult:
     account: str = ""
 
 
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel or Colab: input() works there, a TTY does not."""
+    return any(m in sys.modules for m in ("ipykernel", "google.colab"))
+
+
 def browser_usable() -> bool:
     """Whether opening a local browser can work here (not over SSH, in a container or notebook)."""
     if os.environ.get("BROWSER"):
         return True  # the user chose one explicitly
     if os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"):
         return False
-    if any(m in sys.modules for m in ("ipykernel", "google.colab")):
+    if in_notebook():
         return False
     if sys.platform.startswith("linux"):
         if os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv"):

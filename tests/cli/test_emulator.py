@@ -107,3 +107,18 @@ def test_cli_without_the_extra_says_what_to_install() -> None:
     assert result.returncode != 0
     assert "pip install 'gemini-oauth[emulator]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_unwritable_paths_are_clear_errors(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for flag in ("--state", "--write-client-secret"):
+        result = subprocess.run(
+            [sys.executable, "-m", "gemini_oauth", "emulator", flag, str(blocker / "x.json")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 1 and result.stdout == "", result.stderr
+        assert result.stderr.startswith("error: Cannot write") and flag in result.stderr
+        assert "Traceback" not in result.stderr and "bug" not in result.stderr

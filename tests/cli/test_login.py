@@ -74,12 +74,16 @@ def test_login_profile_and_scopes(
 
 def test_login_denied_keeps_existing_credentials(client_secret_file: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    assert _run(["--client-secret", str(client_secret_file)], home, browser=_ua()).returncode == 0
+    args = ["--client-secret", str(client_secret_file), "--quota-project", "qp-kept"]
+    assert _run(args, home, browser=_ua()).returncode == 0
     profile = home / "profiles" / "default.json"
     before = profile.read_bytes()
     done = _run(["--client-secret", str(client_secret_file)], home, browser=_ua("--deny"))
     assert done.returncode == 3 and "denied" in done.stderr and "press Allow" in done.stderr
     assert profile.read_bytes() == before
+    again = _run(["--client-secret", str(client_secret_file), "--json"], home, browser=_ua())
+    assert again.returncode == 0 and json.loads(again.stdout)["quota_project"] == "qp-kept"
+    assert "Quota project: qp-kept" in again.stderr
 
 
 def test_login_timeout(client_secret_file: Path, tmp_path: Path) -> None:
@@ -196,3 +200,29 @@ def test_login_ctrl_c_releases_the_port(client_secret_file: Path, tmp_path: Path
     assert proc.returncode == 130, err
     with socket.socket() as again:  # the listener let go of the port
         again.bind(("127.0.0.1", port))
+
+
+def test_login_hint_picks_the_account(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path
+) -> None:
+    emulator.control.add_user("second@example.com")
+    home = tmp_path / "home"
+    args = ["--client-secret", str(client_secret_file), "--login-hint", "second@example.com"]
+    done = _run([*args, "--profile", "second"], home, browser=_ua())
+    assert done.returncode == 0, done.stderr
+    assert json.loads((home / "profiles" / "second.json").read_text())["account"] == (
+        "second@example.com"
+    )
+    assert "Logged in as second@example.com" in done.stderr
+
+
+def test_login_with_a_stale_client_secret_says_what_to_do(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    data = emulator.client_secret_json()
+    data["installed"]["client_secret"] = "stale-secret-from-an-old-download"
+    (tmp_path / "client_secret.json").write_text(json.dumps(data))
+    done = _run([], tmp_path / "home", browser=_ua(), cwd=tmp_path)
+    assert done.returncode == 3 and "invalid_client" in done.stderr, done.stderr
+    assert "download it again" in done.stderr and "stale-secret" not in done.stderr
+    assert not (tmp_path / "home" / "profiles" / "default.json").exists()

@@ -192,3 +192,16 @@ def test_print_access_token_repairs_a_loose_cache_and_warns_on_stderr(emulator: 
     assert (result.returncode, result.stdout) == (0, body["access_token"] + "\n")
     assert "0600" in result.stderr and body["access_token"] not in result.stderr
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("command", [["print-access-token"], ["status"]])
+def test_corrupt_cache_is_reported_set_aside_and_login_offered(command: list[str]) -> None:
+    path = store.profile_file("default").path
+    path.parent.mkdir(mode=0o700, parents=True)
+    path.write_text('{"type": "authorized_user", "refresh_token": "half-writ')
+    path.chmod(0o600)
+    result = subprocess.run([SCRIPT, *command], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 3 and result.stdout == "", result.stderr
+    assert "corrupt" in result.stderr and "gemini-oauth login" in result.stderr
+    assert "Traceback" not in result.stderr and "half-writ" not in result.stderr
+    assert not path.exists() and len(list(path.parent.glob("default.json.corrupt-*"))) == 1

@@ -262,6 +262,18 @@ def test_consent_transaction_is_single_use(emulator: Emulator) -> None:
     assert again.status_code == 400 and "location" not in again.headers
 
 
+def test_duplicate_consent_answers_are_refused_and_the_consent_kept(emulator: Emulator) -> None:
+    page = authorize(emulator)
+    consent = re.search(r'name="consent" value="([^"]+)"', page.text)
+    assert consent is not None
+    pairs = [("consent", consent.group(1)), ("action", "allow"), ("action", "deny")]
+    twice = post_form(f"{emulator.base_url}/o/oauth2/approval", [*pairs, ("scope", CLOUD)])
+    assert twice.status_code == 400 and "location" not in twice.headers
+    assert "Duplicate parameter: action" in twice.text
+    query, _ = approve(emulator, page)  # two ticked scopes are no duplicate
+    assert set(query["scope"].split()) == {CLOUD, RETRIEVER}
+
+
 def test_non_test_user_is_blocked_in_testing_but_not_production(emulator: Emulator) -> None:
     emulator.control.add_user("outsider@example.com", test_user=False)
     page = authorize(emulator, login_hint="outsider@example.com")

@@ -1,28 +1,27 @@
 """A real browser (the system Chromium, driven by Playwright) on the emulator's consent page.
 
-The redirect lands on gemini-oauth's own LoopbackListener, so this is the login a user does,
-minus the human: consent page, Allow or Deny, redirect to 127.0.0.1, code exchange with PKCE.
+The login is gemini-oauth's own run_login (authorization URL with PKCE, LoopbackListener, code
+exchange), with Chromium as its browser: the login a user does, minus the human pressing a button.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import io
 import os
-import secrets
+import queue
 import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
 
+from gemini_oauth.client_secrets import ClientSecret, client_from_dict
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.errors import ConsentDeniedError
-from gemini_oauth.loopback import LoopbackListener
+from gemini_oauth.flow import LoginResult, run_login
 
 pytestmark = pytest.mark.slow
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -61,97 +60,72 @@ def browser_page(tmp_path: Path) -> Iterator[Any]:
             context.close()
 
 
-class Waiter:
-    """LoopbackListener.wait() in a thread; keeps its result or error."""
+class ChromiumLogin:
+    """run_login in a thread; its "browser" hands the URL to this thread, which drives Chromium.
 
-    def __init__(self, listener: LoopbackListener, state: str) -> None:
-        self.result: str | None = None
+    (Playwright's sync API must stay on the thread that started it.)
+    """
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.urls: queue.Queue[str] = queue.Queue()
+        self.result: LoginResult | None = None
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(listener, state), daemon=True)
+        client = client_from_dict(emulator.client_secret_json())
+        self.thread = threading.Thread(target=self._run, args=(client,), daemon=True)
         self.thread.start()
 
-    def _run(self, listener: LoopbackListener, state: str) -> None:
+    def _open(self, url: str) -> bool:
+        self.urls.put(url)
+        return True
+
+    def _run(self, client: ClientSecret) -> None:
         try:
-            self.result = listener.wait(state)
+            self.result = run_login(
+                client, SCOPES, open_browser=self._open, out=io.StringIO(), timeout=30
+            )
         except BaseException as exc:
             self.error = exc
 
     def join(self) -> None:
         self.thread.join(timeout=20)
-        assert not self.thread.is_alive(), "the listener never got the redirect"
-
-
-def authorization_url(emulator: Emulator, redirect_uri: str, state: str, verifier: str) -> str:
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
-    query = {
-        "client_id": emulator.client_id,
-        "redirect_uri": redirect_uri,
-        "response_type": "code",
-        "scope": " ".join(SCOPES),
-        "state": state,
-        "code_challenge": challenge.decode(),
-        "code_challenge_method": "S256",
-        "access_type": "offline",
-    }
-    return f"{emulator.base_url}/o/oauth2/auth?{urlencode(query)}"
+        assert not self.thread.is_alive(), "the login never finished"
 
 
 def test_allow_in_chromium_then_exchange_code(
     emulator: Emulator, browser_page: Any, tmp_path: Path
 ) -> None:
-    state, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
-    with LoopbackListener(timeout=30) as listener:
-        waiter = Waiter(listener, state)
-        page = browser_page
-        page.goto(authorization_url(emulator, listener.redirect_uri, state, verifier))
-        text = page.inner_text("body")
-        assert "Gemini OAuth Emulator" in text
-        assert emulator.user_email in text
-        for scope in SCOPES:
-            assert page.locator(f'input[name="scope"][value="{scope}"]').is_checked()
-        page.screenshot(path=str(tmp_path / "consent.png"), full_page=True)
-        page.click("#allow")
-        page.wait_for_url(f"http://127.0.0.1:{listener.port}{listener.path}?*")
-        waiter.join()
-    assert waiter.error is None, repr(waiter.error)
-    assert waiter.result  # the code; the listener checked the state
+    login = ChromiumLogin(emulator)
+    page = browser_page
+    page.goto(login.urls.get(timeout=10))
+    text = page.inner_text("body")
+    assert "Gemini OAuth Emulator" in text
+    assert emulator.user_email in text
+    for scope in SCOPES:
+        assert page.locator(f'input[name="scope"][value="{scope}"]').is_checked()
+    page.screenshot(path=str(tmp_path / "consent.png"), full_page=True)
+    page.click("#allow")
+    page.wait_for_url("http://127.0.0.1:*/oauth2callback/*?*")
+    login.join()
+    assert login.error is None, repr(login.error)
+    assert login.result is not None and login.result.refresh_token
+    assert set(login.result.granted_scopes) == set(SCOPES)
     final_text = page.inner_text("body")
-    assert "close" in final_text.lower() or "success" in final_text.lower()
-
-    token = httpx.post(
-        f"{emulator.base_url}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": waiter.result,
-            "redirect_uri": listener.redirect_uri,
-            "client_id": emulator.client_id,
-            "client_secret": emulator.client_secret,
-            "code_verifier": verifier,
-        },
-        timeout=10,
-    )
-    assert token.status_code == 200, token.text
-    body = token.json()
-    assert body["refresh_token"] and body["token_type"] == "Bearer"
-    assert set(body["scope"].split()) == set(SCOPES)
+    assert "Signed in" in final_text and "close this tab" in final_text
     models = httpx.get(
         f"{emulator.base_url}/v1/models",
-        headers={"Authorization": f"Bearer {body['access_token']}"},
+        headers={"Authorization": f"Bearer {login.result.access_token}"},
         timeout=10,
     )
     assert models.status_code == 200
+    assert emulator.control.counters()["token.authorization_code"] == 1
 
 
 def test_deny_in_chromium(emulator: Emulator, browser_page: Any) -> None:
-    state = secrets.token_urlsafe(16)
-    with LoopbackListener(timeout=30) as listener:
-        waiter = Waiter(listener, state)
-        browser_page.goto(
-            authorization_url(emulator, listener.redirect_uri, state, secrets.token_urlsafe(48))
-        )
-        browser_page.click("#deny")
-        browser_page.wait_for_url(f"http://127.0.0.1:{listener.port}{listener.path}?*")
-        waiter.join()
-    assert isinstance(waiter.error, ConsentDeniedError)
-    assert waiter.result is None
-    assert emulator.control.counters()["token.authorization_code"] == 0
+    login = ChromiumLogin(emulator)
+    browser_page.goto(login.urls.get(timeout=10))
+    browser_page.click("#deny")
+    browser_page.wait_for_url("http://127.0.0.1:*/oauth2callback/*?*")
+    login.join()
+    assert isinstance(login.error, ConsentDeniedError)
+    assert "denied" in browser_page.inner_text("body")
+    assert emulator.control.counters().get("token.authorization_code", 0) == 0

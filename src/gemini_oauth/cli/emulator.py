@@ -24,12 +24,29 @@ from gemini_oauth.errors import GeminiOAuthError
 def emulator(port: int, state_path: Path | None, client_file: Path | None) -> None:
     """Serve an emulator of Google's OAuth and Gemini endpoints on 127.0.0.1.
 
-    Prints the base URL on stdout, then serves until Ctrl-C or SIGTERM.
-    """
-    try:
-        from gemini_oauth.emulator import Emulator
+    Prints the base URL on stdout, then serves until Ctrl-C or SIGTERM. Everything in it is
+    fake (client, test user tester@example.com, models); nothing reaches Google.
 
-        emu = Emulator(port=port, state_path=state_path).start()
+    \b
+    Try it:
+      gemini-oauth emulator --port 8089 --write-client-secret emu.json
+      # then, in another terminal:
+      gemini-oauth login --client-secret emu.json --profile emu
+      gemini-oauth models list --profile emu --endpoint http://127.0.0.1:8089
+    """
+    from gemini_oauth.emulator import Emulator
+
+    try:
+        emu = Emulator(port=port, state_path=state_path)
+    except ValueError as exc:
+        raise GeminiOAuthError(str(exc), hint="Delete it, or pass another --state PATH.") from exc
+    except OSError as exc:
+        raise GeminiOAuthError(
+            f"Cannot write the state file {state_path}: {exc.strerror}.",
+            hint="Pass a --state PATH in a folder you can write to.",
+        ) from exc
+    try:
+        emu.start()
     except ModuleNotFoundError as exc:
         if exc.name not in ("flask", "authlib", "werkzeug"):
             raise
@@ -37,8 +54,6 @@ def emulator(port: int, state_path: Path | None, client_file: Path | None) -> No
             f"The emulator needs {exc.name}, which is not installed.",
             hint="Install it with: pip install 'gemini-oauth[emulator]'",
         ) from exc
-    except ValueError as exc:
-        raise GeminiOAuthError(str(exc), hint="Delete it, or pass another --state PATH.") from exc
     except OSError as exc:
         raise GeminiOAuthError(
             f"Cannot listen on 127.0.0.1:{port}: {exc.strerror}.",
@@ -52,7 +67,13 @@ def emulator(port: int, state_path: Path | None, client_file: Path | None) -> No
     previous = signal.signal(signal.SIGTERM, on_signal)
     try:
         if client_file is not None:
-            emu.write_client_secret(client_file)
+            try:
+                emu.write_client_secret(client_file)
+            except OSError as exc:
+                raise GeminiOAuthError(
+                    f"Cannot write {client_file}: {exc.strerror}.",
+                    hint="Pass a --write-client-secret PATH in a folder you can write to.",
+                ) from exc
             click.echo(f"Wrote {client_file}", err=True)
         click.echo(emu.base_url)
         sys.stdout.flush()

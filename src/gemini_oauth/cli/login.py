@@ -108,6 +108,7 @@ def login(
         login_hint=login_hint,
     )
     save_login(result, client, file=file, quota_project=quota_project)
+    quota_project = (file.read() or {}).get("quota_project_id")  # the flag, else the kept one
     mode = stat.S_IMODE(file.path.stat().st_mode)
     granted = ", ".join(short_name(s) for s in result.granted_scopes)
     _say(f"✓ Logged in as {result.account or '(account not shared: add the openid scope)'}.")

@@ -87,8 +87,9 @@ def redirect_uri_allowed(uri: str, registered: Iterable[str]) -> bool:
     return uri in registered
 
 
-def _duplicate(params: MultiDict[str, str]) -> str | None:
-    return next((key for key in params if len(params.getlist(key)) > 1), None)
+def _duplicate(params: MultiDict[str, str], ignore: str = "") -> str | None:
+    """The first parameter given twice (``ignore`` may repeat, as the consent form's scopes do)."""
+    return next((k for k in params if k != ignore and len(params.getlist(k)) > 1), None)
 
 
 def _redirect(uri: str, params: list[tuple[str, str | None]]) -> Response:
@@ -263,6 +264,8 @@ def register(app: Flask, state: EmulatorState) -> None:
     @app.post("/o/oauth2/approval")
     def approval() -> Response:
         form = request.form
+        if (dup := _duplicate(form, ignore="scope")) is not None:
+            return pages.error_page(400, "invalid_request", f"Duplicate parameter: {dup}")
         with state.lock:
             pending = state.consents.pop(form.get("consent", ""), None)
             if pending is None or state.now() - pending.created_at > CONSENT_LIFETIME:

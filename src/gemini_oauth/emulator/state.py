@@ -146,6 +146,8 @@ class EmulatorState:
                 self._load(self.path)
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise ValueError(f"{self.path} is not a readable emulator state file") from exc
+        else:
+            self.changed()  # an unwritable path fails here, not at the first grant
 
     # -- the interface the Gemini endpoints rely on -------------------------------------------
 
