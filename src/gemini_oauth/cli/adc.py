@@ -9,6 +9,7 @@ import click
 
 from gemini_oauth import adc as _adc
 from gemini_oauth import scopes as _scopes
+from gemini_oauth.cli.login import flow_options
 
 
 def _say(message: str) -> None:
@@ -27,37 +28,11 @@ def adc() -> None:
 
 
 @adc.command()
-@click.option(
-    "--client-secret",
-    "client_secret",
-    metavar="PATH",
-    help="Desktop OAuth client file. Default: $GEMINI_OAUTH_CLIENT_SECRET, ./client_secret.json, "
-    "or the one ./client_secret_*.json.",
-)
-@click.option(
-    "--scopes",
-    metavar="LIST",
-    help="Comma-separated scopes; must include cloud-platform, as gcloud requires. "
+@flow_options(
+    scopes_help="Comma-separated scopes; must include cloud-platform, as gcloud requires. "
     "Default: cloud-platform,generative-language.retriever (the quickstart's gcloud command).",
+    quota_help="Project billed for API calls, written as quota_project_id.",
 )
-@click.option(
-    "--no-browser",
-    is_flag=True,
-    help="Do not open a browser here: print a link to open on any machine, then paste back the "
-    "address it ends on. Chosen automatically over SSH, in containers and notebooks.",
-)
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
-              help="Loopback port for the redirect; 0 picks a free one.")  # fmt: skip
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=300.0, show_default=True,
-              metavar="SECONDS", help="How long to wait for the browser.")  # fmt: skip
-@click.option("--login-hint", metavar="EMAIL", help="Preselect this Google account.")
-@click.option(
-    "--quota-project",
-    metavar="ID",
-    envvar="GOOGLE_CLOUD_QUOTA_PROJECT",
-    help="Project billed for API calls, written as quota_project_id.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Also print a summary as JSON on stdout.")
 def login(
     client_secret: str | None,
     scopes: str | None,

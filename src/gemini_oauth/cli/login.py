@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -11,42 +13,68 @@ from gemini_oauth.scopes import DEFAULT_SCOPES, short_name
 
 #: DEFAULT_SCOPES in short form (tests check they match).
 DEFAULT_SCOPES_TEXT = "openid,email,cloud-platform,retriever"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _say(text: str) -> None:
     click.echo(text, err=True)
 
 
+def flow_options(*, scopes_help: str, quota_help: str) -> Callable[[F], F]:
+    """The options every login command shares (``login`` and ``adc login``)."""
+    options = [
+        click.option(
+            "--client-secret",
+            "client_secret",
+            metavar="PATH",
+            help="Desktop OAuth client file. Default: $GEMINI_OAUTH_CLIENT_SECRET, "
+            "./client_secret.json, or the one ./client_secret_*.json.",
+        ),
+        click.option("--scopes", metavar="LIST", help=scopes_help),
+        click.option(
+            "--no-browser",
+            is_flag=True,
+            help="Do not open a browser here: print a link to open on any machine, then paste "
+            "back the address it ends on. Chosen automatically over SSH, in containers and "
+            "notebooks.",
+        ),
+        click.option(
+            "--port",
+            type=click.IntRange(0, 65535),
+            default=0,
+            show_default=True,
+            help="Loopback port for the redirect; 0 picks a free one.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.1),
+            default=300.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="How long to wait for the browser.",
+        ),
+        click.option("--login-hint", metavar="EMAIL", help="Preselect this Google account."),
+        click.option(
+            "--quota-project", metavar="ID", envvar="GOOGLE_CLOUD_QUOTA_PROJECT", help=quota_help
+        ),
+        click.option(
+            "--json", "as_json", is_flag=True, help="Also print a summary as JSON on stdout."
+        ),
+    ]
+
+    def apply(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
 @click.command()
-@click.option(
-    "--client-secret",
-    "client_secret",
-    metavar="PATH",
-    help="Desktop OAuth client file. Default: $GEMINI_OAUTH_CLIENT_SECRET, ./client_secret.json, "
-    "or the one ./client_secret_*.json.",
-)
-@click.option(
-    "--scopes",
-    metavar="LIST",
-    help="Comma-separated scopes; short names allowed. Default: "
+@flow_options(
+    scopes_help="Comma-separated scopes; short names allowed. Default: "
     f"{DEFAULT_SCOPES_TEXT} (the quickstart's, plus your identity for 'status').",
-)
-@click.option(
-    "--no-browser",
-    is_flag=True,
-    help="Do not open a browser here: print a link to open on any machine, then paste back the "
-    "address it ends on. Chosen automatically over SSH, in containers and notebooks.",
-)
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
-              help="Loopback port for the redirect; 0 picks a free one.")  # fmt: skip
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=300.0, show_default=True,
-              metavar="SECONDS", help="How long to wait for the browser.")  # fmt: skip
-@click.option("--login-hint", metavar="EMAIL", help="Preselect this Google account.")
-@click.option(
-    "--quota-project",
-    metavar="ID",
-    envvar="GOOGLE_CLOUD_QUOTA_PROJECT",
-    help="Project billed for API calls (sent as x-goog-user-project).",
+    quota_help="Project billed for API calls (sent as x-goog-user-project).",
 )
 @click.option(
     "--profile",
@@ -56,7 +84,6 @@ def _say(text: str) -> None:
     show_default=True,
     help="Name for this login, to keep several accounts or clients side by side.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Also print a summary as JSON on stdout.")
 def login(
     client_secret: str | None,
     scopes: str | None,
