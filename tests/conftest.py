@@ -17,6 +17,9 @@ _ISOLATED_VARS = (
     "GOOGLE_API_KEY",
     "GEMINI_API_KEY",
     "GOOGLE_GENAI_USE_VERTEXAI",
+    "GCE_METADATA_HOST",
+    "GCE_METADATA_ROOT",
+    "GCE_METADATA_IP",
 )
 
 
@@ -31,6 +34,10 @@ def _isolated_home(
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("GEMINI_OAUTH_HOME", str(home / "gemini-oauth"))
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(home / "gcloud"))
+    # Tests stay on loopback: google-auth and gcloud must not probe the GCE metadata server
+    # (169.254.169.254). Tests of the emulator's metadata server undo this explicitly.
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    monkeypatch.setenv("CLOUDSDK_CORE_CHECK_GCE_METADATA", "false")
     return home
 
 

@@ -219,6 +219,28 @@ def test_503_on_refresh_keeps_the_cache(emulator: Emulator) -> None:
     assert_no_secrets(body, str(info.value))
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [{"access_token": {"a": 1}, "expires_in": 3600}, {"access_token": "", "expires_in": 3600}],
+)
+def test_nonsense_refresh_answer_keeps_the_cache(
+    emulator: Emulator, answer: dict[str, object]
+) -> None:
+    """A 200 without a usable access token is an error, and never reaches the cache."""
+    file = store.profile_file("default")
+    seed_cache(emulator, file, lifetime=0.0)
+    before = file.path.read_bytes()
+    emulator.control.add_fault("/token", 200, count=1, body=answer)
+    creds = load_profile()
+    held = creds.token
+    with pytest.raises(TokenEndpointError, match="without a usable access token"):
+        creds.refresh(HttpxRequest())
+    assert file.path.read_bytes() == before
+    assert creds.token == held
+    creds.refresh(HttpxRequest())  # the fault is spent: the next refresh works
+    assert creds.valid and isinstance(creds.token, str)
+
+
 def test_unreachable_token_endpoint_keeps_the_cache(emulator: Emulator) -> None:
     file = store.profile_file("default")
     seed_cache(emulator, file, lifetime=0.0)

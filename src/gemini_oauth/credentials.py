@@ -14,6 +14,7 @@ from google.oauth2 import credentials as ga_credentials
 
 from gemini_oauth import _clock
 from gemini_oauth._fastpath import rfc3339_to_epoch
+from gemini_oauth._redact import server_text
 from gemini_oauth.errors import (
     InvalidGrantError,
     LoginError,
@@ -167,11 +168,24 @@ class CachedCredentials(ga_credentials.Credentials):
             self._file.write(data)
 
     def _refresh_unlocked(self, request: Request, data: dict[str, Any] | None) -> None:
+        before = (self.token, self.expiry, self._refresh_token)
         try:
             super().refresh(request)  # type: ignore[no-untyped-call]
+            if not isinstance(self.token, str) or not self.token:
+                raise TokenEndpointError(
+                    "The token endpoint answered without a usable access token; "
+                    "the cache was kept.",
+                    hint="Try again in a minute; if it persists, run 'gemini-oauth login'.",
+                )
+            if not isinstance(self._refresh_token, str) or not self._refresh_token:
+                self._refresh_token = before[2]  # no (or a nonsense) rotation: keep ours
+        except TokenEndpointError:
+            self.token, self.expiry, self._refresh_token = before
+            raise
         except ga_exceptions.RefreshError as exc:
             body = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
-            error, description = str(body.get("error", "")), str(body.get("error_description", ""))
+            error = server_text(body.get("error", ""), 64)
+            description = server_text(body.get("error_description", ""))
             if error == "invalid_grant":
                 if data is not None and self._file is not None:
                     self._file.delete()
@@ -185,7 +199,8 @@ class CachedCredentials(ga_credentials.Credentials):
             ) from None
         except ga_exceptions.TransportError as exc:
             raise TokenEndpointError(
-                f"Could not reach the token endpoint {self.token_uri} ({exc}); the cache was kept.",
+                f"Could not reach the token endpoint {self.token_uri} ({server_text(exc)}); "
+                "the cache was kept.",
                 hint="Check your network connection and try again.",
             ) from None
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from gemini_oauth import __version__
+from gemini_oauth._redact import server_text
 from gemini_oauth.errors import (
     AdcError,
     ApiError,
@@ -307,8 +308,7 @@ def refresh_error(exc: Exception) -> GeminiOAuthError:
         return exc
     if isinstance(exc, gexc.TransportError):
         return NetworkError("Could not reach the token endpoint to refresh the access token.")
-    summary = str(exc.args[0]) if exc.args else type(exc).__name__
-    summary = summary.split("\n")[0][:200]
+    summary = server_text(exc.args[0] if exc.args else type(exc).__name__)
     if "invalid_grant" in summary:  # profiles raise their own; these are ADC or the caller's
         return InvalidGrantError(
             f"The refresh token was refused ({summary}).",
