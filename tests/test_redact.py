@@ -56,7 +56,7 @@ SHAPES: list[Callable[[str], str]] = [
     lambda s: repr({"Authorization": "Bearer " + s}),
     lambda s: "sent with bearer " + s,
     lambda s: "x-goog-api-key: " + s,
-    lambda s: "GOCSPX-" + s.replace(".", "x"),
+    lambda s: "GOCSPX-" + "".join(c if c.isalnum() or c in "-_" else "x" for c in s),
 ]
 
 
