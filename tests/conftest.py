@@ -6,8 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from gemini_oauth.emulator import Emulator, pytest_plugin
+
+# Shared 2-core machines are slow and noisy: no per-example deadline; in CI, the same examples
+# every run, so a landing never depends on luck.
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 _ISOLATED_VARS = (
     "GOOGLE_APPLICATION_CREDENTIALS",
