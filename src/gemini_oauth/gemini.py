@@ -300,7 +300,7 @@ def error_from_response(
     return ApiError(text_, **kw)
 
 
-def refresh_error(exc: Exception) -> GeminiOAuthError:
+def refresh_error(exc: Exception, credentials: Any = None) -> GeminiOAuthError:
     """A google-auth refresh failure -> our error, keeping only the OAuth error and description."""
     import google.auth.exceptions as gexc
 
@@ -309,6 +309,15 @@ def refresh_error(exc: Exception) -> GeminiOAuthError:
     if isinstance(exc, gexc.TransportError):
         return NetworkError("Could not reach the token endpoint to refresh the access token.")
     summary = server_text(exc.args[0] if exc.args else type(exc).__name__)
+    from google.oauth2 import service_account
+
+    if isinstance(credentials, service_account.Credentials):
+        return AdcError(
+            f"The token endpoint refused the key of service account "
+            f"{credentials.service_account_email} ({summary}).",
+            hint="Point GOOGLE_APPLICATION_CREDENTIALS at a current key file, or create a new key "
+            "for this account (IAM > Service accounts > Keys).",
+        )
     if "invalid_grant" in summary:  # profiles raise their own; these are ADC or the caller's
         return InvalidGrantError(
             f"The refresh token was refused ({summary}).",
@@ -401,7 +410,7 @@ class OAuthHeaders:
             try:
                 self.credentials.before_request(request, method, url, headers)  # type: ignore[no-untyped-call]
             except Exception as exc:
-                raise refresh_error(exc) from None
+                raise refresh_error(exc, self.credentials) from None
         headers.pop("x-goog-user-project", None)
         if self.quota_project:
             headers["x-goog-user-project"] = self.quota_project
@@ -415,7 +424,7 @@ class OAuthHeaders:
             try:
                 self.credentials.refresh(request)  # type: ignore[no-untyped-call]
             except Exception as exc:
-                raise refresh_error(exc) from None
+                raise refresh_error(exc, self.credentials) from None
 
     def needs_refresh(self) -> bool:
         """True when the next request would have to refresh first (blocking I/O)."""

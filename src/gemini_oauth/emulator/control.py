@@ -7,14 +7,17 @@ clients, and ``grants`` (a token response for a consented grant, without clickin
 from __future__ import annotations
 
 import functools
+import secrets
 import ssl
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from flask import Flask, Response, jsonify, request
 
 from gemini_oauth.emulator.state import (
     DEFAULT_CLIENT_ID,
+    DEFAULT_PROJECT_ID,
     DEFAULT_USER,
     Client,
     EmulatorState,
@@ -55,7 +58,13 @@ def _field(
 
 def register(app: Flask, state: EmulatorState) -> None:
     """Add the control routes to ``app``."""
-    from gemini_oauth.emulator.oauth import KNOWN_SCOPES, normalize_scopes, token_response
+    from gemini_oauth.emulator.jwt_grant import new_key
+    from gemini_oauth.emulator.oauth import (
+        KNOWN_SCOPES,
+        issuer,
+        normalize_scopes,
+        token_response,
+    )
 
     def ok(**extra: Any) -> Response:
         return jsonify({"ok": True, **extra})
@@ -201,6 +210,56 @@ def register(app: Flask, state: EmulatorState) -> None:
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    @app.post(f"{PREFIX}/service-accounts")
+    def create_service_account() -> tuple[Response, int]:
+        """A new key (and the account, if new): the key file JSON, as the console downloads it."""
+        data = _body()
+        project_id = _field(data, "project", str, DEFAULT_PROJECT_ID)
+        email = _field(data, "email", str, "")
+        if project_id not in state.projects:
+            raise ControlError("unknown project")
+        if not email:
+            email = f"sa-{secrets.token_hex(3)}@{project_id}.iam.gserviceaccount.com"
+        if "@" not in email:
+            raise ControlError("email must be an email address")
+        key_id, private_pem, public_pem = new_key()
+        with state.lock:
+            account = state.add_service_account(email, project_id)
+            account.keys[key_id] = public_pem
+            state.changed()
+        base = issuer()
+        key = {
+            "type": "service_account",
+            "project_id": account.project_id,
+            "private_key_id": key_id,
+            "private_key": private_pem,
+            "client_email": account.email,
+            "client_id": account.client_id,
+            "auth_uri": f"{base}/o/oauth2/auth",
+            "token_uri": f"{base}/token",
+            "auth_provider_x509_cert_url": f"{base}/oauth2/v1/certs",
+            "client_x509_cert_url": f"{base}/robot/v1/metadata/x509/{quote(account.email)}",
+            "universe_domain": "googleapis.com",
+        }
+        response = jsonify(key)
+        response.headers["Cache-Control"] = "no-store"
+        return response, 201
+
+    @app.post(f"{PREFIX}/metadata")
+    def set_metadata() -> Response:
+        """The metadata server's default account (an existing service account) and scopes."""
+        data = _body()
+        with state.lock:
+            email = _field(data, "service_account", str, state.metadata_account)
+            scopes = _field(data, "scopes", list, state.metadata_scopes)
+            if email not in state.service_accounts:
+                raise ControlError("unknown service_account")
+            if not all(isinstance(s, str) for s in scopes):
+                raise ControlError("scopes must be a list of strings")
+            state.metadata_account, state.metadata_scopes = email, list(scopes)
+            state.changed()
+        return ok(service_account=email, scopes=scopes)
+
 
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
@@ -306,3 +365,22 @@ class EmulatorControl:
         if client_id is not None:
             body["client_id"] = client_id
         return dict(self._call("POST", "grants", body))
+
+    def create_service_account(
+        self, email: str | None = None, project: str | None = None
+    ) -> dict[str, Any]:
+        """A new key for ``email`` (created if new; default: a fresh account in the default
+        project): the complete service-account key file as a dict."""
+        body = {k: v for k, v in (("email", email), ("project", project)) if v is not None}
+        return dict(self._call("POST", "service-accounts", body))
+
+    def set_metadata(
+        self, service_account: str | None = None, scopes: list[str] | None = None
+    ) -> None:
+        """Choose the metadata server's default account and the scopes of its tokens."""
+        body: dict[str, Any] = {}
+        if service_account is not None:
+            body["service_account"] = service_account
+        if scopes is not None:
+            body["scopes"] = scopes
+        self._call("POST", "metadata", body)

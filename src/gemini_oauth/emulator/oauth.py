@@ -26,7 +26,8 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from gemini_oauth.emulator import pages
+from gemini_oauth.emulator import jwt_grant, pages
+from gemini_oauth.emulator.jwt_grant import JWT_BEARER
 from gemini_oauth.emulator.server import json_error
 from gemini_oauth.emulator.state import (
     ACCESS_TOKEN_LIFETIME,
@@ -107,7 +108,8 @@ def _redirect(uri: str, params: list[tuple[str, str | None]]) -> Response:
     return response
 
 
-def _issuer() -> str:
+def issuer() -> str:
+    """This emulator's base URL (its OAuth issuer)."""
     return f"http://127.0.0.1:{current_app.config['EMULATOR_PORT']}"
 
 
@@ -145,7 +147,7 @@ def token_response(
         if "openid" in scopes or USERINFO_EMAIL in scopes:
             now = int(state.now())
             claims = {
-                "iss": _issuer(),
+                "iss": issuer(),
                 "azp": grant.client_id,
                 "aud": grant.client_id,
                 "sub": user_sub(grant.email),
@@ -165,7 +167,9 @@ def _token_json(body: dict[str, Any]) -> Response:
 
 
 def _live_access(state: EmulatorState, token: str | None) -> AccessTokenInfo | None:
-    info = state.access_token_info(token) if token else None
+    """An issued, live access token (a self-signed JWT is none: only APIs accept those)."""
+    with state.lock:
+        info = state.access_tokens.get(token) if token else None
     if info is None or info.revoked or info.expires_at <= state.now():
         return None
     return info
@@ -297,6 +301,9 @@ def register(app: Flask, state: EmulatorState) -> None:
         form = request.form
         if (dup := _duplicate(form)) is not None:
             return json_error(400, "invalid_request", f"Duplicate parameter: {dup}")
+        if form.get("grant_type") == JWT_BEARER:  # RFC 7523: the assertion authenticates
+            state.count("token.jwt_bearer")
+            return _jwt_bearer(state, form)
         auth = request.authorization
         secret: str | None
         if auth is not None and auth.type == "basic":  # RFC 6749 §2.3.1: form-encoded parts
@@ -348,17 +355,18 @@ def register(app: Flask, state: EmulatorState) -> None:
         if info is None:
             return json_error(400, "invalid_token", "Invalid Value")
         now = state.now()
+        robot = info.email in state.service_accounts
         body = {
             "azp": info.client_id,
             "aud": info.client_id,
-            "sub": user_sub(info.email),
+            "sub": info.client_id if robot else user_sub(info.email),
             "scope": " ".join(sorted(info.scopes)),
             "exp": str(int(info.expires_at)),
             "expires_in": str(max(0, int(info.expires_at - now))),
         }
         if USERINFO_EMAIL in info.scopes:
             body.update(email=info.email, email_verified="true")
-        body["access_type"] = "offline"
+        body["access_type"] = "online" if robot else "offline"
         return _token_json(body)
 
     @app.get("/v1/userinfo")
@@ -377,7 +385,7 @@ def register(app: Flask, state: EmulatorState) -> None:
 
     @app.get("/.well-known/openid-configuration")
     def discovery() -> Response:
-        base = _issuer()
+        base = issuer()
         return jsonify(
             {
                 "issuer": base,
@@ -387,7 +395,7 @@ def register(app: Flask, state: EmulatorState) -> None:
                 "revocation_endpoint": f"{base}/revoke",
                 "tokeninfo_endpoint": f"{base}/tokeninfo",
                 "response_types_supported": ["code"],
-                "grant_types_supported": ["authorization_code", "refresh_token"],
+                "grant_types_supported": ["authorization_code", "refresh_token", JWT_BEARER],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["HS256"],
                 "scopes_supported": ["openid", "email", "profile"],
@@ -465,3 +473,34 @@ def _refresh(state: EmulatorState, client_id: str, form: MultiDict[str, str]) ->
         body = token_response(state, grant, with_refresh=False, scopes=scopes)
         state.changed()
     return _token_json(body)
+
+
+def _jwt_bearer(state: EmulatorState, form: MultiDict[str, str]) -> Response:
+    """RFC 7523 §2.1 as Google answers it: an access token for the asserting service account."""
+    assertion = form.get("assertion")
+    if not assertion:
+        return json_error(400, "invalid_request", "Missing required parameter: assertion")
+    base = issuer()
+    with state.lock:
+        try:
+            jwt = jwt_grant.parse(assertion)
+            account = state.service_accounts.get(str(jwt.claims.get("iss")))
+            own = (f"{base}/token", f"{base}/o/oauth2/token")
+            jwt_grant.verify_assertion(jwt, account.keys if account else None, state.now(), own)
+        except jwt_grant.JwtRefused as refused:
+            return json_error(400, refused.error, refused.description)
+        assert account is not None  # verify_assertion refuses an unknown account
+        if jwt.claims.get("sub", account.email) != account.email:
+            return json_error(400, "unauthorized_client", "Client is unauthorized to retrieve "
+                              "access tokens using this method, or client not authorized for "
+                              "any of the scopes requested.")  # fmt: skip
+        scope = jwt.claims.get("scope")
+        scopes = normalize_scopes(scope.split()) if isinstance(scope, str) else ()
+        if not scopes or any(s not in KNOWN_SCOPES for s in scopes):
+            return json_error(400, "invalid_scope", jwt_grant.BAD_SCOPE)
+        token = state.mint_service_account_token(account, frozenset(scopes))
+        state.changed()
+    # Google answers a service account with no refresh token and no scope field.
+    return _token_json(
+        {"access_token": token, "expires_in": ACCESS_TOKEN_LIFETIME - 1, "token_type": "Bearer"}
+    )

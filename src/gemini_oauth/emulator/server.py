@@ -59,8 +59,8 @@ def rpc_error(status: int, message: str) -> Response:
 
 
 def create_app(state: EmulatorState) -> Flask:
-    """The whole emulator as one Flask app: OAuth, control surface and (if present) Gemini."""
-    from gemini_oauth.emulator import control, oauth
+    """The whole emulator as one Flask app: OAuth, control, metadata server and Gemini."""
+    from gemini_oauth.emulator import control, metadata, oauth
 
     app = Flask("gemini_oauth.emulator")
     app.config.update(MAX_CONTENT_LENGTH=BODY_LIMIT, EMULATOR_PORT=0, JSON_SORT_KEYS=False)
@@ -71,6 +71,7 @@ def create_app(state: EmulatorState) -> Flask:
     app.register_error_handler(Exception, _internal_error)
     oauth.register(app, state)
     control.register(app, state)
+    metadata.register(app, state)
     try:
         gemini = importlib.import_module("gemini_oauth.emulator.gemini")
     except ModuleNotFoundError as exc:  # A2's endpoints are optional while being written

@@ -25,6 +25,9 @@ DEFAULT_PROJECT_NUMBER = 1000000000001
 DEFAULT_USER = "tester@example.com"
 DEFAULT_API_KEY = "emulator-api-key"
 APP_NAME = "Gemini OAuth Emulator"
+#: The metadata server's default account, named as Compute Engine's default service account.
+DEFAULT_SERVICE_ACCOUNT = f"{DEFAULT_PROJECT_NUMBER}-compute@developer.gserviceaccount.com"
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 
 ACCESS_TOKEN_LIFETIME = 3600
 CODE_LIFETIME = 600
@@ -37,6 +40,8 @@ OAUTH_COUNTERS = (
     "revoke",
     "tokeninfo",
     "userinfo",
+    "token.jwt_bearer",
+    "metadata.token",
 )
 
 
@@ -61,6 +66,16 @@ class Client:
     client_secret: str
     project_id: str
     redirect_uris: list[str] = field(default_factory=lambda: ["http://localhost"])
+
+
+@dataclass
+class ServiceAccount:
+    """A service account: a member of its project, with public keys by key id (``kid``)."""
+
+    email: str
+    project_id: str
+    client_id: str  # the 21-digit unique id
+    keys: dict[str, str] = field(default_factory=dict)  # key id -> public key PEM
 
 
 @dataclass
@@ -155,13 +170,23 @@ class EmulatorState:
         return time.time() + self.clock_offset
 
     def access_token_info(self, token: str) -> AccessTokenInfo | None:
+        """An issued access token, else a valid self-signed service-account JWT (AIP-4111)."""
         with self.lock:
-            return self.access_tokens.get(token)
+            info = self.access_tokens.get(token)
+            if info is None and token.count(".") == 2:
+                return self._self_signed(token)
+            return info
 
     def client_project(self, client_id: str) -> Project:
+        """The project owning an OAuth client or a service account (by its unique id)."""
         with self.lock:
             client = self.clients.get(client_id)
             project_id = client.project_id if client else DEFAULT_PROJECT_ID
+            if client is None:
+                account = next(
+                    (a for a in self.service_accounts.values() if a.client_id == client_id), None
+                )
+                project_id = account.project_id if account else project_id
             return self.projects[project_id]
 
     def project(self, project_id: str) -> Project | None:
@@ -203,6 +228,10 @@ class EmulatorState:
                 )
             }
             self.api_keys: dict[str, str] = {DEFAULT_API_KEY: DEFAULT_PROJECT_ID}
+            self.service_accounts: dict[str, ServiceAccount] = {}
+            self.add_service_account(DEFAULT_SERVICE_ACCOUNT, DEFAULT_PROJECT_ID)
+            self.metadata_account = DEFAULT_SERVICE_ACCOUNT  # the instance's default account
+            self.metadata_scopes: list[str] = [CLOUD_PLATFORM]
             self.grants: dict[str, Grant] = {}
             self.refresh_tokens: dict[str, str] = {}  # refresh token -> grant id
             self.access_tokens: dict[str, AccessTokenInfo] = {}
@@ -259,6 +288,55 @@ class EmulatorState:
             )
             return token
 
+    # -- service accounts ---------------------------------------------------------------------
+
+    def add_service_account(self, email: str, project_id: str) -> ServiceAccount:
+        """The account ``email`` (created in ``project_id`` if new), a member of its project."""
+        with self.lock:
+            account = self.service_accounts.get(email)
+            if account is None:
+                account = ServiceAccount(email, project_id, user_sub(email))
+                self.service_accounts[email] = account
+            self.projects[account.project_id].members.add(email)
+            return account
+
+    def mint_service_account_token(self, account: ServiceAccount, scopes: frozenset[str]) -> str:
+        """An access token for ``account``; revoking it revokes only itself."""
+        with self.lock:
+            token = random_token("ya29.emu.")
+            self.access_tokens[token] = AccessTokenInfo(
+                account.client_id,
+                account.email,
+                scopes,
+                self.now() + ACCESS_TOKEN_LIFETIME,
+                False,
+                random_token("sa-", 12),
+            )
+            return token
+
+    def _self_signed(self, token: str) -> AccessTokenInfo | None:
+        """A JWT signed by a service account's key, for the Gemini API (aud) or with ``scope``."""
+        from gemini_oauth.emulator import jwt_grant
+
+        try:
+            jwt = jwt_grant.parse(token)
+            account = self.service_accounts.get(str(jwt.claims.get("iss")))
+            jwt_grant.verify_signature(jwt, account.keys if account else None)
+            expires_at = jwt_grant.lifetime(jwt.claims, self.now())
+        except jwt_grant.JwtRefused:
+            return None
+        assert account is not None  # verify_signature refuses an unknown account
+        scope = jwt.claims.get("scope")
+        if isinstance(scope, str) and scope.strip():
+            scopes = frozenset(scope.split())
+        elif jwt.claims.get("aud") in jwt_grant.GEMINI_AUDIENCES:
+            scopes = frozenset({CLOUD_PLATFORM})  # the audience grants the whole API
+        else:
+            return None
+        if jwt.claims.get("sub", account.email) != account.email:
+            return None  # domain-wide delegation never works with self-signed JWTs
+        return AccessTokenInfo(account.client_id, account.email, scopes, expires_at)
+
     def live_grant(self, refresh_token: str) -> Grant | None:
         """The grant of a refresh token that is neither revoked nor expired."""
         with self.lock:
@@ -288,6 +366,8 @@ class EmulatorState:
                 "clock_offset": self.clock_offset,
                 "now": now,
                 "users": sorted(self.users),
+                "service_accounts": sorted(self.service_accounts),
+                "metadata_account": self.metadata_account,
                 "projects": sorted(self.projects),
                 "clients": len(self.clients),
                 "grants": len(self.grants),
@@ -319,6 +399,8 @@ class EmulatorState:
             "projects": [plain(p) for p in self.projects.values()],
             "clients": [plain(c) for c in self.clients.values()],
             "api_keys": self.api_keys,
+            "service_accounts": [plain(a) for a in self.service_accounts.values()],
+            "metadata": {"account": self.metadata_account, "scopes": self.metadata_scopes},
             "grants": [plain(g) for g in self.grants.values()],
             "access_tokens": {t: plain(i) for t, i in self.access_tokens.items()},
         }
@@ -336,6 +418,11 @@ class EmulatorState:
             )
         self.clients.update({c["client_id"]: Client(**c) for c in data.get("clients", [])})
         self.api_keys.update(data.get("api_keys", {}))
+        for a in data.get("service_accounts", []):
+            self.service_accounts[a["email"]] = ServiceAccount(**a)
+        metadata = data.get("metadata", {})
+        self.metadata_account = metadata.get("account", self.metadata_account)
+        self.metadata_scopes = list(metadata.get("scopes", self.metadata_scopes))
         for g in data.get("grants", []):
             grant = Grant(**{**g, "scopes": frozenset(g["scopes"])})
             self.grants[grant.id] = grant
