@@ -15,7 +15,6 @@ import ntpath
 import os
 import posixpath
 import re
-import secrets
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -164,30 +163,10 @@ def read_adc(path: Path | None = None) -> dict[str, Any]:
 
 
 def _write(path: Path, text: str) -> None:
-    """Atomic 0600 write of exactly ``text`` (TokenFile.write re-serialises, adding a newline)."""
+    """Atomic 0600 write of exactly ``text``, as gcloud writes it (not re-serialised)."""
     from gemini_oauth.store import TokenFile
 
-    text = text.replace("\n", os.linesep)  # gcloud writes in text mode: CRLF on Windows
-    file = TokenFile(path)
-    exact = getattr(file, "write_text", None)
-    if exact is not None:
-        exact(text)
-        return
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.is_symlink():
-        raise AdcError(f"{path} is a symbolic link; refusing to write through it.")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(text.encode())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise AdcError(f"Cannot write {path}: {exc.strerror}.", hint="Check the folder.") from None
+    TokenFile(path).write_text(text.replace("\n", os.linesep))  # gcloud: text mode, CRLF on Windows
 
 
 def is_project_id(value: str) -> bool:
