@@ -71,6 +71,8 @@ def login(emu: Emulator, root: Path) -> dict[str, str]:
         "CLOUDSDK_AUTH_TOKEN_HOST": emu.base_url + "/token",
         "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "1",
         "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "1",
+        "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",  # stay on loopback
+        "NO_GCE_CHECK": "True",
     }
 
 

@@ -45,6 +45,8 @@ def _isolated_home(
     # (169.254.169.254). Tests of the emulator's metadata server undo this explicitly.
     monkeypatch.setenv("NO_GCE_CHECK", "True")
     monkeypatch.setenv("CLOUDSDK_CORE_CHECK_GCE_METADATA", "false")
+    monkeypatch.setenv("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
+    monkeypatch.setenv("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true")
     return home
 
 
