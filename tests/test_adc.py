@@ -309,6 +309,20 @@ def test_access_token_is_cached_until_near_expiry(
     assert emulator.control.counters()["token.refresh_token"] == 3
 
 
+def test_access_token_closes_the_http_client_it_made(
+    gcloud_dir: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+    import warnings
+
+    _emulator_adc(emulator, monkeypatch, None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        assert adc.access_token(use_cache=False)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
 def test_access_token_invalid_grant(
     gcloud_dir: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

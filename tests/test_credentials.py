@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 import types
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +243,24 @@ def test_nonsense_refresh_answer_keeps_the_cache(
     assert creds.valid and isinstance(creds.token, str)
 
 
+@pytest.mark.parametrize("expires_in", ["soon", [3600]])
+def test_malformed_expires_in_on_refresh_keeps_the_cache(
+    emulator: Emulator, expires_in: object
+) -> None:
+    """google-auth raises ValueError/TypeError on such an answer: still a TokenEndpointError."""
+    file = store.profile_file("default")
+    seed_cache(emulator, file, lifetime=0.0)
+    before = file.path.read_bytes()
+    answer = {"access_token": "fresh-token-value", "expires_in": expires_in}
+    emulator.control.add_fault("/token", 200, count=1, body=answer)
+    creds = load_profile()
+    held = creds.token
+    with pytest.raises(TokenEndpointError, match="kept"):
+        creds.refresh(HttpxRequest())
+    assert file.path.read_bytes() == before
+    assert creds.token == held
+
+
 def test_unreachable_token_endpoint_keeps_the_cache(emulator: Emulator) -> None:
     file = store.profile_file("default")
     seed_cache(emulator, file, lifetime=0.0)
@@ -289,11 +309,33 @@ def test_load_creds_uses_a_valid_token_json_without_client_file(
     assert refreshes(emulator) == 0
 
 
+def test_load_creds_knows_profile_is_granted_as_userinfo_profile(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Google grants 'profile' as .../userinfo.profile: asking again needs no new login."""
+    token = tmp_path / "token.json"
+    seed_cache(emulator, store.TokenFile(token), scopes=[RETRIEVER, "profile"])
+    creds = load_creds(tmp_path / "absent.json", token, [RETRIEVER, "profile"], interactive=False)
+    assert creds.valid
+
+
 def test_load_creds_refreshes_an_expired_token(emulator: Emulator, tmp_path: Path) -> None:
     token = tmp_path / "token.json"
     seed_cache(emulator, store.TokenFile(token), lifetime=0.0)
     creds = load_creds(token=token, scopes=[CLOUD_PLATFORM], interactive=False)
     assert creds.valid and refreshes(emulator) == 1
+
+
+def test_load_creds_closes_the_http_client_it_made(emulator: Emulator, tmp_path: Path) -> None:
+    """The refresh's own httpx client is closed: no socket left for the garbage collector."""
+    token = tmp_path / "token.json"
+    seed_cache(emulator, store.TokenFile(token), lifetime=0.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        assert load_creds(tmp_path / "absent.json", token, interactive=False).valid
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert refreshes(emulator) == 1
 
 
 def test_load_creds_without_token_non_interactive_raises(tmp_path: Path) -> None:

@@ -121,6 +121,15 @@ def test_optional_scope_unticked_warns(client: ClientSecret) -> None:
     assert "warning" in out.getvalue() and "userinfo.email" in out.getvalue()
 
 
+def test_profile_granted_as_userinfo_profile_is_no_warning(client: ClientSecret) -> None:
+    """Google answers a granted 'profile' as .../auth/userinfo.profile: nothing is missing."""
+    out = io.StringIO()
+    scopes = [*DEFAULT_SCOPES, "profile"]
+    result = run_login(client, scopes, open_browser=HeadlessUserAgent(), out=out, timeout=20)
+    assert "https://www.googleapis.com/auth/userinfo.profile" in result.granted_scopes
+    assert "warning" not in out.getvalue()
+
+
 def test_explicit_required_scopes(client: ClientSecret) -> None:
     agent = HeadlessUserAgent(untick=[CLOUD_PLATFORM])
     result = run_login(

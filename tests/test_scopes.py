@@ -43,3 +43,11 @@ def test_empty_scope_rejected() -> None:
 def test_short_name_round_trip() -> None:
     assert short_name(RETRIEVER) == "generative-language.retriever"
     assert expand_scope(short_name(RETRIEVER)) == RETRIEVER
+
+
+def test_granted_form_is_how_google_names_a_granted_scope() -> None:
+    from gemini_oauth.scopes import granted_form
+
+    assert granted_form("profile") == "https://www.googleapis.com/auth/userinfo.profile"
+    assert granted_form("email") == USERINFO_EMAIL
+    assert [granted_form(s) for s in ("openid", "retriever")] == ["openid", RETRIEVER]

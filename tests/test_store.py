@@ -137,6 +137,16 @@ def test_plain_token_file_does_not_touch_its_folder(tmp_path: Path) -> None:
     assert f.lock_path == tmp_path / "token.lock"
 
 
+def test_home_that_cannot_be_a_folder_is_a_cache_error(tmp_path: Path) -> None:
+    """A GEMINI_OAUTH_HOME under a plain file: a CacheError naming the fix, not an OSError."""
+    (tmp_path / "plain").write_text("x")
+    file = store.profile_file("default", home=tmp_path / "plain" / "home")
+    for action in (file.read, lambda: file.write(entry()), lambda: file.lock().__enter__()):
+        with pytest.raises(CacheError) as info:
+            action()
+        assert "GEMINI_OAUTH_HOME" in info.value.hint
+
+
 def test_symlinked_cache_is_refused(tmp_path: Path) -> None:
     f = store.profile_file("default", tmp_path)
     target = tmp_path / "elsewhere.json"

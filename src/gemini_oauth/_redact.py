@@ -72,7 +72,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         rf"\1{MASK}",
     ),
     (re.compile(rf"({_NAME_START}(?:{_alt(HEADER_NAMES)}):[ \t]*){_BARE}", re.I), rf"\1{MASK}"),
-    (re.compile(rf"(\bbearer\s+)(?:{_M}|[^\s\"'\\,;)\]}}]{{8,}})", re.I), rf"\1{MASK}"),
+    (re.compile(rf"(\bbearer\s+)(?:{_M}|[^\s\"'\\,;)\[\]}}]{{8,}})", re.I), rf"\1{MASK}"),
     # values recognisable by their shape alone
     (re.compile(rf"ya29\.{_VALUE_CHARS}+"), f"ya29.{MASK}"),
     (re.compile(rf"(?<![\w.%])1{_SLASH}{_SLASH}{_VALUE_CHARS}+"), f"1//{MASK}"),

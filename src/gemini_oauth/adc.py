@@ -378,8 +378,9 @@ def _first_line(exc: BaseException) -> str:
 def _refresh(creds: google.auth.credentials.Credentials) -> None:
     import google.auth.exceptions
 
+    request = _transport()
     try:
-        creds.refresh(_transport())  # type: ignore[no-untyped-call]
+        creds.refresh(request)  # type: ignore[no-untyped-call]
     except google.auth.exceptions.RefreshError as exc:
         data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
         text = str(exc.args[0]) if exc.args else type(exc).__name__
@@ -399,6 +400,8 @@ def _refresh(creds: google.auth.credentials.Credentials) -> None:
             f"Could not reach the token endpoint: {type(exc).__name__}.",
             hint="Check your network (or $CLOUDSDK_AUTH_TOKEN_HOST) and try again.",
         ) from None
+    finally:
+        request.close()
 
 
 # --- access token cache ---------------------------------------------------------------------

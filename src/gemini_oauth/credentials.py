@@ -22,13 +22,14 @@ from gemini_oauth.errors import (
     RevocationError,
     TokenEndpointError,
 )
-from gemini_oauth.scopes import QUICKSTART_SCOPES, parse_scopes
+from gemini_oauth.scopes import QUICKSTART_SCOPES, granted_form, parse_scopes
 from gemini_oauth.store import REFRESH_MARGIN, TokenFile, profile_file
 
 if TYPE_CHECKING:
     import httpx
     from google.auth.transport import Request
 
+    from gemini_oauth._transport import HttpxRequest
     from gemini_oauth.client_secrets import ClientSecret
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
 ]
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105
-GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
 #: Refresh tokens of an app in Testing status last this long (Google's rule).
 TESTING_REFRESH_LIFETIME = 7 * 86400
@@ -170,7 +170,10 @@ class CachedCredentials(ga_credentials.Credentials):
     def _refresh_unlocked(self, request: Request, data: dict[str, Any] | None) -> None:
         before = (self.token, self.expiry, self._refresh_token)
         try:
-            super().refresh(request)  # type: ignore[no-untyped-call]
+            try:
+                super().refresh(request)  # type: ignore[no-untyped-call]
+            except (TypeError, ValueError):  # google-auth parsing e.g. "expires_in": "soon"
+                self.token = None
             if not isinstance(self.token, str) or not self.token:
                 raise TokenEndpointError(
                     "The token endpoint answered without a usable access token; "
@@ -345,12 +348,16 @@ def load_creds(
     granted = _scope_list(data) if data else []
     reason = "There is no cached login"
     if data is not None:
-        missing = [s for s in wanted if s not in granted]
+        missing = [s for s in wanted if granted_form(s) not in granted]
         if not missing:
             creds = CachedCredentials.from_cache(data, file)
             try:
                 if not creds.valid:
-                    creds.refresh(request or _default_request())
+                    own = _default_request()  # made lazily: costs nothing until used
+                    try:
+                        creds.refresh(request or own)
+                    finally:
+                        own.close()
                 if quota_project and quota_project != data.get("quota_project_id"):
                     _set_quota_project(file, quota_project)
                     creds = creds.with_quota_project(quota_project)
@@ -367,7 +374,7 @@ def load_creds(
             f"{reason} in {file.path}, and this is not an interactive session.",
             hint="Run 'gemini-oauth login' in a terminal, or call load_creds(interactive=True).",
         )
-    union = [*granted, *(s for s in wanted if s not in granted)]
+    union = [*granted, *(s for s in wanted if granted_form(s) not in granted)]
     return login(
         client_secret,
         union,
@@ -390,7 +397,7 @@ def _set_quota_project(file: TokenFile, quota_project: str) -> None:
             file.write(data)
 
 
-def _default_request() -> Request:
+def _default_request() -> HttpxRequest:
     from gemini_oauth._transport import HttpxRequest
 
     return HttpxRequest()

@@ -31,7 +31,7 @@ from gemini_oauth.errors import (
 )
 from gemini_oauth.loopback import LoopbackListener, callback_path
 from gemini_oauth.pkce import make_state, make_verifier, s256_challenge
-from gemini_oauth.scopes import USERINFO_EMAIL, expand_scope, short_name
+from gemini_oauth.scopes import USERINFO_EMAIL, expand_scope, granted_form, short_name
 
 if TYPE_CHECKING:
     import httpx
@@ -243,15 +243,13 @@ def _check_scopes(
     requested: tuple[str, ...], required: tuple[str, ...], granted: tuple[str, ...], out: TextIO
 ) -> None:
     """Google lets users untick scopes (granular consent): a missing required one is an error."""
-    have = {expand_scope(s) for s in granted}
-    if "email" in have:
-        have.add(USERINFO_EMAIL)
-    missing_required = [s for s in required if s not in have]
+    have = {granted_form(s) for s in granted}
+    missing_required = [s for s in required if granted_form(s) not in have]
     if missing_required:
         names = ", ".join(short_name(s) for s in missing_required)
         raise ScopeNotGrantedError(
             f"The sign-in did not grant: {names}.", missing=list(missing_required)
         )
-    missing = [short_name(s) for s in requested if s not in have]
+    missing = [short_name(s) for s in requested if granted_form(s) not in have]
     if missing:
         _say(out, f"warning: these optional permissions were not granted: {', '.join(missing)}.")

@@ -45,6 +45,12 @@ def expand_scope(name: str) -> str:
     return AUTH_PREFIX + name
 
 
+def granted_form(name: str) -> str:
+    """The name Google grants a scope under: ``profile`` comes back as its userinfo URL."""
+    full = expand_scope(name)  # ``email`` already maps to USERINFO_EMAIL
+    return AUTH_PREFIX + "userinfo.profile" if full == "profile" else full
+
+
 def parse_scopes(value: str | Iterable[str]) -> tuple[str, ...]:
     """Parse a comma- or space-separated list (as gcloud's ``--scopes``); expand, de-duplicate."""
     seen: dict[str, None] = {}

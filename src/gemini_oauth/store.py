@@ -185,27 +185,34 @@ class TokenFile:
         )
 
     def _check_dirs(self, create: bool = False) -> None:
-        for folder in self.private_dirs:
+        try:
+            for folder in self.private_dirs:
+                if create:
+                    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                try:
+                    st = folder.lstat()
+                except FileNotFoundError:
+                    continue
+                if stat.S_ISLNK(st.st_mode):
+                    raise CacheError(
+                        f"The cache directory {folder} is a symbolic link; refusing to use it.",
+                        hint=f"Remove the link ({folder}) or point GEMINI_OAUTH_HOME at a real "
+                        "folder.",
+                    )
+                if _POSIX and st.st_mode & 0o077:
+                    os.chmod(folder, 0o700)
+                    log.warning(
+                        "The cache directory %s was open to others (mode %o); changed it to 0700.",
+                        folder,
+                        stat.S_IMODE(st.st_mode),
+                    )
             if create:
-                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            try:
-                st = folder.lstat()
-            except FileNotFoundError:
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                raise CacheError(
-                    f"The cache directory {folder} is a symbolic link; refusing to use it.",
-                    hint=f"Remove the link ({folder}) or point GEMINI_OAUTH_HOME at a real folder.",
-                )
-            if _POSIX and st.st_mode & 0o077:
-                os.chmod(folder, 0o700)
-                log.warning(
-                    "The cache directory %s was open to others (mode %o); changed it to 0700.",
-                    folder,
-                    stat.S_IMODE(st.st_mode),
-                )
-        if create:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:  # e.g. the home is under a plain file, or not writable
+            raise CacheError(
+                f"Cannot use the cache folder {self.path.parent}: {exc.strerror}.",
+                hint="Point GEMINI_OAUTH_HOME at a folder you can write to.",
+            ) from None
 
     def _set_aside(self) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -205,3 +205,15 @@ def test_corrupt_cache_is_reported_set_aside_and_login_offered(command: list[str
     assert "corrupt" in result.stderr and "gemini-oauth login" in result.stderr
     assert "Traceback" not in result.stderr and "half-writ" not in result.stderr
     assert not path.exists() and len(list(path.parent.glob("default.json.corrupt-*"))) == 1
+
+
+@pytest.mark.parametrize("command", [["print-access-token"], ["status"], ["logout", "--yes"]])
+def test_home_under_a_plain_file_is_a_clear_error(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Captured
+) -> None:
+    """A GEMINI_OAUTH_HOME that cannot be a folder: the fix is named, no 'this is a bug'."""
+    (tmp_path / "plain").write_text("x")
+    monkeypatch.setenv("GEMINI_OAUTH_HOME", str(tmp_path / "plain" / "home"))
+    code, out, err = cli(*command)
+    assert (code, out) == (1, "")
+    assert "GEMINI_OAUTH_HOME" in err and "bug" not in err and "unexpected" not in err
