@@ -237,6 +237,18 @@ def test_curl_print_headers(emulator: Emulator, cli: Cli) -> None:
     assert code == 0 and set(json.loads(out)) == {"Authorization"}
 
 
+def test_curl_sends_the_token_only_to_the_api_endpoint(emulator: Emulator, cli: Cli) -> None:
+    """A full URL on another origin is refused before anything is sent (the token would leak)."""
+    secrets = seed(emulator)
+    code, out, _ = cli("curl", emulator.base_url + "/v1/models", "-sS")  # same origin: fine
+    assert code == 0 and json.loads(out)["models"]
+    for foreign in ("http://127.0.0.2:9/v1/models", "https://example.com/v1/models"):
+        code, _, err = cli("curl", foreign, "-sS")
+        assert code == 2 and "Refusing to send your access token" in err and "--endpoint" in err
+    assert counters(emulator)["models.list"] == 1
+    cli.assert_no_secrets(secrets)
+
+
 def test_curl_missing(
     emulator: Emulator, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

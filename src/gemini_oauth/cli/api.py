@@ -188,6 +188,8 @@ def generate(
     from gemini_oauth.gemini import text
 
     if prompt is None or prompt == "-":
+        if sys.stdin.isatty():
+            click.echo("Type the prompt, then Ctrl-D (Ctrl-Z Enter on Windows):", err=True)
         prompt = sys.stdin.read()
     if not prompt.strip():
         raise click.UsageError("Give a prompt (an argument, or text on stdin).")
@@ -241,14 +243,25 @@ def _auth_headers(conn: dict[str, Any]) -> dict[str, str]:
 
 def curl_url(path: str, endpoint: str | None, api_version: str) -> str:
     """``models`` -> BASE/v1/models; ``/v1beta/models`` -> BASE/v1beta/models; URLs stay."""
+    from urllib.parse import urlsplit
+
     from gemini_oauth.gemini import resolve_base_url
 
+    base = resolve_base_url(endpoint)
     if path.startswith(("https://", "http://")):
+        url, ours = urlsplit(path), urlsplit(base)
+        google = url.scheme == "https" and (url.hostname or "").endswith(".googleapis.com")
+        if not google and (url.scheme, url.netloc) != (ours.scheme, ours.netloc):
+            raise click.UsageError(
+                f"Refusing to send your access token to {url.scheme}://{url.netloc}: it is "
+                f"neither the API endpoint ({base}) nor a googleapis.com host. If you trust it, "
+                "pass it as --endpoint."
+            )
         return path
     path = path.lstrip("/")
     if not path.startswith(("v1/", "v1beta/")) and path not in ("v1", "v1beta"):
         path = f"{api_version}/{path}"
-    return f"{resolve_base_url(endpoint)}/{path}"
+    return f"{base}/{path}"
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

@@ -99,7 +99,9 @@ def demo(model: str, prompt: str) -> None:
             f"gemini-oauth login --client-secret {secret_path.name}",
         )
         agent = HeadlessUserAgent()
-        credentials = login(secret_path, DEFAULT_SCOPES, open_browser=agent, out=sys.stderr)
+        credentials = login(
+            secret_path, DEFAULT_SCOPES, open_browser=agent, out=sys.stderr, timeout=60
+        )
         agent.join(timeout=10)
         out.print(f"   signed in as {credentials.account or '(unknown)'}")
         granted = ", ".join(short_name(s) for s in credentials.granted_scopes or ())

@@ -55,7 +55,10 @@ def flow_options(*, scopes_help: str, quota_help: str) -> Callable[[F], F]:
         ),
         click.option("--login-hint", metavar="EMAIL", help="Preselect this Google account."),
         click.option(
-            "--quota-project", metavar="ID", envvar="GOOGLE_CLOUD_QUOTA_PROJECT", help=quota_help
+            "--quota-project",
+            metavar="ID",
+            help=quota_help + " Not read from $GOOGLE_CLOUD_QUOTA_PROJECT, which overrides it "
+            "at call time instead.",
         ),
         click.option(
             "--json", "as_json", is_flag=True, help="Also print a summary as JSON on stdout."
