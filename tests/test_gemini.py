@@ -248,6 +248,26 @@ def test_expired_token_without_refresh_token(emulator: Emulator) -> None:
     assert creds.token not in str(info.value)
 
 
+def test_refused_client_says_what_to_do(emulator: Emulator) -> None:
+    """A deleted client or changed secret (invalid_client) is named, with the way out."""
+    creds = make_creds(emulator)
+    creds = Credentials(None, refresh_token=creds.refresh_token, token_uri=creds.token_uri,
+                        client_id=emulator.client_id, client_secret="rotated-secret")  # fmt: skip
+    with client(emulator, creds) as api, pytest.raises(errors.TokenEndpointError) as info:
+        api.list_models()
+    assert "invalid_client" in str(info.value) and "client_secret.json" in info.value.hint
+    assert "gemini-oauth login" in info.value.hint and "rotated-secret" not in str(info.value)
+
+
+def test_failing_token_endpoint_says_what_to_do(emulator: Emulator) -> None:
+    creds = make_creds(emulator)
+    creds.token = None
+    emulator.control.add_fault("/token", 503, count=None)
+    with client(emulator, creds) as api, pytest.raises(errors.TokenEndpointError) as info:
+        api.list_models()
+    assert "temporarily_unavailable" in str(info.value) and "try again" in info.value.hint.lower()
+
+
 # ---------------------------------------------------------------- quota project sources
 
 
@@ -588,6 +608,35 @@ def test_async_client(emulator: Emulator) -> None:
     counters = emulator.control.counters()
     assert counters["faults"] == 1 and counters["token.refresh_token"] == 1
     assert counters["models.generateContent"] == 7  # 1 answered 401, then 1 + 5
+
+
+def test_async_refresh_after_401_never_blocks_the_event_loop(emulator: Emulator) -> None:
+    """While one task refreshes after a 401, another task's request waits without freezing the
+    loop (the refresh runs in a thread; its lock must not be awaited on the loop's thread)."""
+    creds = make_creds(emulator)  # no expiry: valid as far as the client knows
+    lags: list[float] = []
+
+    async def ticker() -> None:
+        for _ in range(40):
+            start = time.monotonic()
+            await asyncio.sleep(0.01)
+            lags.append(time.monotonic() - start)
+
+    async def main() -> None:
+        async with AsyncGeminiClient(creds, base_url=emulator.base_url) as api:
+            await api.get_model(MODEL)  # the connection and the refresh client exist
+
+            async def later() -> dict[str, Any]:
+                await asyncio.sleep(0.1)  # the first task is refreshing by now
+                return await api.get_model(MODEL)
+
+            emulator.control.advance_clock(3700)  # the server sees the token expired: a 401
+            emulator.control.add_fault("/token", latency=0.8)  # a slow refresh
+            await asyncio.gather(api.list_models(), later(), ticker())
+
+    asyncio.run(main())
+    assert count(emulator, "token.refresh_token") == 1
+    assert max(lags) < 0.4, f"the event loop froze for {max(lags):.2f} s"
 
 
 # ---------------------------------------------------------------- helpers

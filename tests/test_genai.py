@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 import httpx
 import pytest
@@ -98,6 +99,33 @@ def test_async_expiry_refreshes_once(emulator: Emulator) -> None:
 
     assert all(asyncio.run(main()))
     assert emulator.control.counters()["token.refresh_token"] == 1
+
+
+def test_async_refresh_never_blocks_the_event_loop(emulator: Emulator) -> None:
+    """A task that needs headers while another refreshes (in a thread) waits off the loop."""
+    client = genai_client(make_creds(emulator), base_url=emulator.base_url)
+    lags: list[float] = []
+
+    async def ticker() -> None:
+        for _ in range(40):
+            start = time.monotonic()
+            await asyncio.sleep(0.01)
+            lags.append(time.monotonic() - start)
+
+    async def later() -> str:
+        await asyncio.sleep(0.1)  # the first call is refreshing by now
+        return (await client.aio.models.generate_content(model=MODEL, contents="b")).text or ""
+
+    async def main() -> None:
+        assert (await client.aio.models.generate_content(model=MODEL, contents="warm")).text
+        emulator.control.advance_clock(3700)  # the server sees the token expired: a 401
+        emulator.control.add_fault("/token", latency=0.8)  # a slow refresh
+        first = client.aio.models.generate_content(model=MODEL, contents="a")
+        await asyncio.gather(first, later(), ticker())
+
+    asyncio.run(main())
+    assert emulator.control.counters()["token.refresh_token"] == 1
+    assert max(lags) < 0.4, f"the event loop froze for {max(lags):.2f} s"
 
 
 def test_quota_project_reaches_the_server(emulator: Emulator) -> None:

@@ -327,7 +327,13 @@ def refresh_error(exc: Exception, credentials: Any = None) -> GeminiOAuthError:
         )
     if "refresh_token" in summary or "necessary fields" in summary:
         return LoginRequiredError("These credentials cannot be refreshed (no refresh token).")
-    return TokenEndpointError(f"Refreshing the access token failed ({summary}).")
+    again = "sign in again ('gemini-oauth login', or 'gemini-oauth adc login' for ADC)"
+    if "invalid_client" in summary or "unauthorized_client" in summary:
+        hint = "The OAuth client was refused (deleted, or its secret changed): download its "
+        hint += f"client_secret.json again from Google Auth platform > Clients and {again}."
+    else:
+        hint = f"Try again shortly; if it keeps failing, {again}."
+    return TokenEndpointError(f"Refreshing the access token failed ({summary}).", hint=hint)
 
 
 # ---------------------------------------------------------------- credentials and settings
@@ -767,12 +773,13 @@ class AsyncGeminiClient:
         return self._request
 
     async def _headers(self, method: str, url: str) -> dict[str, str]:
-        if self._core.needs_refresh():
-            async with self._refresh_lock:
-                if self._core.needs_refresh():
-                    request = self._auth_request()
-                    return await asyncio.to_thread(self._core.headers, request, method, url)
-        return self._core.headers(self._auth_request(), method, url)
+        # Every thread that takes the core's lock runs under _refresh_lock: holding it, the
+        # quick path below never waits on that lock with the event loop's thread.
+        async with self._refresh_lock:
+            if self._core.needs_refresh():
+                request = self._auth_request()
+                return await asyncio.to_thread(self._core.headers, request, method, url)
+            return self._core.headers(self._auth_request(), method, url)
 
     async def _send(
         self,

@@ -76,16 +76,14 @@ class OAuthAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        method, url = request.method, str(request.url)
-        if self.oauth.needs_refresh():
-            headers = await asyncio.to_thread(self.oauth.headers, self._auth_request(), method, url)
-        else:
-            headers = self.oauth.headers(self._auth_request(), method, url)
+        # Always off the loop: the headers' lock may be held by a refresh in another thread.
+        auth, method, url = self._auth_request(), request.method, str(request.url)
+        headers = await asyncio.to_thread(self.oauth.headers, auth, method, url)
         self._apply(request, headers)
         response = yield request
         if response.status_code == 401:
-            await asyncio.to_thread(self.oauth.refresh, self._auth_request(), bearer_of(headers))
-            self._apply(request, self.oauth.headers(self._auth_request()))
+            await asyncio.to_thread(self.oauth.refresh, auth, bearer_of(headers))
+            self._apply(request, await asyncio.to_thread(self.oauth.headers, auth))
             yield request
 
 

@@ -139,3 +139,22 @@ def test_google_auth_default_falls_back_to_it(
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     creds, project = google.auth.default(scopes=[CLOUD], request=gce)
     assert isinstance(creds, compute_engine.Credentials) and project == emulator.project_id
+
+
+def test_new_instance_scopes_apply_to_the_next_token(emulator: Emulator) -> None:
+    token_path = V1 + "instance/service-accounts/default/token"
+    before = md(emulator, token_path).json()["access_token"]
+    emulator.control.set_metadata(scopes=[EMAIL])
+    after = md(emulator, token_path).json()["access_token"]
+    assert after != before  # the cached token carries the old scopes
+    bearer = {"Authorization": f"Bearer {after}"}
+    response = HTTP.get(emulator.base_url + "/v1/models", headers=bearer)
+    assert response.status_code == 403 and "ACCESS_TOKEN_SCOPE_INSUFFICIENT" in response.text
+
+
+@pytest.mark.parametrize("headers", [{}, FLAVOR])
+def test_error_pages_escape_the_path(emulator: Emulator, headers: dict[str, str]) -> None:
+    """The 403/404 pages name the URL asked for: escaped, never markup a browser would run."""
+    response = md(emulator, V1 + "%3Cscript%3Ealert(1)%3C%2Fscript%3E", headers)
+    assert response.status_code in (403, 404) and "text/html" in response.headers["content-type"]
+    assert "<script>" not in response.text and "&lt;script&gt;" in response.text

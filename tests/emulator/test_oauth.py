@@ -638,3 +638,23 @@ def test_openid_configuration(emulator: Emulator) -> None:
     assert "S256" in config["code_challenge_methods_supported"]
     for key in ("authorization_endpoint", "token_endpoint", "revocation_endpoint"):
         assert HTTP.options(config[key]).status_code < 500
+
+
+def test_users_sharing_an_email_prefix_have_different_subjects(emulator: Emulator) -> None:
+    subjects = set()
+    for email in ("alice@example.com", "alice@example.org"):
+        emulator.control.add_user(email)
+        token = emulator.control.issue_grant(["email"], email=email)["access_token"]
+        info = httpx.get(f"{emulator.base_url}/tokeninfo", params={"access_token": token}).json()
+        assert info["email"] == email and len(info["sub"]) == 21
+        subjects.add(info["sub"])
+    assert len(subjects) == 2
+
+
+def test_gclouds_default_adc_scopes_are_known(emulator: Emulator) -> None:
+    """``gcloud auth application-default login --client-id-file`` without --scopes asks for
+    openid, userinfo.email, cloud-platform and sqlservice.login; Google grants them all."""
+    gcloud_default = ["openid", EMAIL, CLOUD, AUTH + "sqlservice.login"]
+    query, _ = approve(emulator, authorize(emulator, scope=" ".join(gcloud_default)))
+    body = exchange(emulator, query["code"]).json()
+    assert set(body["scope"].split()) == set(gcloud_default) and body["refresh_token"]

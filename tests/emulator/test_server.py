@@ -40,6 +40,25 @@ def test_emulator_attributes_and_client_file(emulator: Emulator, tmp_path: Path)
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
+def test_private_files_without_fchmod_as_on_windows(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python < 3.13 on Windows has no os.fchmod: the demo's client file and --state still work."""
+    import os
+
+    monkeypatch.delattr(os, "fchmod", raising=False)
+    old = os.umask(0)  # and whatever the umask
+    try:
+        path = emulator.write_client_secret(tmp_path / "client_secret.json")
+        state = Emulator(state_path=tmp_path / "state.json")
+    finally:
+        os.umask(old)
+    assert json.loads(path.read_text()) == emulator.client_secret_json()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(tmp_path / "state.json").stat().st_mode) == 0o600
+    assert state.state.path == tmp_path / "state.json"
+
+
 def test_client_secret_file_fixture(client_secret_file: Path, emulator: Emulator) -> None:
     assert json.loads(client_secret_file.read_text()) == emulator.client_secret_json()
 
@@ -199,6 +218,23 @@ def test_request_lines_with_tokens_are_never_logged(
     assert "tokeninfo" not in logged
 
 
+def test_malformed_request_lines_with_tokens_are_never_logged(
+    emulator: Emulator, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """http.server's "Bad request syntax ('GET /...')" would quote the whole request line."""
+    caplog.set_level(logging.DEBUG, logger="werkzeug")
+    token = emulator.control.issue_grant([CLOUD])["access_token"]
+    port = int(emulator.base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"GET /tokeninfo?access_token={token} x HTTP/1.1\r\n\r\n".encode())
+        assert sock.recv(1024).startswith(b"HTTP/1.1 400")
+    time.sleep(0.1)  # the handler logs after answering
+    out, err = capfd.readouterr()
+    server_records = [r for r in caplog.records if r.name == "werkzeug"]
+    logged = out + err + "\n".join(r.getMessage() for r in server_records)
+    assert "400" in logged and token not in logged and "tokeninfo" not in logged
+
+
 # -- persistence ----------------------------------------------------------------------------
 
 
@@ -263,3 +299,21 @@ def test_connections_are_kept_alive_across_requests_with_unread_bodies(emulator:
         sockets.add(id(conn.sock))
     assert len(sockets) == 1 and conn.sock is not None
     conn.close()
+
+
+def test_stop_closes_kept_alive_connections() -> None:
+    """A stopped emulator answers nothing, not even on a connection a client kept open."""
+    import threading
+
+    others = set(threading.enumerate())
+    emu = Emulator().start()
+    url = f"{emu.base_url}/.well-known/openid-configuration"
+    with httpx.Client(timeout=5) as client:
+        assert client.get(url).status_code == 200  # the connection stays in the pool
+        emu.stop()
+        with pytest.raises(httpx.TransportError):
+            client.get(url)
+    deadline = time.monotonic() + 5
+    while set(threading.enumerate()) - others:
+        assert time.monotonic() < deadline, "a handler thread outlived stop()"
+        time.sleep(0.02)

@@ -254,3 +254,18 @@ def test_control_refuses_bad_bodies(emulator: Emulator) -> None:
         emulator.control.create_service_account(project="nope")
     with pytest.raises(ValueError, match="email"):
         emulator.control.create_service_account(email="no-at-sign")
+
+
+def test_same_account_name_in_two_projects_bills_each_its_own(emulator: Emulator) -> None:
+    """Ids come from the whole email: ``bot@a`` and ``bot@b`` share a prefix, not an identity."""
+    emulator.control.set_project("gemini-project-b", 4343, api_enabled=False, members=[])
+    first = emulator.control.create_service_account(
+        "gemini-bot@gemini-project-a.iam.gserviceaccount.com"
+    )
+    second = emulator.control.create_service_account(
+        "gemini-bot@gemini-project-b.iam.gserviceaccount.com", project="gemini-project-b"
+    )
+    assert first["client_id"] != second["client_id"]
+    assert models(emulator, refreshed(sa_creds(first)).token).status_code == 200
+    response = models(emulator, refreshed(sa_creds(second)).token)
+    assert response.status_code == 403 and "4343" in response.text  # its own, disabled project

@@ -12,6 +12,7 @@ until it has less than 5 minutes left.
 from __future__ import annotations
 
 import json
+from html import escape
 from typing import Any
 
 from flask import Flask, Response, request
@@ -34,7 +35,7 @@ def _refused(status: int, why: str) -> Response:
     page = (
         f"<!DOCTYPE html>\n<html lang=en>\n<title>Error {status}</title>\n"
         f"<p><b>{status}.</b> That's an error.\n<p>Your client does not have permission to get "
-        f"URL <code>{request.path}</code> from this server. {why} That's all we know.\n"
+        f"URL <code>{escape(request.path)}</code> from this server. {why} That's all we know.\n"
     )
     return _answer(page, status, "text/html; charset=UTF-8")
 
@@ -66,7 +67,12 @@ def register(app: Flask, state: EmulatorState) -> None:
         with state.lock:
             now = state.now()
             info = state.access_tokens.get(cache.get(account.email, ""))
-            if info is None or info.revoked or info.expires_at - now < _REUSE_MARGIN:
+            if (
+                info is None
+                or info.revoked
+                or info.scopes != scopes  # the instance's scopes changed
+                or info.expires_at - now < _REUSE_MARGIN
+            ):
                 cache[account.email] = state.mint_service_account_token(account, scopes)
                 info = state.access_tokens[cache[account.email]]
                 state.changed()

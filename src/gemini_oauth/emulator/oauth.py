@@ -58,6 +58,7 @@ KNOWN_SCOPES = frozenset(
         AUTH + "generative-language.retriever.readonly",
         AUTH + "generative-language.tuning",
         AUTH + "generative-language.tuning.readonly",
+        AUTH + "sqlservice.login",  # in gcloud's default ADC scopes
     }
 )
 _ALIASES = {"email": USERINFO_EMAIL, "profile": USERINFO_PROFILE}

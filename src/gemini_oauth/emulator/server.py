@@ -8,7 +8,6 @@ Request lines are never logged: they carry codes and tokens.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import socket
 import threading
 import time
@@ -60,7 +59,7 @@ def rpc_error(status: int, message: str) -> Response:
 
 def create_app(state: EmulatorState) -> Flask:
     """The whole emulator as one Flask app: OAuth, control, metadata server and Gemini."""
-    from gemini_oauth.emulator import control, metadata, oauth
+    from gemini_oauth.emulator import control, gemini, metadata, oauth
 
     app = Flask("gemini_oauth.emulator")
     app.config.update(MAX_CONTENT_LENGTH=BODY_LIMIT, EMULATOR_PORT=0, JSON_SORT_KEYS=False)
@@ -72,13 +71,7 @@ def create_app(state: EmulatorState) -> Flask:
     oauth.register(app, state)
     control.register(app, state)
     metadata.register(app, state)
-    try:
-        gemini = importlib.import_module("gemini_oauth.emulator.gemini")
-    except ModuleNotFoundError as exc:  # A2's endpoints are optional while being written
-        if exc.name != "gemini_oauth.emulator.gemini":
-            raise
-    else:
-        gemini.register(app, state)
+    gemini.register(app, state)
     return app
 
 
@@ -206,6 +199,11 @@ class _QuietHandler(WSGIRequestHandler):
         super().setup()
         # Small writes (SSE chunks) go out at once; Nagle would hold them on a reused connection.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        open_connections(self.server).add(self.connection)
+
+    def finish(self) -> None:
+        open_connections(self.server).discard(self.connection)
+        super().finish()
 
     def run_wsgi(self) -> None:
         length = self.headers.get("Content-Length", "0")
@@ -229,8 +227,17 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
     def log(self, type: str, message: str, *args: Any) -> None:
-        if type == "error" and not message.startswith('"'):
-            super().log(type, message, *args)
+        if type != "error" or message.startswith('"'):
+            return
+        if message.startswith("code %d, message"):  # send_error's message may quote the line
+            message, args = "code %d (request not shown)", args[:1]
+        super().log(type, message, *args)
+
+
+def open_connections(server: Any) -> set[socket.socket]:
+    """The server's live client connections (kept alive between requests), so stop() ends them."""
+    connections: set[socket.socket] = server.__dict__.setdefault("emulator_connections", set())
+    return connections
 
 
 class ServerThread:
@@ -251,6 +258,7 @@ class ServerThread:
                 request_handler=_QuietHandler,
                 fd=sock.fileno(),
             )
+        open_connections(self.server)  # created before any handler thread runs
         app.config["EMULATOR_PORT"] = self.port
         self._thread = threading.Thread(
             target=self.server.serve_forever,
@@ -263,6 +271,10 @@ class ServerThread:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop listening and end every open connection, idle keep-alives included."""
         self.server.shutdown()
         self.server.server_close()
+        for connection in list(open_connections(self.server)):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         self._thread.join(timeout=5)

@@ -7,6 +7,7 @@ atomically, after every change, and read back on start, so a restarted emulator 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -145,8 +146,9 @@ def random_token(prefix: str, nbytes: int = 32) -> str:
 
 
 def user_sub(email: str) -> str:
-    """A stable numeric subject id for an email, as Google's 21-digit ``sub``."""
-    return str(100000000000000000000 + int.from_bytes(email.lower().encode()[:8], "big") % 10**20)
+    """A stable numeric subject id for an email (all of it), as Google's 21-digit ``sub``."""
+    digest = hashlib.sha256(email.lower().encode()).digest()
+    return str(100000000000000000000 + int.from_bytes(digest[:16], "big") % 10**20)
 
 
 class EmulatorState:
@@ -445,9 +447,8 @@ IDENTITY_SCOPES = frozenset(
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically, 0600, creating a 0700 parent if needed."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600, any umask
     try:
-        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
