@@ -319,6 +319,28 @@ def test_base_url_without_scheme_fails_at_once(monkeypatch: pytest.MonkeyPatch) 
     assert "https://" in info.value.message and "--endpoint" in info.value.hint
 
 
+@pytest.mark.parametrize("url", ["http://example.com", "http://10.0.0.1:8080/"])
+def test_plain_http_to_another_machine_is_refused(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """The bearer token never crosses the network in clear text; loopback http is the emulator."""
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", url)
+    with pytest.raises(errors.GeminiOAuthError, match="clear text") as info:
+        GeminiClient(Credentials("placeholder"))
+    assert "https://" in info.value.hint
+
+
+def test_iter_models_stops_when_page_tokens_cycle(emulator: Emulator) -> None:
+    """A server whose page tokens go A, B, A, ... cannot make the walk loop forever."""
+    for next_token in ("A", "B", "A", "B", "A"):
+        page = {"models": [{"name": f"models/m-{next_token}"}], "nextPageToken": next_token}
+        emulator.control.add_fault("/v1/models", 200, count=1, body=page)
+    with client(emulator) as api:
+        names = [m["name"] for m in api.iter_models()]
+    assert names == ["models/m-A", "models/m-B", "models/m-A"]
+    assert emulator.control.counters()["faults"] == 3  # three pages fetched, then it stopped
+
+
 # ---------------------------------------------------------------- refresh and retries
 
 

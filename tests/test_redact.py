@@ -168,3 +168,16 @@ def test_filter_redacts_message_args_and_traceback() -> None:
     text = stream.getvalue()
     assert secret not in text and "sekret-value" not in text
     assert "RuntimeError" in text and "Traceback" in text and "bad format %d" in text
+
+
+def test_private_keys_and_bare_jwts_never_survive() -> None:
+    """Service-account keys and JWTs (assertions, id tokens) are secrets whatever their label."""
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" + "x" * 40
+    pem = "-----BEGIN " + "PRIVATE KEY-----\n" + body + "\n-----END " + "PRIVATE KEY-----\n"
+    key_file = json.dumps({"type": "service_account", "private_key": pem, "client_email": "a@b"})
+    jwt = "eyJhbGciOiJSUzI1NiJ9" + ".eyJpc3MiOiJhQGIifQ" + ".c2lnbmF0dXJlLXBhcnQ"
+    for text in (key_file, pem, "loaded " + pem[:60], f"assertion sent: {jwt} ok", repr(jwt)):
+        out = redact(text)
+        assert body[:20] not in out and jwt not in out and "c2lnbmF0dXJl" not in out, out
+        assert redact(out) == out
+    assert "a@b" in redact(key_file)  # what is not secret stays readable

@@ -4,7 +4,7 @@ Nothing should ever hand a secret to a log or an error message; this catches wha
 It hides values by name (``code=``, ``state=``, ``"access_token": "..."``, ``Authorization:
 Bearer ...``, ``x-goog-api-key: ...``) in query strings, form bodies, JSON, Python reprs and
 HTTP headers, and by shape (access tokens ``ya29.``, refresh tokens ``1//``, authorization codes
-``4/``, client secrets ``GOCSPX-``, API keys ``AIza``) anywhere else.
+``4/``, client secrets ``GOCSPX-``, API keys ``AIza``, JWTs, PEM private keys) anywhere else.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ SECRET_NAMES = (
     "x-goog-api-key",
     "password",
     "assertion",
+    "private_key",
 )
 #: Names whose values are secret also as ``name: value`` (headers); not the prose-prone short ones.
 HEADER_NAMES = tuple(n for n in SECRET_NAMES if "_" in n or "-" in n)
@@ -47,6 +48,7 @@ _SLASH = r"(?:/|%2F)"
 _BARE = rf"""(?:{_M}|[^\s"'\\&#<>,;)\]}}]+)"""
 _NAME_START = r"(?:(?<![\w\-.])|(?<=%3F)|(?<=%26))"  # also inside a percent-encoded URL
 
+_PEM = r"-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(?:-----END[A-Z ]*PRIVATE KEY-----|$)"
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # "name": "value" and 'name': 'value' (JSON, Python reprs), also JSON escaped inside a string
     (
@@ -78,6 +80,9 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"(?<![\w.%])1{_SLASH}{_SLASH}{_VALUE_CHARS}+"), f"1//{MASK}"),
     (re.compile(rf"(?<![\w.%/])4{_SLASH}{_VALUE_CHARS}{{6,}}"), f"4/{MASK}"),
     (re.compile(r"GOCSPX-[\w\-]+"), f"GOCSPX-{MASK}"),
+    # JWTs (id tokens, assertions, self-signed access tokens) and PEM private keys
+    (re.compile(r"\beyJ[\w\-]{4,}\.eyJ[\w\-]{4,}\.[\w\-]*"), MASK),
+    (re.compile(_PEM, re.S), MASK),
     (re.compile(r"AIza[\w\-]{20,}"), f"AIza{MASK}"),
 )
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -389,6 +390,13 @@ def resolve_base_url(explicit: str | None) -> str:
             f"The API base URL {url!r} does not start with https:// or http://.",
             hint=f"Pass --endpoint {DEFAULT_BASE_URL} (or fix GOOGLE_GEMINI_BASE_URL).",
         )
+    host = urlsplit(url).hostname or ""
+    if url.startswith("http://") and host not in ("127.0.0.1", "::1", "localhost"):
+        raise GeminiOAuthError(
+            f"The API base URL {url!r} is plain http to another machine: the access token would "
+            "cross the network in clear text.",
+            hint="Use https://, or http:// only to 127.0.0.1, [::1] or localhost (an emulator).",
+        )
     return url
 
 
@@ -649,12 +657,14 @@ class GeminiClient:
     def iter_models(self, page_size: int | None = None) -> Iterator[dict[str, Any]]:
         """Every model, walking all pages."""
         token: str | None = None
+        seen: set[str] = set()
         while True:
             page = self.list_models(page_size, token)
             yield from page.models
-            if not page.next_page_token or page.next_page_token == token:
-                return
+            if not page.next_page_token or page.next_page_token in seen:
+                return  # the last page, or a server that cycles its page tokens
             token = page.next_page_token
+            seen.add(token)
 
     def get_model(self, name: str) -> dict[str, Any]:
         """One model by name (``gemini-x`` or ``models/gemini-x``)."""
@@ -844,13 +854,15 @@ class AsyncGeminiClient:
     async def iter_models(self, page_size: int | None = None) -> AsyncIterator[dict[str, Any]]:
         """Every model, walking all pages."""
         token: str | None = None
+        seen: set[str] = set()
         while True:
             page = await self.list_models(page_size, token)
             for model in page.models:
                 yield model
-            if not page.next_page_token or page.next_page_token == token:
-                return
+            if not page.next_page_token or page.next_page_token in seen:
+                return  # the last page, or a server that cycles its page tokens
             token = page.next_page_token
+            seen.add(token)
 
     async def get_model(self, name: str) -> dict[str, Any]:
         """One model by name (``gemini-x`` or ``models/gemini-x``)."""
