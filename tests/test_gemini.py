@@ -216,6 +216,25 @@ def test_user_project_denied(emulator: Emulator) -> None:
     assert "roles/serviceusage.serviceUsageConsumer" in exc.hint and "--quota-project" in exc.hint
 
 
+def test_no_credentials_answer_is_an_authentication_error(emulator: Emulator) -> None:
+    """Google's bare 403 "unregistered callers" means nothing identified the caller."""
+    response = httpx.get(emulator.base_url + "/v1/models")
+    exc = error_from_response(response.status_code, response.content)
+    assert isinstance(exc, errors.AuthenticationError) and exc.code == 403
+    assert "gemini-oauth login" in exc.hint
+
+
+def test_other_errors_still_say_what_to_do(emulator: Emulator) -> None:
+    grant = emulator.control.issue_grant(scopes=[CLOUD_PLATFORM])
+    response = httpx.post(
+        emulator.base_url + "/v1/models/gemini-2.5-flash:generateContent",
+        headers={"Authorization": f"Bearer {grant['access_token']}"},
+        json={"contents": []},
+    )
+    exc = error_from_response(response.status_code, response.content)
+    assert type(exc) is errors.ApiError and exc.code == 400 and exc.hint
+
+
 def test_api_key_answer_says_so(emulator: Emulator) -> None:
     response = httpx.get(
         emulator.base_url + "/v1/models", headers={"x-goog-api-key": "not-a-valid-key"}

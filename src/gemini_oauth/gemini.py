@@ -290,7 +290,7 @@ def error_from_response(
         x in lowered for x in _KEY_MESSAGES
     ):
         return ApiKeyInvalidError(text_, hint=_API_KEY_HINT, **kw)
-    if status_code == 401:
+    if status_code == 401 or "unregistered callers" in lowered:  # 403: no key and no token sent
         return AuthenticationError(text_, **kw)
     if status_code == 404:
         return NotFoundError(text_, **kw)
@@ -298,7 +298,9 @@ def error_from_response(
         return RateLimitError(text_, **kw)
     if status_code >= 500:
         return ServerError(text_, **kw)
-    return ApiError(text_, **kw)
+    if status_code == 400:
+        return ApiError(text_, hint="Fix the request field that Google names above.", **kw)
+    return ApiError(text_, hint="Google's message says why; --verbose shows the exchange.", **kw)
 
 
 def refresh_error(exc: Exception, credentials: Any = None) -> GeminiOAuthError:

@@ -323,9 +323,16 @@ def test_missing_unknown_revoked_and_expired_tokens(emulator: Emulator) -> None:
         )
         return str(response.json()["error"]["message"])
 
-    assert unauthenticated({}, "CREDENTIALS_MISSING").startswith(
-        "Request is missing required authentication credential."
-    )
+    missing = generate(emulator, {}, contents("hi"))  # neither key nor token: Google's bare 403
+    assert missing.status_code == 403 and missing.json() == {
+        "error": {
+            "code": 403,
+            "message": "Method doesn't allow unregistered callers (callers without established "
+            "identity). Please use API Key or other form of API consumer identity to call this "
+            "API.",
+            "status": "PERMISSION_DENIED",
+        }
+    }
     fake = "ya29." + "emu.unknown"
     assert unauthenticated(
         {"Authorization": f"Bearer {fake}"}, "ACCESS_TOKEN_TYPE_UNSUPPORTED"

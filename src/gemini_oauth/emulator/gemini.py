@@ -42,10 +42,10 @@ _INVALID_CREDENTIALS = (
     "or other valid authentication credential. "
     "See https://developers.google.com/identity/sign-in/web/devconsole-project."
 )
-_MISSING_CREDENTIALS = (
-    "Request is missing required authentication credential. Expected OAuth 2 access token, login "
-    "cookie or other valid authentication credential. "
-    "See https://developers.google.com/identity/sign-in/web/devconsole-project."
+# What the Gemini API answers a request with neither a key nor a token: a bare 403, no details.
+_UNREGISTERED_CALLER = (
+    "Method doesn't allow unregistered callers (callers without established identity). "
+    "Please use API Key or other form of API consumer identity to call this API."
 )
 _UNEMULATED = {
     "embedContent",
@@ -75,9 +75,12 @@ class ApiFault(Exception):
     metadata: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     violations: list[tuple[str, str]] = field(default_factory=list)
+    bare: bool = False  # Google sends some errors without any details
 
     def body(self) -> dict[str, Any]:
         """Google's error JSON: ErrorInfo, LocalizedMessage (+ BadRequest for field errors)."""
+        if self.bare:
+            return {"error": {"code": self.code, "message": self.message, "status": self.status}}
         details: list[dict[str, Any]] = [
             {
                 "@type": "type.googleapis.com/google.rpc.ErrorInfo",
@@ -412,7 +415,7 @@ def _token_project(
     state: EmulatorState, authorization: str | None, method: str, write: bool
 ) -> Project:
     if authorization is None:
-        raise _unauthenticated("CREDENTIALS_MISSING", _MISSING_CREDENTIALS, method)
+        raise ApiFault(403, "PERMISSION_DENIED", _UNREGISTERED_CALLER, bare=True)
     scheme, _, token = authorization.partition(" ")
     info = state.access_token_info(token.strip()) if scheme.lower() == "bearer" else None
     if info is None or info.revoked:
