@@ -117,12 +117,12 @@ def test_status_json(emulator: Emulator, cli: Captured) -> None:
     assert not any(s in out for s in secrets_of(body))
 
 
-def test_status_human_goes_to_stderr(emulator: Emulator, cli: Captured) -> None:
+def test_status_human_goes_to_stdout(emulator: Emulator, cli: Captured) -> None:
     body = seed(emulator)
     code, out, err = cli("status")
-    assert code == 0 and out == ""
-    assert emulator.user_email in err and "retriever" in err and "quota-p" in err
-    assert not any(s in err for s in secrets_of(body))
+    assert code == 0 and err == ""
+    assert emulator.user_email in out and "retriever" in out and "quota-p" in out
+    assert not any(s in out for s in secrets_of(body))
 
 
 def test_status_when_logged_out(cli: Captured) -> None:

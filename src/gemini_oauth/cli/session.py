@@ -87,13 +87,14 @@ def status(profile: str, as_json: bool) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    err = Console(stderr=True, highlight=False)
-    if not info["logged_in"]:
+    if not info["logged_in"]:  # an error: stderr, exit 3
+        err = Console(stderr=True, highlight=False)
         err.print(f"[red]X[/] Not logged in (profile {escape(profile)}).")
         err.print(
             f"  Run 'gemini-oauth login{'' if profile == 'default' else ' --profile ' + profile}'."
         )
         return 3
+    out = Console(highlight=False)  # the status is the data asked for: stdout, as adc status
     left = info["token_expires_in"]
     token_line = (
         f"[green]✓[/] Access token valid for {left // 60} min"
@@ -111,7 +112,7 @@ def status(profile: str, as_json: bool) -> int:
         f"  - Cache: {escape(info['cache_path'])}",
     ]
     for row in rows:
-        err.print(row)
+        out.print(row)
     return 0
 
 
