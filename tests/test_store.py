@@ -219,6 +219,16 @@ def test_corrupt_cache_is_set_aside(
     assert f.read() == entry()
 
 
+def test_corrupt_cache_that_cannot_be_moved_aside_is_a_clear_error(tmp_path: Path) -> None:
+    """Setting aside fails (the name is too long for a suffix): a CacheError naming the fix."""
+    f = store.TokenFile(tmp_path / ("t" * 240 + ".json"))
+    f.path.write_bytes(b"{ half")
+    f.path.chmod(0o600)
+    with pytest.raises(CacheError, match="moving it aside failed") as info:
+        f.read()
+    assert "Delete" in info.value.hint and f.path.read_bytes() == b"{ half"
+
+
 def test_quickstart_token_json_is_accepted(tmp_path: Path) -> None:
     """A token.json written by google-auth's to_json (no "type") is a usable cache."""
     data = entry()

@@ -165,7 +165,14 @@ class TokenFile:
             if not stat.S_ISREG(st.st_mode):
                 raise CacheError(f"The token cache {self.path} is not a regular file.")
             if _POSIX and st.st_mode & 0o077:
-                os.fchmod(fd, 0o600)
+                try:
+                    os.fchmod(fd, 0o600)
+                except OSError:
+                    raise CacheError(
+                        f"The token cache {self.path} is readable by others and cannot be made "
+                        "private; refusing to use it.",
+                        hint=f"Run 'chmod 600 {self.path}' as its owner, or delete it and log in.",
+                    ) from None
                 log.warning(
                     "The token cache %s was readable by others (mode %o); changed it to 0600.",
                     self.path,
@@ -217,9 +224,16 @@ class TokenFile:
     def _set_aside(self) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{secrets.token_hex(2)}")
-        os.replace(self.path, target)
-        if _POSIX:
-            os.chmod(target, 0o600)
+        try:
+            os.replace(self.path, target)
+            if _POSIX:
+                os.chmod(target, 0o600)
+        except OSError as exc:
+            raise CacheError(
+                f"The token cache {self.path} is corrupt, and moving it aside failed "
+                f"({exc.strerror}).",
+                hint=f"Delete {self.path} and run 'gemini-oauth login'.",
+            ) from None
         log.warning(
             "The token cache %s was corrupt or not a credentials file; moved it to %s. "
             "Run 'gemini-oauth login' to sign in again.",

@@ -246,7 +246,9 @@ class ServerThread:
     def __init__(self, app: Flask, port: int = 0) -> None:
         # Bind here: werkzeug prints and calls sys.exit() when the port is taken; we raise OSError.
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # POSIX: rebind a port in TIME_WAIT; Windows' SO_REUSEADDR would let others steal it.
+            exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
+            sock.setsockopt(socket.SOL_SOCKET, exclusive or socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", port))
             sock.listen(128)
             self.port = int(sock.getsockname()[1])
