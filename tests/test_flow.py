@@ -105,6 +105,20 @@ def test_denial(emulator: Emulator, client: ClientSecret) -> None:
     assert emulator.control.counters().get("token.authorization_code", 0) == 0
 
 
+def test_a_failing_headless_user_agent_ends_the_wait(emulator: Emulator) -> None:
+    """The consent page is an error page (unknown client): the login ends now, not at timeout."""
+    info = emulator.client_secret_json()
+    info["installed"]["client_id"] = "999-unknown.apps.googleusercontent.com"
+    agent = HeadlessUserAgent()
+    started = time.monotonic()
+    with pytest.raises(LoginError, match="server_error"):
+        run_login(client_from_dict(info), DEFAULT_SCOPES, open_browser=agent, out=io.StringIO(),
+                  timeout=60)  # fmt: skip
+    assert time.monotonic() - started < 20
+    assert isinstance(agent.error, LoginError)
+    assert emulator.control.counters().get("token.authorization_code", 0) == 0
+
+
 def test_required_scope_unticked(client: ClientSecret) -> None:
     agent = HeadlessUserAgent(untick=["retriever"])
     with pytest.raises(ScopeNotGrantedError) as err:

@@ -8,6 +8,7 @@ such as the emulator's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 
@@ -155,6 +156,24 @@ def _leave(location: str, follow: bool, timeout: float) -> str:
     return location
 
 
+def report_failure(url: str, timeout: float = 10.0) -> None:
+    """Tell the waiting client that the browser step failed, so it need not wait for its timeout.
+
+    Sends ``error=server_error`` with the login's own ``state`` to its loopback redirect URI,
+    as an authorization server reports a failed request (RFC 6749 §4.1.2.1). Loopback only.
+    """
+    query = parse_qs(urlsplit(url).query)
+    redirect, state = query.get("redirect_uri", [""])[0], query.get("state", [""])[0]
+    host = urlsplit(redirect).hostname
+    if not state or urlsplit(redirect).scheme != "http" or host not in ("127.0.0.1", "::1"):
+        return
+    sep = "&" if urlsplit(redirect).query else "?"
+    failure = f"{redirect}{sep}{urlencode({'error': 'server_error', 'state': state})}"
+    # nobody listening (the paste flow) is fine: the user sees the failure where they are
+    with contextlib.suppress(OSError, http.client.HTTPException):
+        _leave(failure, True, timeout)
+
+
 class HeadlessUserAgent:
     """An ``open_browser`` callable for run_login: approves in a daemon thread, returns True."""
 
@@ -175,6 +194,7 @@ class HeadlessUserAgent:
             self.result = approve(url, action=self.action, untick=self.untick, timeout=self.timeout)
         except Exception as exc:  # reported through .error, the thread must not die loudly
             self.error = exc
+            report_failure(url, self.timeout)
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
@@ -214,9 +234,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     except LoginError as exc:
         print(f"useragent: {exc.message}", file=sys.stderr)
+        report_failure(args.url)
         return 1
     except httpx.HTTPError as exc:  # its text may hold a URL with a code: name the type only
         print(f"useragent: HTTP failure ({type(exc).__name__})", file=sys.stderr)
+        report_failure(args.url)
         return 1
     if args.no_follow:
         print(final)
