@@ -523,6 +523,7 @@ def test_async_calls_in_turn_share_one_connection(
 
     async def main() -> None:
         async with AsyncGeminiClient(creds, base_url=emulator.base_url) as api:
+            assert api.base_url == emulator.base_url and api.credentials is creds
             for n in range(20):
                 assert text(await api.generate_content(MODEL, f"call {n}"))
             assert [c async for c in api.stream_generate_content(MODEL, "a b c d e f")]

@@ -548,7 +548,25 @@ def _generate_body(contents: Contents, fields: Mapping[str, Any]) -> dict[str, A
 # ---------------------------------------------------------------- sync client
 
 
-class GeminiClient:
+class _ClientBase:
+    """What both clients expose of their shared core."""
+
+    _core: _Core
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._core.credentials
+
+    @property
+    def quota_project(self) -> str | None:
+        return self._core.quota_project
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+
+class GeminiClient(_ClientBase):
     """A Gemini API client over OAuth credentials, with one pooled HTTP connection."""
 
     def __init__(
@@ -581,18 +599,6 @@ class GeminiClient:
         self._owns_http = http is None
         self._http = http or httpx.Client(timeout=timeout, headers={"user-agent": USER_AGENT})
         self._request: Any = None
-
-    @property
-    def credentials(self) -> Credentials:
-        return self._core.credentials
-
-    @property
-    def quota_project(self) -> str | None:
-        return self._core.quota_project
-
-    @property
-    def base_url(self) -> str:
-        return self._core.base_url
 
     def _auth_request(self) -> Any:
         if self._request is None:
@@ -731,7 +737,7 @@ class GeminiClient:
 # ---------------------------------------------------------------- async client
 
 
-class AsyncGeminiClient:
+class AsyncGeminiClient(_ClientBase):
     """The async twin of GeminiClient, over one pooled ``httpx.AsyncClient``."""
 
     def __init__(
@@ -766,14 +772,6 @@ class AsyncGeminiClient:
         self._sync_http: httpx.Client | None = None
         self._request: Any = None
         self._refresh_lock = asyncio.Lock()
-
-    @property
-    def credentials(self) -> Credentials:
-        return self._core.credentials
-
-    @property
-    def quota_project(self) -> str | None:
-        return self._core.quota_project
 
     def _auth_request(self) -> Any:
         # google-auth refreshes synchronously; it gets its own small sync client, run off-loop.
