@@ -17,12 +17,13 @@ import threading
 import time
 from pathlib import Path
 
-from gemini_oauth import _clock, store
+from gemini_oauth import _clock
+from gemini_oauth import _store as store
+from gemini_oauth._client_secrets import client_from_dict
+from gemini_oauth._credentials import load_profile, save_login
+from gemini_oauth._flow import LoginResult
 from gemini_oauth._transport import HttpxRequest
-from gemini_oauth.client_secrets import client_from_dict
-from gemini_oauth.credentials import load_profile, save_login
 from gemini_oauth.emulator import Emulator
-from gemini_oauth.flow import LoginResult
 from gemini_oauth.scopes import CLOUD_PLATFORM, RETRIEVER
 
 SCRIPT = Path(sys.executable).parent / "gemini-oauth"

@@ -29,12 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from gemini_oauth import store
-from gemini_oauth.client_secrets import client_from_dict
-from gemini_oauth.credentials import save_login
+from gemini_oauth import _store as store
+from gemini_oauth._client_secrets import client_from_dict
+from gemini_oauth._credentials import save_login
+from gemini_oauth._flow import LoginResult
+from gemini_oauth._gemini import GeminiClient, text
 from gemini_oauth.emulator import Emulator
-from gemini_oauth.flow import LoginResult
-from gemini_oauth.gemini import GeminiClient, text
 from gemini_oauth.scopes import CLOUD_PLATFORM, RETRIEVER
 
 MODEL = "gemini-2.5-flash"

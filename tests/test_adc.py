@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gemini_oauth import adc
+from gemini_oauth import _adc as adc
 from gemini_oauth.errors import AdcError, InvalidGrantError, RevocationError
 from gemini_oauth.scopes import GCLOUD_QUICKSTART_SCOPES
 

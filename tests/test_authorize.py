@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gemini_oauth.authorize import (
+from gemini_oauth._authorize import (
     authorization_url,
     id_token_email,
     parse_callback,
     parse_token_response,
     token_request,
 )
-from gemini_oauth.client_secrets import ClientSecret
+from gemini_oauth._client_secrets import ClientSecret
 from gemini_oauth.errors import (
     CallbackError,
     ConsentDeniedError,

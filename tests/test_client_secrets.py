@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gemini_oauth.client_secrets import find_client_secret, load_client_secret
+from gemini_oauth._client_secrets import find_client_secret, load_client_secret
 from gemini_oauth.errors import ClientSecretError
 
 SECRET = "unit-test-client-secret-value"

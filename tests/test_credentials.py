@@ -20,19 +20,21 @@ from typing import Any
 import httpx
 import pytest
 
-from gemini_oauth import _clock, credentials, store
+from gemini_oauth import _clock
+from gemini_oauth import _credentials as credentials
+from gemini_oauth import _store as store
+from gemini_oauth._client_secrets import client_from_dict
+from gemini_oauth._credentials import CachedCredentials, load_creds, load_profile, save_login
+from gemini_oauth._flow import LoginResult
 from gemini_oauth._transport import HttpxRequest
-from gemini_oauth.client_secrets import client_from_dict
-from gemini_oauth.credentials import CachedCredentials, load_creds, load_profile, save_login
+from gemini_oauth._useragent import approve
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.errors import (
     InvalidGrantError,
     LoginRequiredError,
     TokenEndpointError,
 )
-from gemini_oauth.flow import LoginResult
 from gemini_oauth.scopes import CLOUD_PLATFORM, OPENID, RETRIEVER, USERINFO_EMAIL
-from gemini_oauth.useragent import approve
 
 SCOPES = [OPENID, USERINFO_EMAIL, CLOUD_PLATFORM, RETRIEVER]
 DAY = 86400.0

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gemini_oauth import store
+from gemini_oauth import _store as store
 from gemini_oauth._fastpath import (
     REFRESH_MARGIN,
     flat_json_strings,
@@ -137,7 +137,7 @@ def test_hot_path_imports_nothing_heavy() -> None:
     write()
     code = (
         "import sys\n"
-        "from gemini_oauth.cli import main\n"
+        "from gemini_oauth._cli import main\n"
         "try:\n    main(['print-access-token'])\nexcept SystemExit as e:\n    code = e.code\n"
         "print(sorted(sys.modules), file=sys.stderr)\n"
         "sys.exit(code)\n"
@@ -154,7 +154,7 @@ def test_hot_path_imports_nothing_heavy() -> None:
     added = loaded - set(eval(bare.stdout))  # noqa: S307 - what the hot path adds to startup
     heavy = {"httpx", "google", "click", "rich", "filelock", "platformdirs", "logging", "json"}
     assert not heavy & {name.split(".")[0] for name in added}, sorted(added)
-    assert "gemini_oauth.store" not in loaded
+    assert "gemini_oauth._store" not in loaded
 
 
 _VALUES = st.one_of(

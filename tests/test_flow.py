@@ -13,14 +13,17 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from gemini_oauth import flow
-from gemini_oauth.authorize import (
+from gemini_oauth import _flow as flow
+from gemini_oauth._authorize import (
     authorization_url,
     parse_callback,
     parse_token_response,
     token_request,
 )
-from gemini_oauth.client_secrets import ClientSecret, client_from_dict
+from gemini_oauth._client_secrets import ClientSecret, client_from_dict
+from gemini_oauth._flow import run_login
+from gemini_oauth._pkce import make_state, make_verifier, s256_challenge
+from gemini_oauth._useragent import HeadlessUserAgent, approve
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.errors import (
     CallbackError,
@@ -32,10 +35,7 @@ from gemini_oauth.errors import (
     ScopeNotGrantedError,
     TokenEndpointError,
 )
-from gemini_oauth.flow import run_login
-from gemini_oauth.pkce import make_state, make_verifier, s256_challenge
 from gemini_oauth.scopes import CLOUD_PLATFORM, DEFAULT_SCOPES, RETRIEVER, USERINFO_EMAIL
-from gemini_oauth.useragent import HeadlessUserAgent, approve
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ import pytest
 from google.oauth2.credentials import Credentials
 
 from gemini_oauth import errors
-from gemini_oauth.emulator import Emulator
-from gemini_oauth.gemini import (
+from gemini_oauth._gemini import (
     AsyncGeminiClient,
     GeminiClient,
     RetryPolicy,
@@ -26,6 +25,7 @@ from gemini_oauth.gemini import (
     resolve_credentials,
     text,
 )
+from gemini_oauth.emulator import Emulator
 from gemini_oauth.scopes import CLOUD_PLATFORM, OPENID, USERINFO_EMAIL
 
 MODEL = "gemini-2.5-flash"
@@ -539,10 +539,10 @@ def test_async_calls_in_turn_share_one_connection(
 
 
 def test_default_profile_is_used(emulator: Emulator) -> None:
-    from gemini_oauth.client_secrets import client_from_dict
-    from gemini_oauth.credentials import save_login
-    from gemini_oauth.flow import LoginResult
-    from gemini_oauth.store import profile_file
+    from gemini_oauth._client_secrets import client_from_dict
+    from gemini_oauth._credentials import save_login
+    from gemini_oauth._flow import LoginResult
+    from gemini_oauth._store import profile_file
 
     grant = emulator.control.issue_grant([CLOUD_PLATFORM])
     save_login(
@@ -570,10 +570,10 @@ def test_default_profile_is_used(emulator: Emulator) -> None:
 
 
 def test_profile_credentials_refresh_after_401(emulator: Emulator) -> None:
-    from gemini_oauth.client_secrets import client_from_dict
-    from gemini_oauth.credentials import save_login
-    from gemini_oauth.flow import LoginResult
-    from gemini_oauth.store import profile_file
+    from gemini_oauth._client_secrets import client_from_dict
+    from gemini_oauth._credentials import save_login
+    from gemini_oauth._flow import LoginResult
+    from gemini_oauth._store import profile_file
 
     grant = emulator.control.issue_grant([CLOUD_PLATFORM])
     login = LoginResult(

@@ -12,8 +12,8 @@ from google.genai import errors as genai_errors
 from google.oauth2.credentials import Credentials
 
 from gemini_oauth import errors
+from gemini_oauth._genai import API_KEY_PLACEHOLDER, genai_client
 from gemini_oauth.emulator import Emulator
-from gemini_oauth.genai import API_KEY_PLACEHOLDER, genai_client
 from gemini_oauth.scopes import CLOUD_PLATFORM
 
 MODEL = "gemini-2.5-flash"

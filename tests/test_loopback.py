@@ -11,6 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import httpx
 import pytest
 
+from gemini_oauth._loopback import LoopbackListener
 from gemini_oauth.errors import (
     CallbackError,
     ConsentDeniedError,
@@ -18,7 +19,6 @@ from gemini_oauth.errors import (
     LoginTimeoutError,
     PortInUseError,
 )
-from gemini_oauth.loopback import LoopbackListener
 
 STATE = "unit-state-" + "x" * 40
 

@@ -20,15 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from gemini_oauth import _clock, store
-from gemini_oauth.client_secrets import client_from_dict
-from gemini_oauth.credentials import save_login
+from gemini_oauth import _clock
+from gemini_oauth import _store as store
+from gemini_oauth._client_secrets import client_from_dict
+from gemini_oauth._credentials import save_login
+from gemini_oauth._flow import LoginResult
 from gemini_oauth.emulator import Emulator
-from gemini_oauth.flow import LoginResult
 from gemini_oauth.scopes import DEFAULT_SCOPES
 
 SCRIPT = str(Path(sys.executable).parent / "gemini-oauth")
-BROWSER = f"{sys.executable} -m gemini_oauth.useragent %s"
+BROWSER = f"{sys.executable} -m gemini_oauth._useragent %s"
 MASK = "[REDACTED]"
 # Shapes of what the emulator issues, built at runtime (committed text never looks like a secret).
 SHAPES = [re.escape(p) + r"(?!\[REDACTED\])" for p in ("ya" + "29.", "1" + "//emu.", "4" + "/emu.")]
@@ -156,7 +157,7 @@ def test_headless_paste_prints_no_code(
     emulator: Emulator, client_secret_file: Path, tmp_path: Path
 ) -> None:
     """A pasted redirect that fails a check, then a good one: neither code is ever echoed."""
-    from gemini_oauth.useragent import approve
+    from gemini_oauth._useragent import approve
 
     run = Session(tmp_path / "home", emulator.base_url)
     env = {k: v for k, v in run.env.items() if k not in ("BROWSER", "DISPLAY")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from gemini_oauth.pkce import make_state, make_verifier, s256_challenge
+from gemini_oauth._pkce import make_state, make_verifier, s256_challenge
 
 
 def test_appendix_b_vector() -> None:

@@ -18,7 +18,8 @@ from google.auth import compute_engine
 from google.auth.compute_engine import _metadata
 from google.oauth2 import service_account
 
-from gemini_oauth import GeminiClient, adc
+from gemini_oauth import GeminiClient
+from gemini_oauth import _adc as adc
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.emulator.state import DEFAULT_SERVICE_ACCOUNT
 

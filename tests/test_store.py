@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gemini_oauth import store
+from gemini_oauth import _store as store
 from gemini_oauth._fastpath import platform_config_dir
 from gemini_oauth.errors import CacheError
 
@@ -116,7 +116,7 @@ def test_modes_under_umask_000(tmp_path: Path) -> None:
     home = tmp_path / "home"
     code = (
         "import os, sys; os.umask(0)\n"
-        "from gemini_oauth import store\n"
+        "from gemini_oauth import _store as store\n"
         "f = store.profile_file('default', sys.argv[1])\n"
         "f.write({'client_id': 'c', 'client_secret': 's', 'refresh_token': 'r'})\n"
         "with f.lock(): pass\n"
@@ -178,7 +178,7 @@ def test_loose_modes_are_repaired_with_a_warning(
     f.write(entry())
     f.path.chmod(0o644)
     f.path.parent.chmod(0o755)
-    with caplog.at_level(logging.WARNING, logger="gemini_oauth.store"):
+    with caplog.at_level(logging.WARNING, logger="gemini_oauth._store"):
         assert f.read() == entry()
     assert mode(f.path) == 0o600 and mode(f.path.parent) == 0o700
     text = caplog.text
@@ -207,7 +207,7 @@ def test_corrupt_cache_is_set_aside(
     f = store.profile_file("default", tmp_path)
     f.write(entry())
     f.path.write_bytes(content)
-    with caplog.at_level(logging.WARNING, logger="gemini_oauth.store"):
+    with caplog.at_level(logging.WARNING, logger="gemini_oauth._store"):
         assert f.read() is None
     assert not f.path.exists()
     aside = list(f.path.parent.glob("default.json.corrupt-*"))
@@ -242,7 +242,7 @@ def test_quickstart_token_json_is_accepted(tmp_path: Path) -> None:
 
 _WRITER = """
 import sys
-from gemini_oauth import store
+from gemini_oauth import _store as store
 f = store.TokenFile(sys.argv[1])
 i = 0
 print("ready", flush=True)
@@ -304,7 +304,7 @@ def test_lock_excludes_other_processes(tmp_path: Path) -> None:
     f = store.profile_file("default", tmp_path)
     code = (
         "import sys, time\n"
-        "from gemini_oauth import store\n"
+        "from gemini_oauth import _store as store\n"
         "f = store.profile_file('default', sys.argv[1])\n"
         "with f.lock():\n"
         "    print('held', flush=True)\n"

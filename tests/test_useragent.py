@@ -10,13 +10,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from gemini_oauth.authorize import authorization_url
-from gemini_oauth.client_secrets import ClientSecret, client_from_dict
+from gemini_oauth._authorize import authorization_url
+from gemini_oauth._client_secrets import ClientSecret, client_from_dict
+from gemini_oauth._pkce import make_verifier, s256_challenge
+from gemini_oauth._useragent import HeadlessUserAgent, approve
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.errors import LoginError
-from gemini_oauth.pkce import make_verifier, s256_challenge
 from gemini_oauth.scopes import CLOUD_PLATFORM, OPENID, RETRIEVER
-from gemini_oauth.useragent import HeadlessUserAgent, approve
 
 REDIRECT = "http://127.0.0.1:9/oauth2callback/unit"
 
@@ -76,7 +76,7 @@ def test_headless_user_agent_thread(emulator: Emulator) -> None:
 
 def test_module_cli_refuses_non_http() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "gemini_oauth.useragent", "file:///etc/passwd"],
+        [sys.executable, "-m", "gemini_oauth._useragent", "file:///etc/passwd"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -87,7 +87,7 @@ def test_module_cli_refuses_non_http() -> None:
 def test_module_cli_foreground(emulator: Emulator) -> None:
     _, url = _url(emulator)
     done = subprocess.run(
-        [sys.executable, "-m", "gemini_oauth.useragent", "--foreground", "--no-follow", url],
+        [sys.executable, "-m", "gemini_oauth._useragent", "--foreground", "--no-follow", url],
         capture_output=True,
         text=True,
         timeout=30,
@@ -108,7 +108,7 @@ print(creds.token[:9])
 
 def test_works_as_browser_for_google_auth_oauthlib(emulator: Emulator) -> None:
     """webbrowser runs BROWSER without a shell and waits; the agent detaches so the server runs."""
-    browser = f"{sys.executable} -m gemini_oauth.useragent %s"
+    browser = f"{sys.executable} -m gemini_oauth._useragent %s"
     env = dict(os.environ, BROWSER=browser, OAUTHLIB_INSECURE_TRANSPORT="1")  # http emulator
     done = subprocess.run(
         [

@@ -1,3 +1,3 @@
-from gemini_oauth.cli import main
+from gemini_oauth._cli import main
 
 main()

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gemini_oauth import adc
-from gemini_oauth.cli._root import run
+from gemini_oauth import _adc as adc
+from gemini_oauth._cli._root import run
 from gemini_oauth.scopes import GCLOUD_QUICKSTART_SCOPES
 
 
@@ -41,7 +41,7 @@ def adc_file(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _login(emulator: Any, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "BROWSER": f"{sys.executable} -m gemini_oauth.useragent %s",
+        "BROWSER": f"{sys.executable} -m gemini_oauth._useragent %s",
         adc.TOKEN_HOST_ENV: f"{emulator.base_url}/token",
     }
     return subprocess.run(
@@ -108,7 +108,7 @@ def _headless_login(
 def test_login_no_browser_paste_after_an_empty_line(
     emulator: Any, client_secret_file: Path
 ) -> None:
-    from gemini_oauth.useragent import approve
+    from gemini_oauth._useragent import approve
 
     proc = _headless_login(emulator, client_secret_file, subprocess.PIPE)
     try:

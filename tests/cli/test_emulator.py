@@ -95,7 +95,7 @@ def test_cli_port_in_use_is_a_clear_error() -> None:
 def test_cli_without_the_extra_says_what_to_install() -> None:
     code = (
         "import sys; sys.modules['flask'] = None\n"
-        "from gemini_oauth.cli import main; main(['emulator'])"
+        "from gemini_oauth._cli import main; main(['emulator'])"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],

@@ -35,7 +35,7 @@ def _run(
 
 
 def _ua(*flags: str) -> str:
-    return " ".join([sys.executable, "-m", "gemini_oauth.useragent", *flags, "%s"])
+    return " ".join([sys.executable, "-m", "gemini_oauth._useragent", *flags, "%s"])
 
 
 def test_login_end_to_end(emulator: Emulator, client_secret_file: Path, tmp_path: Path) -> None:
@@ -134,7 +134,7 @@ def test_login_help() -> None:
     assert done.returncode == 0
     for words in ("--client-secret", "--no-browser", "--profile", "What happens", "0600"):
         assert words in done.stdout
-    from gemini_oauth.cli.login import DEFAULT_SCOPES_TEXT
+    from gemini_oauth._cli.login import DEFAULT_SCOPES_TEXT
     from gemini_oauth.scopes import DEFAULT_SCOPES, parse_scopes
 
     assert DEFAULT_SCOPES_TEXT in done.stdout
@@ -144,7 +144,7 @@ def test_login_help() -> None:
 def test_login_headless_paste_success(
     emulator: Emulator, client_secret_file: Path, tmp_path: Path
 ) -> None:
-    from gemini_oauth.useragent import approve
+    from gemini_oauth._useragent import approve
 
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if k not in ("BROWSER", "DISPLAY")}

@@ -7,15 +7,16 @@ import logging
 import click
 import pytest
 
-from gemini_oauth import _clock, store
+from gemini_oauth import _clock
+from gemini_oauth import _store as store
+from gemini_oauth._cli import _root
+from gemini_oauth._cli._root import COMMANDS, DEBUG_LOGGERS, run
+from gemini_oauth._client_secrets import client_from_dict
+from gemini_oauth._credentials import save_login
+from gemini_oauth._flow import LoginResult
 from gemini_oauth._redact import MASK
-from gemini_oauth.cli import _root
-from gemini_oauth.cli._root import COMMANDS, DEBUG_LOGGERS, run
-from gemini_oauth.client_secrets import client_from_dict
-from gemini_oauth.credentials import save_login
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.errors import LoginRequiredError
-from gemini_oauth.flow import LoginResult
 from gemini_oauth.scopes import CLOUD_PLATFORM, OPENID
 
 SECRET = "ya" + "29.root-test-" + "s3cr3t" * 4  # built at runtime: never a committed token shape
@@ -123,7 +124,7 @@ def test_usage_error_echoing_a_secret_is_redacted(capsys: pytest.CaptureFixture[
 
 
 def test_curl_keeps_its_own_verbose() -> None:
-    from gemini_oauth.cli._root import LazyGroup
+    from gemini_oauth._cli._root import LazyGroup
 
     curl, generate = LazyGroup._load("curl"), LazyGroup._load("generate")
     assert curl is not None and generate is not None

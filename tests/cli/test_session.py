@@ -11,12 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from gemini_oauth import _clock, store
-from gemini_oauth.cli._root import run
-from gemini_oauth.client_secrets import client_from_dict
-from gemini_oauth.credentials import save_login
+from gemini_oauth import _clock
+from gemini_oauth import _store as store
+from gemini_oauth._cli._root import run
+from gemini_oauth._client_secrets import client_from_dict
+from gemini_oauth._credentials import save_login
+from gemini_oauth._flow import LoginResult
 from gemini_oauth.emulator import Emulator
-from gemini_oauth.flow import LoginResult
 from gemini_oauth.scopes import CLOUD_PLATFORM, OPENID, RETRIEVER, USERINFO_EMAIL
 
 SCOPES = [OPENID, USERINFO_EMAIL, CLOUD_PLATFORM, RETRIEVER]

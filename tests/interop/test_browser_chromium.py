@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gemini_oauth.client_secrets import ClientSecret, client_from_dict
+from gemini_oauth._client_secrets import ClientSecret, client_from_dict
+from gemini_oauth._flow import LoginResult, run_login
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.errors import ConsentDeniedError
-from gemini_oauth.flow import LoginResult, run_login
 
 pytestmark = pytest.mark.slow
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gemini_oauth import adc, scopes
+from gemini_oauth import _adc as adc
+from gemini_oauth import scopes
 
 GCLOUD = shutil.which("gcloud")
 pytestmark = pytest.mark.skipif(GCLOUD is None, reason="gcloud is not installed")
@@ -147,7 +148,7 @@ def test_we_read_a_file_gcloud_wrote(
     emulator: Any, client_secret_file: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "gcloud"
-    browser = f"{sys.executable} -m gemini_oauth.useragent %s"
+    browser = f"{sys.executable} -m gemini_oauth._useragent %s"
     proc = subprocess.run(
         [
             str(GCLOUD),

@@ -44,7 +44,7 @@ def test_gcloud_adc_login_against_the_emulator(emulator: Emulator, tmp_path: Pat
     env.update(
         CLOUDSDK_CONFIG=str(config),
         DISPLAY=":0",
-        BROWSER=f"{sys.executable} -m gemini_oauth.useragent %s",
+        BROWSER=f"{sys.executable} -m gemini_oauth._useragent %s",
         OAUTHLIB_INSECURE_TRANSPORT="1",
         CLOUDSDK_CORE_DISABLE_PROMPTS="1",
         CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="true",

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from gemini_oauth import load_creds
+from gemini_oauth._useragent import approve
 from gemini_oauth.emulator import Emulator
-from gemini_oauth.useragent import approve
 
 with warnings.catch_warnings():  # it warns that it is deprecated, and about Python versions
     warnings.simplefilter("ignore")

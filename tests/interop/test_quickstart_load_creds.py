@@ -89,7 +89,7 @@ def run_load_creds(
 ) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, **(extra_env or {}))
     env.update(
-        BROWSER=f"{sys.executable} -m gemini_oauth.useragent %s",
+        BROWSER=f"{sys.executable} -m gemini_oauth._useragent %s",
         OAUTHLIB_INSECURE_TRANSPORT="1",
         PYTHONPATH=str(workdir),
     )

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from gemini_oauth.authorize import parse_callback
+from gemini_oauth._authorize import parse_callback
 from gemini_oauth.errors import (
     CallbackError,
     ConsentDeniedError,

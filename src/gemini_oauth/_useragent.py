@@ -1,8 +1,8 @@
 """A headless user agent: open a consent page over HTTP, press Allow or Deny, follow the redirect.
 
-Used by the demo and by tests as the browser, e.g. ``BROWSER="python -m gemini_oauth.useragent %s"``
-(webbrowser runs that without a shell). Only consent pages with a plain HTML form are understood,
-such as the emulator's.
+Used by the demo and by tests as the browser, e.g.
+``BROWSER="python -m gemini_oauth._useragent %s"`` (webbrowser runs that without a shell).
+Only consent pages with a plain HTML form are understood, such as the emulator's.
 """
 
 from __future__ import annotations
@@ -202,12 +202,12 @@ class HeadlessUserAgent:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m gemini_oauth.useragent [--deny] [--untick SCOPE] URL``.
+    """``python -m gemini_oauth._useragent [--deny] [--untick SCOPE] URL``.
 
     webbrowser waits for the command, while the listener only serves after the browser returns,
     so by default the work runs in a detached child and this process exits at once.
     """
-    parser = argparse.ArgumentParser(prog="python -m gemini_oauth.useragent")
+    parser = argparse.ArgumentParser(prog="python -m gemini_oauth._useragent")
     parser.add_argument("url")
     parser.add_argument("--deny", action="store_true", help="press Deny instead of Allow")
     parser.add_argument("--untick", action="append", default=[], metavar="SCOPE")
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.foreground:
         argv_child = list(argv if argv is not None else sys.argv[1:])
         subprocess.Popen(  # same interpreter, argument list: no shell
-            [sys.executable, "-m", "gemini_oauth.useragent", "--foreground", *argv_child],
+            [sys.executable, "-m", "gemini_oauth._useragent", "--foreground", *argv_child],
             start_new_session=True,
             stdin=subprocess.DEVNULL,
         )

@@ -17,6 +17,6 @@ def main(argv: list[str] | None = None) -> None:
 
         if try_print_access_token(args[1:]):
             sys.exit(0)
-    from gemini_oauth.cli._root import run
+    from gemini_oauth._cli._root import run
 
     sys.exit(run(args))

@@ -164,7 +164,7 @@ def read_adc(path: Path | None = None) -> dict[str, Any]:
 
 def _write(path: Path, text: str) -> None:
     """Atomic 0600 write of exactly ``text``, as gcloud writes it (not re-serialised)."""
-    from gemini_oauth.store import TokenFile
+    from gemini_oauth._store import TokenFile
 
     TokenFile(path).write_text(text.replace("\n", os.linesep))  # gcloud: text mode, CRLF on Windows
 
@@ -410,7 +410,7 @@ def _refresh(creds: google.auth.credentials.Credentials) -> None:
 
 
 def _cache_path(refresh_token: str, uri: str, env: Mapping[str, str]) -> Path:
-    from gemini_oauth.store import config_home
+    from gemini_oauth._store import config_home
 
     base = Path(env["GEMINI_OAUTH_HOME"]) if env.get("GEMINI_OAUTH_HOME") else config_home()
     key = hashlib.sha256(f"{uri}\n{refresh_token}".encode()).hexdigest()[:32]
@@ -443,7 +443,7 @@ def access_token(*, env: Mapping[str, str] | None = None, use_cache: bool = True
     creds, _ = _load([CLOUD_PLATFORM], None, env)  # the scope gcloud asks for
     _refresh(creds)
     if isinstance(creds, UserCredentials) and creds.refresh_token and creds.expiry:
-        from gemini_oauth.store import TokenFile
+        from gemini_oauth._store import TokenFile
 
         cache = _cache_path(creds.refresh_token, token_uri(env), env)
         expires_at = creds.expiry.replace(tzinfo=timezone.utc).timestamp()

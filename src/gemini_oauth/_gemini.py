@@ -349,7 +349,7 @@ def resolve_credentials(
     if credentials is not None:
         return credentials
     if not adc:
-        from gemini_oauth import credentials as creds_mod
+        from gemini_oauth import _credentials as creds_mod
 
         name = profile or os.environ.get("GEMINI_OAUTH_PROFILE") or None
         try:
@@ -362,7 +362,7 @@ def resolve_credentials(
 
 def _adc() -> Credentials:
     """Application Default Credentials, found as gcloud and google-auth find them (see adc.py)."""
-    from gemini_oauth.adc import CREDENTIALS_ENV, adc_path, default_credentials
+    from gemini_oauth._adc import CREDENTIALS_ENV, adc_path, default_credentials
 
     try:
         return default_credentials([CLOUD_PLATFORM])[0]

@@ -20,7 +20,7 @@ from gemini_oauth.errors import (
 )
 
 if TYPE_CHECKING:
-    from gemini_oauth.client_secrets import ClientSecret
+    from gemini_oauth._client_secrets import ClientSecret
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "localhost")
 _SAFE_ERROR = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")

@@ -22,16 +22,16 @@ _debug: tuple[logging.Handler, dict[str, int]] | None = None
 
 # command name -> "module:attribute"; modules load only when their command runs.
 COMMANDS: dict[str, str] = {
-    "login": "gemini_oauth.cli.login:login",
-    "logout": "gemini_oauth.cli.session:logout",
-    "status": "gemini_oauth.cli.session:status",
-    "print-access-token": "gemini_oauth.cli.session:print_access_token",
-    "models": "gemini_oauth.cli.api:models",
-    "generate": "gemini_oauth.cli.api:generate",
-    "curl": "gemini_oauth.cli.api:curl",
-    "adc": "gemini_oauth.cli.adc:adc",
-    "emulator": "gemini_oauth.cli.emulator:emulator",
-    "demo": "gemini_oauth.cli.demo:demo",
+    "login": "gemini_oauth._cli.login:login",
+    "logout": "gemini_oauth._cli.session:logout",
+    "status": "gemini_oauth._cli.session:status",
+    "print-access-token": "gemini_oauth._cli.session:print_access_token",
+    "models": "gemini_oauth._cli.api:models",
+    "generate": "gemini_oauth._cli.api:generate",
+    "curl": "gemini_oauth._cli.api:curl",
+    "adc": "gemini_oauth._cli.adc:adc",
+    "emulator": "gemini_oauth._cli.emulator:emulator",
+    "demo": "gemini_oauth._cli.demo:demo",
 }
 
 

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from gemini_oauth.errors import GeminiOAuthError
-from gemini_oauth.gemini import (
+from gemini_oauth._gemini import (
     USER_AGENT,
     OAuthHeaders,
     bearer_of,
@@ -32,6 +31,7 @@ from gemini_oauth.gemini import (
     resolve_credentials,
     resolve_quota_project,
 )
+from gemini_oauth.errors import GeminiOAuthError
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials

@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from gemini_oauth import adc as _adc
+from gemini_oauth import _adc as _adc
 from gemini_oauth import scopes as _scopes
-from gemini_oauth.cli.login import flow_options
+from gemini_oauth._cli.login import flow_options
 
 
 def _say(message: str) -> None:
@@ -50,9 +50,9 @@ def login(
     google.auth.default() and every Google client library read. Example:
       gemini-oauth adc login --client-secret client_secret.json --quota-project my-project
     """
-    from gemini_oauth.client_secrets import load_client_secret
+    from gemini_oauth._client_secrets import load_client_secret
+    from gemini_oauth._flow import run_login
     from gemini_oauth.errors import LoginError
-    from gemini_oauth.flow import run_login
 
     wanted = _scopes.parse_scopes(scopes) if scopes else _scopes.GCLOUD_QUICKSTART_SCOPES
     if _scopes.CLOUD_PLATFORM not in wanted:

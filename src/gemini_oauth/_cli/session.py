@@ -10,8 +10,8 @@ import click
 
 from gemini_oauth import _clock
 from gemini_oauth._fastpath import rfc3339_to_epoch
+from gemini_oauth._store import TokenFile, profile_file
 from gemini_oauth.scopes import short_name
-from gemini_oauth.store import TokenFile, profile_file
 
 profile_option = click.option(
     "--profile",
@@ -34,7 +34,7 @@ def print_access_token(profile: str) -> None:
     \b
     curl -H "Authorization: Bearer $(gemini-oauth print-access-token)" ...
     """
-    from gemini_oauth.credentials import load_profile
+    from gemini_oauth._credentials import load_profile
 
     creds = load_profile(profile)
     if not creds.valid:
@@ -124,7 +124,7 @@ def logout(profile: str, yes: bool) -> None:
 
     If the revocation endpoint cannot confirm, nothing is deleted and the exit code is 1.
     """
-    from gemini_oauth.credentials import revoke_and_delete
+    from gemini_oauth._credentials import revoke_and_delete
 
     file = _file(profile)
     data = file.read()

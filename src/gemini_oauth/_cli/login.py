@@ -115,11 +115,11 @@ def login(
       gemini-oauth login --no-browser            # over SSH: paste the final address back
       gemini-oauth login --scopes retriever,cloud-platform --profile work
     """
-    from gemini_oauth.client_secrets import find_client_secret, load_client_secret
-    from gemini_oauth.credentials import save_login
-    from gemini_oauth.flow import run_login
+    from gemini_oauth._client_secrets import find_client_secret, load_client_secret
+    from gemini_oauth._credentials import save_login
+    from gemini_oauth._flow import run_login
+    from gemini_oauth._store import profile_file
     from gemini_oauth.scopes import parse_scopes
-    from gemini_oauth.store import profile_file
 
     file = profile_file(profile)  # validates the profile name before any browser opens
     path = find_client_secret(client_secret)

@@ -15,6 +15,7 @@ from google.oauth2 import credentials as ga_credentials
 from gemini_oauth import _clock
 from gemini_oauth._fastpath import rfc3339_to_epoch
 from gemini_oauth._redact import server_text
+from gemini_oauth._store import REFRESH_MARGIN, TokenFile, profile_file
 from gemini_oauth.errors import (
     InvalidGrantError,
     LoginError,
@@ -23,14 +24,13 @@ from gemini_oauth.errors import (
     TokenEndpointError,
 )
 from gemini_oauth.scopes import QUICKSTART_SCOPES, granted_form, parse_scopes
-from gemini_oauth.store import REFRESH_MARGIN, TokenFile, profile_file
 
 if TYPE_CHECKING:
     import httpx
     from google.auth.transport import Request
 
+    from gemini_oauth._client_secrets import ClientSecret
     from gemini_oauth._transport import HttpxRequest
-    from gemini_oauth.client_secrets import ClientSecret
 
 __all__ = [
     "CachedCredentials",
@@ -301,8 +301,8 @@ def login(
     **flow_options: Any,
 ) -> CachedCredentials:
     """Run the browser (or paste) login and cache the result; returns the new credentials."""
-    from gemini_oauth.client_secrets import load_client_secret
-    from gemini_oauth.flow import run_login
+    from gemini_oauth._client_secrets import load_client_secret
+    from gemini_oauth._flow import run_login
 
     target = file or profile_file(profile, home)
     client = load_client_secret(client_secret)
@@ -341,7 +341,7 @@ def load_creds(
     file = profile_file(profile) if profile else TokenFile(token)
     wanted = parse_scopes(scopes)
     if interactive is None:
-        from gemini_oauth.flow import in_notebook
+        from gemini_oauth._flow import in_notebook
 
         interactive = sys.stdin.isatty() or in_notebook()
     data = file.read()

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from gemini_oauth import _clock
-from gemini_oauth.authorize import (
+from gemini_oauth._authorize import (
     TokenResponse,
     authorization_url,
     parse_callback,
     parse_token_response,
     token_request,
 )
+from gemini_oauth._loopback import LoopbackListener, callback_path
+from gemini_oauth._pkce import make_state, make_verifier, s256_challenge
 from gemini_oauth.errors import (
     CallbackError,
     LoginError,
@@ -29,14 +31,12 @@ from gemini_oauth.errors import (
     ScopeNotGrantedError,
     TokenEndpointError,
 )
-from gemini_oauth.loopback import LoopbackListener, callback_path
-from gemini_oauth.pkce import make_state, make_verifier, s256_challenge
 from gemini_oauth.scopes import USERINFO_EMAIL, expand_scope, granted_form, short_name
 
 if TYPE_CHECKING:
     import httpx
 
-    from gemini_oauth.client_secrets import ClientSecret
+    from gemini_oauth._client_secrets import ClientSecret
 
 IDENTITY_SCOPES = frozenset(
     {
