@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import subprocess
@@ -16,12 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gemini_oauth import _store as store
-from gemini_oauth._fastpath import (
-    REFRESH_MARGIN,
-    flat_json_strings,
-    rfc3339_to_epoch,
-    try_print_access_token,
-)
+from gemini_oauth._constants import REFRESH_MARGIN
+from gemini_oauth._fastpath import flat_json_strings, try_print_access_token
 
 TOKEN = "fastpath-test-token"
 
@@ -110,27 +105,6 @@ def test_unsafe_or_corrupt_files_are_left_to_the_full_cli(
         file.path.write_text(content)
         file.path.chmod(0o600)
         assert run([], capsys) == (False, "")
-
-
-@given(
-    st.datetimes(min_value=datetime.datetime(1970, 1, 1), max_value=datetime.datetime(9999, 1, 1))
-)
-def test_rfc3339_matches_datetime(moment: datetime.datetime) -> None:
-    aware = moment.replace(tzinfo=datetime.timezone.utc)
-    text = (
-        aware.strftime("%Y-%m-%dT%H:%M:%S")
-        + (f".{moment.microsecond:06d}" if moment.microsecond else "")
-        + "Z"
-    )
-    assert abs(rfc3339_to_epoch(text) - aware.timestamp()) < 1e-5
-
-
-@pytest.mark.parametrize(
-    "bad", ["", "2026-01-01", "2026-01-01T00:00:00", "2026-13-01T00:00:00Z", "x" * 20 + "Z"]
-)
-def test_rfc3339_rejects_garbage(bad: str) -> None:
-    with pytest.raises(ValueError):
-        rfc3339_to_epoch(bad)
 
 
 def test_hot_path_imports_nothing_heavy() -> None:

@@ -24,7 +24,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from gemini_oauth._fastpath import REFRESH_MARGIN
+from gemini_oauth._constants import (
+    CLOUDSDK_CONFIG_ENV,
+    CREDENTIALS_ENV,
+    GOOGLE_TOKEN_URI,
+    HOME_ENV,
+    PROJECT_ENVS,
+    QUOTA_PROJECT_ENV,
+    REFRESH_MARGIN,
+    TOKEN_HOST_ENV,
+    UNIVERSE_DOMAIN,
+)
 from gemini_oauth.errors import AdcError, RevocationError, TokenEndpointError
 from gemini_oauth.scopes import CLOUD_PLATFORM
 
@@ -34,12 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ADC_FILENAME = "application_default_credentials.json"
-GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105
-UNIVERSE_DOMAIN = "googleapis.com"
-#: gcloud's property auth/token_host as an environment variable: a full token URI.
-TOKEN_HOST_ENV = "CLOUDSDK_AUTH_TOKEN_HOST"  # noqa: S105
-CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
-QUOTA_PROJECT_ENV = "GOOGLE_CLOUD_QUOTA_PROJECT"
 #: Client id of gcloud's own ADC client (public, from google-auth's _cloud_sdk).
 GCLOUD_CLIENT_ID_PREFIX = "764086051850-"
 SET_QUOTA_HINT = "Run 'gemini-oauth adc set-quota-project PROJECT_ID'."
@@ -67,8 +71,8 @@ def config_dir(platform: str | None = None, env: Mapping[str, str] | None = None
     """gcloud's config dir: $CLOUDSDK_CONFIG, ~/.config/gcloud, or %APPDATA%\\gcloud on Windows."""
     platform = sys.platform if platform is None else platform
     env = os.environ if env is None else env
-    if env.get("CLOUDSDK_CONFIG"):
-        return Path(env["CLOUDSDK_CONFIG"])
+    if env.get(CLOUDSDK_CONFIG_ENV):
+        return Path(env[CLOUDSDK_CONFIG_ENV])
     if not platform.startswith("win"):
         home = env.get("HOME") or str(Path.home())
         return Path(posixpath.join(home, ".config", "gcloud"))
@@ -361,7 +365,7 @@ def _load(
             hint="Run 'gemini-oauth adc login', or set GOOGLE_APPLICATION_CREDENTIALS to a key "
             "file.",
         ) from None
-    project = env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCLOUD_PROJECT") or project
+    project = next((env[name] for name in PROJECT_ENVS if env.get(name)), None) or project
     quota = quota_project or env.get(QUOTA_PROJECT_ENV)
     if quota:
         creds = creds.with_quota_project(quota)
@@ -412,7 +416,7 @@ def _refresh(creds: google.auth.credentials.Credentials) -> None:
 def _cache_path(refresh_token: str, uri: str, env: Mapping[str, str]) -> Path:
     from gemini_oauth._store import config_home
 
-    base = Path(env["GEMINI_OAUTH_HOME"]) if env.get("GEMINI_OAUTH_HOME") else config_home()
+    base = Path(env[HOME_ENV]) if env.get(HOME_ENV) else config_home()
     key = hashlib.sha256(f"{uri}\n{refresh_token}".encode()).hexdigest()[:32]
     return base.absolute() / "adc-tokens" / f"{key}.json"
 

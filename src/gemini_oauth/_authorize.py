@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlencode
 
+from gemini_oauth._constants import is_loopback_host
 from gemini_oauth.errors import (
     CallbackError,
     ConsentDeniedError,
@@ -22,7 +23,6 @@ from gemini_oauth.errors import (
 if TYPE_CHECKING:
     from gemini_oauth._client_secrets import ClientSecret
 
-_LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "localhost")
 _SAFE_ERROR = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -131,7 +131,7 @@ def _strip_origin(url: str, expected_port: int | None) -> str:
         port = tail[1:] if tail else None
     elif ":" in authority:
         host, port = authority.split(":", 1)
-    if host.lower() not in _LOOPBACK_HOSTS:
+    if not is_loopback_host(host):
         raise CallbackError("The callback address is not on this machine (127.0.0.1, [::1]).")
     if port is not None and (not port.isascii() or not port.isdigit() or len(port) > 5):
         raise CallbackError("The callback address has a malformed port.")

@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from gemini_oauth._constants import CLIENT_SECRET_ENV, is_loopback_host
 from gemini_oauth.errors import ClientSecretError
-
-ENV_VAR = "GEMINI_OAUTH_CLIENT_SECRET"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,7 @@ class ClientSecret:
 def find_client_secret(explicit: str | Path | None = None, *, cwd: Path | None = None) -> Path:
     """The client file: explicit, else $GEMINI_OAUTH_CLIENT_SECRET, else ./client_secret.json,
     else the one ./client_secret_*.json."""
-    chosen = explicit or os.environ.get(ENV_VAR)
+    chosen = explicit or os.environ.get(CLIENT_SECRET_ENV)
     if chosen:
         path = Path(chosen).expanduser()
         if not path.is_file():
@@ -51,8 +49,8 @@ def find_client_secret(explicit: str | Path | None = None, *, cwd: Path | None =
             hint="Choose one with --client-secret PATH or $GEMINI_OAUTH_CLIENT_SECRET.",
         )
     raise ClientSecretError(
-        f"No OAuth client file: no --client-secret, no ${ENV_VAR}, and no client_secret.json "
-        f"or client_secret_*.json in {str(here)!r}."
+        f"No OAuth client file: no --client-secret, no ${CLIENT_SECRET_ENV}, and no "
+        f"client_secret.json or client_secret_*.json in {str(here)!r}."
     )
 
 
@@ -127,7 +125,7 @@ def check_endpoint(name: str, url: str, where: str = "The OAuth client") -> None
         parts.port  # noqa: B018 (raises ValueError on a bad port)
     except ValueError:
         host = ""
-    ok_scheme = parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_HOSTS)
+    ok_scheme = parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host))
     if not host or not ok_scheme or "@" in parts.netloc or any(c.isspace() for c in url):
         raise ClientSecretError(
             f"{where}: '{name}' must be an https:// URL (or http:// on 127.0.0.1 for the "

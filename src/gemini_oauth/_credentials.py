@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,9 +12,15 @@ from google.auth import exceptions as ga_exceptions
 from google.oauth2 import credentials as ga_credentials
 
 from gemini_oauth import _clock
-from gemini_oauth._fastpath import rfc3339_to_epoch
+from gemini_oauth._clock import rfc3339_to_epoch, to_rfc3339
+from gemini_oauth._constants import (
+    GOOGLE_REVOKE_URI,
+    GOOGLE_TOKEN_URI,
+    REFRESH_MARGIN,
+    TESTING_REFRESH_LIFETIME,
+)
 from gemini_oauth._redact import server_text
-from gemini_oauth._store import REFRESH_MARGIN, TokenFile, profile_file
+from gemini_oauth._store import TokenFile, profile_file
 from gemini_oauth.errors import (
     InvalidGrantError,
     LoginError,
@@ -41,11 +46,6 @@ __all__ = [
     "save_login",
 ]
 
-GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105
-GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
-#: Refresh tokens of an app in Testing status last this long (Google's rule).
-TESTING_REFRESH_LIFETIME = 7 * 86400
-
 
 class LoginResultLike(Protocol):
     """What ``flow.run_login`` returns."""
@@ -56,10 +56,6 @@ class LoginResultLike(Protocol):
     granted_scopes: tuple[str, ...]
     id_token: str | None
     account: str
-
-
-def _to_rfc3339(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
 
 
 def _naive_utc(epoch: float) -> datetime:
@@ -162,7 +158,7 @@ class CachedCredentials(ga_credentials.Credentials):
             self._refresh_unlocked(request, data)
             data.update(
                 token=self.token,
-                expiry=_to_rfc3339(_epoch(self.expiry) or _clock.now()),
+                expiry=to_rfc3339(_epoch(self.expiry) or _clock.now()),
                 refresh_token=self.refresh_token,
             )
             self._file.write(data)
@@ -276,13 +272,13 @@ def save_login(
             account=result.account or "",
             universe_domain="googleapis.com",
             token=result.access_token,
-            expiry=_to_rfc3339(result.expires_at),
+            expiry=to_rfc3339(result.expires_at),
             scopes=list(result.granted_scopes),
             token_uri=client.token_uri,
             auth_uri=client.auth_uri,
             revoke_uri=client.revoke_uri,
             refresh_token_issued=(
-                _to_rfc3339(_clock.now())
+                to_rfc3339(_clock.now())
                 if refresh_token == result.refresh_token
                 else old.get("refresh_token_issued")
             ),

@@ -2,8 +2,8 @@
 
 Imports nothing but os and sys (not even json). Returns False whenever anything needs more
 than reading a file (missing, expiring, unsafe, corrupt, unknown flags), and the full CLI
-takes over. The path rules here are the store's own:
-``store.config_home`` is this module's ``config_home``.
+takes over. The path rules are the store's own
+(``_paths``), as is the refresh margin (``_constants``).
 """
 
 from __future__ import annotations
@@ -11,58 +11,9 @@ from __future__ import annotations
 import os
 import sys
 
-#: Refresh when fewer than this many seconds remain.
-REFRESH_MARGIN = 300.0
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-APP = "gemini-oauth"
-
-
-def valid_profile_name(name: str) -> bool:
-    """[A-Za-z0-9._-], 1-64 characters, not starting with a dot (no traversal, no hidden files)."""
-    return 0 < len(name) <= 64 and not name.startswith(".") and set(name) <= _NAME_CHARS
-
-
-def platform_config_dir(
-    platform: str | None = None, environ: os._Environ[str] | dict[str, str] | None = None
-) -> str:
-    """platformdirs' ``user_config_dir("gemini-oauth")`` without importing platformdirs."""
-    platform = sys.platform if platform is None else platform
-    env = os.environ if environ is None else environ
-    if platform == "win32":
-        base = env.get("WIN_PD_OVERRIDE_LOCAL_APPDATA", "").strip() or env.get("LOCALAPPDATA", "")
-        return os.path.join(os.path.normpath(base), APP, APP)
-    xdg = env.get("XDG_CONFIG_HOME", "")
-    if xdg.startswith("/"):
-        return xdg.rstrip("/") + "/" + APP if xdg != "/" else "/" + APP
-    home = env.get("HOME", "")
-    if not home.startswith("/"):
-        home = os.path.expanduser("~")
-    sub = "Library/Application Support" if platform == "darwin" else ".config"
-    return f"{home.rstrip('/')}/{sub}/{APP}"
-
-
-def config_home() -> str:
-    """$GEMINI_OAUTH_HOME, else the platform's per-user config directory of gemini-oauth."""
-    return os.environ.get("GEMINI_OAUTH_HOME") or platform_config_dir()
-
-
-def rfc3339_to_epoch(value: str) -> float:
-    """Parse ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` (google-auth's expiry format) to epoch seconds."""
-    if len(value) < 20 or value[-1] != "Z" or value[4] != "-" or value[10] != "T":
-        raise ValueError("not an RFC 3339 UTC time")
-    y, m, d = int(value[0:4]), int(value[5:7]), int(value[8:10])
-    hh, mm, ss = int(value[11:13]), int(value[14:16]), int(value[17:19])
-    frac = value[19:-1]
-    if not (1 <= m <= 12 and 1 <= d <= 31 and hh < 24 and mm < 60 and ss < 61):
-        raise ValueError("not an RFC 3339 UTC time")
-    # days from civil (Howard Hinnant), avoiding calendar/datetime imports on the hot path
-    y -= m <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    return days * 86400 + hh * 3600 + mm * 60 + ss + (float("0" + frac) if frac else 0.0)
-
+from gemini_oauth._clock import rfc3339_to_epoch
+from gemini_oauth._constants import PROFILE_ENV, REFRESH_MARGIN
+from gemini_oauth._paths import config_home, valid_profile_name
 
 _WS = " \t\n\r"
 
@@ -138,7 +89,7 @@ def flat_json_strings(text: str) -> dict[str, str | None]:
 
 def _profile_from(args: list[str]) -> str | None:
     if not args:
-        return os.environ.get("GEMINI_OAUTH_PROFILE") or "default"
+        return os.environ.get(PROFILE_ENV) or "default"
     if len(args) == 2 and args[0] == "--profile":
         return args[1]
     if len(args) == 1 and args[0].startswith("--profile="):

@@ -26,6 +26,14 @@ from urllib.parse import urlsplit
 import httpx
 
 from gemini_oauth import __version__
+from gemini_oauth._constants import (
+    BASE_URL_ENV,
+    CREDENTIALS_ENV,
+    GEMINI_BASE_URL,
+    PROFILE_ENV,
+    QUOTA_PROJECT_ENV,
+    is_loopback_host,
+)
 from gemini_oauth._redact import server_text
 from gemini_oauth.errors import (
     AdcError,
@@ -49,7 +57,6 @@ from gemini_oauth.scopes import CLOUD_PLATFORM
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
 
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 USER_AGENT = f"gemini-oauth/{__version__}"
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # gcloud's own OAuth client project: a SERVICE_DISABLED naming it means no quota project was sent.
@@ -351,7 +358,7 @@ def resolve_credentials(
     if not adc:
         from gemini_oauth import _credentials as creds_mod
 
-        name = profile or os.environ.get("GEMINI_OAUTH_PROFILE") or None
+        name = profile or os.environ.get(PROFILE_ENV) or None
         try:
             return creds_mod.load_profile(name or "default")
         except LoginRequiredError:  # no such profile: ADC, unless one was named
@@ -362,7 +369,7 @@ def resolve_credentials(
 
 def _adc() -> Credentials:
     """Application Default Credentials, found as gcloud and google-auth find them (see adc.py)."""
-    from gemini_oauth._adc import CREDENTIALS_ENV, adc_path, default_credentials
+    from gemini_oauth._adc import adc_path, default_credentials
 
     try:
         return default_credentials([CLOUD_PLATFORM])[0]
@@ -379,21 +386,21 @@ def resolve_quota_project(explicit: str | None, credentials: Credentials) -> str
     """Explicit argument (``""`` means none), else $GOOGLE_CLOUD_QUOTA_PROJECT, else the creds'."""
     if explicit is not None:
         return explicit or None
-    return os.environ.get("GOOGLE_CLOUD_QUOTA_PROJECT") or (
+    return os.environ.get(QUOTA_PROJECT_ENV) or (
         getattr(credentials, "quota_project_id", None) or None
     )
 
 
 def resolve_base_url(explicit: str | None) -> str:
     """Explicit argument, else $GOOGLE_GEMINI_BASE_URL, else Google's endpoint."""
-    url = (explicit or os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    url = (explicit or os.environ.get(BASE_URL_ENV) or GEMINI_BASE_URL).rstrip("/")
     if not url.startswith(("https://", "http://")):
         raise GeminiOAuthError(
             f"The API base URL {url!r} does not start with https:// or http://.",
-            hint=f"Pass --endpoint {DEFAULT_BASE_URL} (or fix GOOGLE_GEMINI_BASE_URL).",
+            hint=f"Pass --endpoint {GEMINI_BASE_URL} (or fix GOOGLE_GEMINI_BASE_URL).",
         )
     host = urlsplit(url).hostname or ""
-    if url.startswith("http://") and host not in ("127.0.0.1", "::1", "localhost"):
+    if url.startswith("http://") and not is_loopback_host(host):
         raise GeminiOAuthError(
             f"The API base URL {url!r} is plain http to another machine: the access token would "
             "cross the network in clear text.",

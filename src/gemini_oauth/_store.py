@@ -18,8 +18,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from gemini_oauth._fastpath import REFRESH_MARGIN, valid_profile_name
-from gemini_oauth._fastpath import config_home as _config_home
+from gemini_oauth._constants import REFRESH_MARGIN
+from gemini_oauth._paths import config_home as _config_home
+from gemini_oauth._paths import valid_profile_name
 from gemini_oauth.errors import CacheError
 
 __all__ = [

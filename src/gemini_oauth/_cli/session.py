@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from gemini_oauth import _clock
-from gemini_oauth._fastpath import rfc3339_to_epoch
+from gemini_oauth._clock import rfc3339_to_epoch
 from gemini_oauth._store import TokenFile, profile_file
 from gemini_oauth.scopes import short_name
 
