@@ -58,3 +58,32 @@ emulator_session = pytest_plugin.emulator_session
 def client_secret_file(emulator: Emulator, tmp_path: Path) -> Path:
     """The emulator's Desktop client file, written 0600 into ``tmp_path``."""
     return emulator.write_client_secret(tmp_path / "client_secret.json")
+
+
+OTHER_UID = 65534  # nobody
+
+
+@pytest.fixture
+def other_user() -> tuple[int, str]:
+    """(uid, python) for running a stdlib-only script as another local user: the attacker.
+
+    Needs root (to switch uid) and an interpreter that user may run (the test venv usually sits
+    under a private home, so a system python is looked for).
+    """
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("running a process as another uid needs root")
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3", shutil.which("python3")):
+        if not candidate:
+            continue
+        try:
+            probe = subprocess.run(
+                [candidate, "-c", "pass"], user=OTHER_UID, cwd="/", capture_output=True, timeout=30
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if probe.returncode == 0:
+            return OTHER_UID, candidate
+    pytest.skip("no python interpreter that another uid may run")
