@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from gemini_oauth._redact import MASK, SECRET_NAMES, RedactingFilter, redact
+from gemini_oauth._redact import MASK, SECRET_NAMES, RedactingFilter, redact, server_text
 
 # Real-looking prefixes are built at runtime: committed text must never look like a Google secret.
 ACCESS, REFRESH, CODE = "ya" + "29.", "1" + "//", "4" + "/"
@@ -181,3 +181,11 @@ def test_private_keys_and_bare_jwts_never_survive() -> None:
         assert body[:20] not in out and jwt not in out and "c2lnbmF0dXJl" not in out, out
         assert redact(out) == out
     assert "a@b" in redact(key_file)  # what is not secret stays readable
+
+
+def test_server_text_is_one_short_printable_redacted_line() -> None:
+    said = "bad\x1b[31m token\u202e ya29.abcdefghij\n\tsee  https://x.example/?code=4/abcdefgh"
+    shown = server_text(said)
+    assert shown == f"bad[31m token ya29.{MASK} see https://x.example/?code={MASK}"
+    assert server_text("x" * 500) == "x" * 199 + "…"
+    assert server_text("é日本 ok") == "é日本 ok"  # printable text of any script stays

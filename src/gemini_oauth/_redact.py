@@ -118,7 +118,7 @@ def server_text(value: object, limit: int = 200) -> str:
     """Text a server or library sent, made fit for an error message: one line, short, redacted.
 
     Error descriptions are the server's words and may echo what was sent; this keeps them useful
-    without trusting them.
+    without trusting them. Control characters (terminal escapes, bidi overrides) are dropped.
     """
-    line = " ".join(str(value).split())
+    line = "".join(c for c in " ".join(str(value).split()) if c.isprintable())
     return redact(line if len(line) <= limit else line[: limit - 1] + "…")
