@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -367,6 +369,36 @@ def test_revoke_server_error_keeps_file(
     with pytest.raises(RevocationError, match="503"):
         adc.revoke()
     assert path.read_bytes() == before
+
+
+def _revoke_as_a_process() -> subprocess.CompletedProcess[str]:
+    """`gemini-oauth adc revoke --yes` as a user runs it (CLOUDSDK_* from the environment)."""
+    script = str(Path(sys.executable).parent / "gemini-oauth")
+    return subprocess.run(
+        [script, "adc", "revoke", "--yes"], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_revoke_refused_keeps_the_file_and_says_why(
+    gcloud_dir: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RFC 7009: only 200, or 400 invalid_token (already gone), means revoked. Another 400
+    leaves the grant alive at the server, so the file stays and the server's reason is shown."""
+    path = _emulator_adc(emulator, monkeypatch, None)
+    before = path.read_bytes()
+    token = json.loads(before)["refresh_token"]
+    reason = {"error": "invalid_request", "error_description": "Unsupported token type"}
+    emulator.control.add_fault("/revoke", 400, count=1, body=reason)
+    done = _revoke_as_a_process()
+    assert done.returncode != 0 and path.read_bytes() == before
+    assert "invalid_request: Unsupported token type" in done.stderr
+    assert "kept" in done.stderr and "Revoked" not in done.stdout + done.stderr
+    assert emulator.state.live_grant(token) is not None  # the grant is indeed still alive
+    gone = {"error": "invalid_token", "error_description": "Token expired or revoked"}
+    emulator.control.add_fault("/revoke", 400, count=1, body=gone)
+    done = _revoke_as_a_process()
+    assert done.returncode == 0 and not path.exists(), done.stderr
+    assert emulator.control.counters()["revoke"] == 0  # both answers were the injected ones
 
 
 def test_service_account_key_via_environment(

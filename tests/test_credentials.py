@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import random
 import re
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from gemini_oauth import _store as store
 from gemini_oauth._client_secrets import client_from_dict
 from gemini_oauth._credentials import CachedCredentials, load_creds, load_profile, save_login
 from gemini_oauth._flow import LoginResult
+from gemini_oauth._retry import RetryPolicy
 from gemini_oauth._transport import HttpxRequest
 from gemini_oauth._useragent import approve
 from gemini_oauth.emulator import Emulator
@@ -206,7 +208,19 @@ def test_testing_app_refresh_token_expires_after_7_days(
     assert_no_secrets(body, str(info.value))
 
 
-def test_503_on_refresh_keeps_the_cache(emulator: Emulator) -> None:
+def fake_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The refresh grant's retries ask this for their delays instead of sleeping."""
+    slept: list[float] = []
+    policy = CachedCredentials.refresh_retry
+    retry = RetryPolicy(**{**vars(policy), "rng": random.Random(5), "sleep": slept.append})
+    monkeypatch.setattr(CachedCredentials, "refresh_retry", retry)
+    return slept
+
+
+def test_503_on_refresh_keeps_the_cache(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slept = fake_sleep(monkeypatch)
     file = store.profile_file("default")
     body = seed_cache(emulator, file, lifetime=0.0)
     before = file.path.read_bytes()
@@ -214,8 +228,11 @@ def test_503_on_refresh_keeps_the_cache(emulator: Emulator) -> None:
     with pytest.raises(TokenEndpointError) as info:
         load_profile().refresh(HttpxRequest())
     assert not isinstance(info.value, InvalidGrantError)
-    assert "kept" in info.value.message
+    assert "kept" in info.value.message and info.value.transient
     assert file.path.read_bytes() == before
+    # three attempts, with a jittered doubling wait between them, none slept for real
+    assert emulator.control.counters()["faults"] == 3
+    assert len(slept) == 2 and 0.25 <= slept[0] <= 0.5 and 0.5 <= slept[1] <= 1.0
     emulator.control.clear_faults()
     creds = load_profile()
     creds.refresh(HttpxRequest())
@@ -261,6 +278,24 @@ def test_malformed_expires_in_on_refresh_keeps_the_cache(
         creds.refresh(HttpxRequest())
     assert file.path.read_bytes() == before
     assert creds.token == held
+
+
+def test_refresh_sends_the_reauth_proof_and_the_granted_scopes(emulator: Emulator) -> None:
+    """A cache with a rapt_token (Workspace reauthentication) passes it on, as google-auth does."""
+    file = store.profile_file("default")
+    seed_cache(emulator, file, lifetime=0.0)
+    data = file.read()
+    assert data is not None
+    file.write({**data, "rapt_token": "unit-rapt-proof"})
+    sent: list[httpx.Request] = []
+    with httpx.Client(event_hooks={"request": [sent.append]}) as http:
+        creds = load_profile()
+        creds.refresh(HttpxRequest(http))
+    assert creds.valid and creds.rapt_token == "unit-rapt-proof"
+    form = httpx.QueryParams(sent[0].read().decode())
+    assert form["grant_type"] == "refresh_token" and form["rapt"] == "unit-rapt-proof"
+    assert set(form["scope"].split()) == set(SCOPES)
+    assert [str(r.url) for r in sent] == [emulator.base_url + "/token"]
 
 
 def test_unreachable_token_endpoint_keeps_the_cache(emulator: Emulator) -> None:
@@ -481,9 +516,13 @@ def assert_no_secrets(body: dict[str, Any], *texts: str) -> None:
 
 
 def test_no_secret_in_logs_or_errors(
-    emulator: Emulator, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+    emulator: Emulator,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every failure path of this module, captured and scanned for token, refresh token, secret."""
+    slept = fake_sleep(monkeypatch)
     file = store.profile_file("default")
     body = seed_cache(emulator, file, lifetime=0.0)
     texts: list[str] = []
@@ -503,7 +542,7 @@ def test_no_secret_in_logs_or_errors(
         except InvalidGrantError as exc:
             texts += [str(exc), repr(exc), repr(exc.__cause__), repr(exc.__context__)]
     out, err = capfd.readouterr()
-    assert len(texts) == 9
+    assert len(texts) == 9 and len(slept) == 2
     assert_no_secrets(
         body, *texts, caplog.text, out, err, *(r.getMessage() for r in caplog.records)
     )

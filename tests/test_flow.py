@@ -14,15 +14,11 @@ import httpx
 import pytest
 
 from gemini_oauth import _flow as flow
-from gemini_oauth._authorize import (
-    authorization_url,
-    parse_callback,
-    parse_token_response,
-    token_request,
-)
+from gemini_oauth._authorize import authorization_url, parse_callback
 from gemini_oauth._client_secrets import ClientSecret, client_from_dict
 from gemini_oauth._flow import run_login
 from gemini_oauth._pkce import make_state, make_verifier, s256_challenge
+from gemini_oauth._token_endpoint import parse_token_response, token_request
 from gemini_oauth._useragent import HeadlessUserAgent, approve
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.errors import (

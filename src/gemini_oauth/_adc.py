@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from gemini_oauth._constants import (
@@ -35,11 +35,14 @@ from gemini_oauth._constants import (
     TOKEN_HOST_ENV,
     UNIVERSE_DOMAIN,
 )
-from gemini_oauth.errors import AdcError, RevocationError, TokenEndpointError
+from gemini_oauth.errors import AdcError
 from gemini_oauth.scopes import CLOUD_PLATFORM
 
 if TYPE_CHECKING:
     import google.auth.credentials
+
+    from gemini_oauth._client_secrets import ClientSecret
+    from gemini_oauth._flow import LoginResult
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +51,6 @@ ADC_FILENAME = "application_default_credentials.json"
 GCLOUD_CLIENT_ID_PREFIX = "764086051850-"
 SET_QUOTA_HINT = "Run 'gemini-oauth adc set-quota-project PROJECT_ID'."
 _PROJECT_RE = re.compile(r"^(?:[a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[0-9]{1,20}$")
-
-
-class _LoginResult(Protocol):
-    @property
-    def refresh_token(self) -> str | None: ...
-    @property
-    def account(self) -> str | None: ...
-
-
-class _Client(Protocol):
-    @property
-    def client_id(self) -> str: ...
-    @property
-    def client_secret(self) -> str: ...
 
 
 # --- where the file lives -------------------------------------------------------------------
@@ -211,8 +200,8 @@ def overwrite_warnings(
 
 
 def write_adc(
-    result: _LoginResult,
-    client: _Client,
+    result: LoginResult,
+    client: ClientSecret,
     *,
     quota_project: str | None = None,
     path: Path | None = None,
@@ -380,30 +369,14 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _refresh(creds: google.auth.credentials.Credentials) -> None:
-    import google.auth.exceptions
+    """google-auth's own refresh of ADC; failures map through ``_token_endpoint``."""
+    from gemini_oauth._token_endpoint import ADC_LOGIN, from_google_auth
 
     request = _transport()
     try:
         creds.refresh(request)  # type: ignore[no-untyped-call]
-    except google.auth.exceptions.RefreshError as exc:
-        data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
-        text = str(exc.args[0]) if exc.args else type(exc).__name__
-        error = data.get("error")
-        hint = "Run 'gemini-oauth adc login' to sign in again."
-        if error == "invalid_grant":
-            from gemini_oauth.errors import InvalidGrantError
-
-            raise InvalidGrantError(
-                "The ADC refresh token was refused: " + text, error=error, hint=hint
-            ) from None
-        raise TokenEndpointError(
-            "Could not refresh the ADC: " + text, error=error, hint=hint
-        ) from None
-    except google.auth.exceptions.TransportError as exc:
-        raise TokenEndpointError(
-            f"Could not reach the token endpoint: {type(exc).__name__}.",
-            hint="Check your network (or $CLOUDSDK_AUTH_TOKEN_HOST) and try again.",
-        ) from None
+    except Exception as exc:
+        raise from_google_auth(exc, creds, sign_in=ADC_LOGIN) from None
     finally:
         request.close()
 
@@ -478,10 +451,10 @@ def _forget_cached(refresh_token: str, env: Mapping[str, str]) -> None:
 def revoke(*, path: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
     """Revoke the ADC refresh token (RFC 7009) at the token host, then delete the file.
 
-    A server error or network failure raises RevocationError and keeps the file; a 400
-    (the token is already invalid) still deletes it, as gcloud does.
+    The rule is ``_token_endpoint.revoke``'s: only a 200, or 400 ``invalid_token`` (already
+    gone), deletes the file; any other answer, or none, keeps it and raises RevocationError.
     """
-    import httpx
+    from gemini_oauth._token_endpoint import revoke as revoke_token
 
     env = os.environ if env is None else env
     path = path or adc_path(env=env)
@@ -489,17 +462,11 @@ def revoke(*, path: Path | None = None, env: Mapping[str, str] | None = None) ->
     info = _user_adc(path, hint)
     token = str(info.get("refresh_token") or "")
     if token:
-        url = revoke_uri(env)
+        request = _transport()
         try:
-            response = httpx.post(url, data={"token": token}, timeout=30.0)
-        except httpx.HTTPError as exc:
-            raise RevocationError(
-                f"Could not reach {url} ({type(exc).__name__}); the ADC file was kept."
-            ) from None
-        if response.status_code not in (200, 400):
-            raise RevocationError(
-                f"{url} answered HTTP {response.status_code}; the ADC file was kept."
-            )
+            revoke_token(request, revoke_uri(env), token, kept="the ADC file was kept")
+        finally:
+            request.close()
         _forget_cached(token, env)
     path.unlink()
     return path

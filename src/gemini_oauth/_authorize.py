@@ -1,24 +1,17 @@
-"""Authorization-code steps without I/O: URL, callback, token response (RFC 6749 §4.1)."""
+"""Authorization-code steps without I/O: the authorization URL and the callback (RFC 6749 §4.1).
+
+The code exchange and its answer are ``_token_endpoint``'s.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
-import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlencode
 
 from gemini_oauth._constants import is_loopback_host
-from gemini_oauth.errors import (
-    CallbackError,
-    ConsentDeniedError,
-    InvalidGrantError,
-    LoginError,
-    TokenEndpointError,
-)
+from gemini_oauth.errors import CallbackError, ConsentDeniedError, LoginError
 
 if TYPE_CHECKING:
     from gemini_oauth._client_secrets import ClientSecret
@@ -52,20 +45,6 @@ def authorization_url(
         params["prompt"] = prompt
     sep = "&" if "?" in client.auth_uri else "?"
     return client.auth_uri + sep + urlencode(params)
-
-
-def token_request(
-    client: ClientSecret, code: str, verifier: str, redirect_uri: str
-) -> dict[str, str]:
-    """The form that exchanges a code with its PKCE verifier (RFC 6749 §4.1.3, RFC 7636 §4.5)."""
-    return {
-        "grant_type": "authorization_code",
-        "code": code,
-        "code_verifier": verifier,
-        "redirect_uri": redirect_uri,
-        "client_id": client.client_id,
-        "client_secret": client.client_secret,
-    }
 
 
 def parse_callback(
@@ -158,116 +137,3 @@ def _strict_query(query: str) -> dict[str, str]:
             raise CallbackError(f"The callback repeats the parameter {name[:20]!r}; refusing it.")
         params[name] = value
     return params
-
-
-@dataclass(frozen=True)
-class TokenResponse:
-    """A successful token endpoint answer (RFC 6749 §5.1); secrets kept out of repr."""
-
-    access_token: str = field(repr=False)
-    expires_in: int
-    refresh_token: str | None = field(default=None, repr=False)
-    granted_scopes: tuple[str, ...] = ()
-    id_token: str | None = field(default=None, repr=False)
-    account: str = ""
-    token_type: str = "Bearer"  # noqa: S105 (a type name, not a secret)
-
-
-def parse_token_response(status: int, body: bytes | str | Mapping[str, Any]) -> TokenResponse:
-    """Parse a token endpoint answer; unknown fields ignored, errors typed (RFC 6749 §5.1, §5.2)."""
-    data: Any = body
-    if isinstance(body, (bytes, str)):
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
-    if not isinstance(data, Mapping):
-        raise TokenEndpointError(
-            f"The token endpoint answered HTTP {status} with a body that is not a JSON object.",
-            status=status,
-            hint="Check the token_uri in the client file; try again later.",
-        )
-    if status >= 400 or "error" in data:
-        raise _oauth_error(status, data)
-    access = data.get("access_token")
-    if not isinstance(access, str) or not access:
-        raise TokenEndpointError(
-            "The token endpoint's answer has no access_token.", status=status, hint=_RETRY
-        )
-    expires_in = _int(data.get("expires_in"))
-    if expires_in is None:
-        raise TokenEndpointError(
-            "The token endpoint's answer has no valid expires_in.", status=status, hint=_RETRY
-        )
-    token_type = data.get("token_type", "Bearer")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise TokenEndpointError(
-            "The token endpoint issued a non-Bearer token.", status=status, hint=_RETRY
-        )
-    refresh, id_token, scope = data.get("refresh_token"), data.get("id_token"), data.get("scope")
-    return TokenResponse(
-        access_token=access,
-        expires_in=expires_in,
-        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-        granted_scopes=tuple(scope.split()) if isinstance(scope, str) else (),
-        id_token=id_token if isinstance(id_token, str) and id_token else None,
-        account=id_token_email(id_token) if isinstance(id_token, str) else "",
-    )
-
-
-_RETRY = "Try 'gemini-oauth login' again; if it persists, the token endpoint is misbehaving."
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 12:
-        return int(value)
-    return None
-
-
-def _oauth_error(status: int, data: Mapping[str, Any]) -> TokenEndpointError:
-    error = data.get("error")
-    error = error if isinstance(error, str) and set(error) <= _SAFE_ERROR else "unknown_error"
-    raw = data.get("error_description")
-    description = _printable(raw)[:200] if isinstance(raw, str) else ""
-    message = f"The token endpoint refused the request (HTTP {status}): {error}"
-    message += f": {description}" if description else "."
-    if error == "invalid_grant":
-        return InvalidGrantError(
-            message, error=error, description=description or None, status=status
-        )
-    if error in ("invalid_client", "unauthorized_client"):
-        hint = (
-            "The client file's secret or id is not accepted: download it again from Google Cloud "
-            "console > Google Auth platform > Clients, then run 'gemini-oauth login'."
-        )
-    elif status >= 500 or status == 429 or error == "temporarily_unavailable":
-        hint = "The token endpoint is having trouble; try again in a minute."
-    else:
-        hint = _RETRY
-    return TokenEndpointError(
-        message, error=error, description=description or None, status=status, hint=hint
-    )
-
-
-def _printable(text: str) -> str:
-    return "".join(c for c in text if c.isprintable())
-
-
-def id_token_email(id_token: str) -> str:
-    """The email claim of an ID token straight from the token endpoint (OIDC Core §3.1.3.7).
-
-    Only the payload is decoded: the token came over TLS from the token endpoint itself.
-    """
-    parts = id_token.split(".")
-    if len(parts) != 3:
-        return ""
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error):
-        return ""
-    email = payload.get("email") if isinstance(payload, dict) else None
-    return email if isinstance(email, str) and _printable(email) == email else ""

@@ -6,9 +6,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from google.auth import exceptions as ga_exceptions
 from google.oauth2 import credentials as ga_credentials
 
 from gemini_oauth import _clock
@@ -19,15 +18,10 @@ from gemini_oauth._constants import (
     REFRESH_MARGIN,
     TESTING_REFRESH_LIFETIME,
 )
-from gemini_oauth._redact import server_text
+from gemini_oauth._retry import RetryPolicy
 from gemini_oauth._store import TokenFile, profile_file
-from gemini_oauth.errors import (
-    InvalidGrantError,
-    LoginError,
-    LoginRequiredError,
-    RevocationError,
-    TokenEndpointError,
-)
+from gemini_oauth._token_endpoint import refresh_grant, refresh_policy, refresh_request, revoke
+from gemini_oauth.errors import InvalidGrantError, LoginError, LoginRequiredError
 from gemini_oauth.scopes import QUICKSTART_SCOPES, granted_form, parse_scopes
 
 if TYPE_CHECKING:
@@ -35,6 +29,7 @@ if TYPE_CHECKING:
     from google.auth.transport import Request
 
     from gemini_oauth._client_secrets import ClientSecret
+    from gemini_oauth._flow import LoginResult
     from gemini_oauth._transport import HttpxRequest
 
 __all__ = [
@@ -45,17 +40,6 @@ __all__ = [
     "revoke_and_delete",
     "save_login",
 ]
-
-
-class LoginResultLike(Protocol):
-    """What ``flow.run_login`` returns."""
-
-    access_token: str
-    refresh_token: str | None
-    expires_at: float
-    granted_scopes: tuple[str, ...]
-    id_token: str | None
-    account: str
 
 
 def _naive_utc(epoch: float) -> datetime:
@@ -81,7 +65,15 @@ def _scope_list(data: dict[str, Any]) -> list[str]:
 
 
 class CachedCredentials(ga_credentials.Credentials):
-    """google-auth user credentials bound to a cache file; ``refresh`` is single-flight."""
+    """google-auth user credentials bound to a cache file; ``refresh`` is single-flight.
+
+    The refresh grant is ours (``_token_endpoint.refresh_grant``, through the given google-auth
+    ``Request``): answers that say "try again" are retried under ``refresh_retry``, whose sleep
+    is a seam.
+    """
+
+    #: Retries of the refresh grant (an instance may carry its own, e.g. with a fake sleep).
+    refresh_retry: RetryPolicy = refresh_policy()
 
     def __init__(self, token: str | None = None, *args: Any, **kwargs: Any) -> None:
         self._file: TokenFile | None = kwargs.pop("file", None)
@@ -100,6 +92,7 @@ class CachedCredentials(ga_credentials.Credentials):
             except ValueError:
                 expiry = None
         scopes = _scope_list(data) or None
+        rapt = data.get("rapt_token")
         return cls(
             data.get("token") if expiry is not None else None,
             refresh_token=data["refresh_token"],
@@ -111,6 +104,7 @@ class CachedCredentials(ga_credentials.Credentials):
             quota_project_id=data.get("quota_project_id"),
             universe_domain=data.get("universe_domain") or "googleapis.com",
             account=data.get("account") or "",
+            rapt_token=rapt if isinstance(rapt, str) and rapt else None,
             expiry=expiry,
             file=file,
         )
@@ -129,6 +123,7 @@ class CachedCredentials(ga_credentials.Credentials):
     def _make_copy(self) -> CachedCredentials:
         cred: CachedCredentials = super()._make_copy()  # type: ignore[no-untyped-call]
         cred._file = self._file
+        cred.refresh_retry = self.refresh_retry
         return cred
 
     def _adopt(self, data: dict[str, Any]) -> None:
@@ -137,6 +132,7 @@ class CachedCredentials(ga_credentials.Credentials):
         self._refresh_token = fresh.refresh_token
         self._client_id, self._client_secret = fresh.client_id, fresh.client_secret
         self._token_uri = fresh.token_uri
+        self._rapt_token = fresh.rapt_token
 
     def refresh(self, request: Request) -> None:
         """Refresh once for all: under the cache lock, adopt a token another refresher wrote.
@@ -164,48 +160,42 @@ class CachedCredentials(ga_credentials.Credentials):
             self._file.write(data)
 
     def _refresh_unlocked(self, request: Request, data: dict[str, Any] | None) -> None:
-        before = (self.token, self.expiry, self._refresh_token)
+        """The refresh grant; on any failure nothing of this object (or the cache) changes."""
+        if not (self._refresh_token and self._client_id and self._client_secret):
+            raise LoginRequiredError("These credentials cannot be refreshed (no refresh token).")
+        form = refresh_request(
+            client_id=self._client_id,
+            client_secret=self._client_secret,
+            refresh_token=self._refresh_token,
+            scopes=self._scopes,
+            rapt_token=self._rapt_token,
+        )
+        issued = _clock.now()  # before the request: the expiry errs on the early side
         try:
-            try:
-                super().refresh(request)  # type: ignore[no-untyped-call]
-            except (TypeError, ValueError):  # google-auth parsing e.g. "expires_in": "soon"
-                self.token = None
-            if not isinstance(self.token, str) or not self.token:
-                raise TokenEndpointError(
-                    "The token endpoint answered without a usable access token; "
-                    "the cache was kept.",
-                    hint="Try again in a minute; if it persists, run 'gemini-oauth login'.",
-                )
-            if not isinstance(self._refresh_token, str) or not self._refresh_token:
-                self._refresh_token = before[2]  # no (or a nonsense) rotation: keep ours
-        except TokenEndpointError:
-            self.token, self.expiry, self._refresh_token = before
-            raise
-        except ga_exceptions.RefreshError as exc:
-            body = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
-            error = server_text(body.get("error", ""), 64)
-            description = server_text(body.get("error_description", ""))
-            if error == "invalid_grant":
-                if data is not None and self._file is not None:
-                    self._file.delete()
-                raise _invalid_grant(data or {}, description) from None
-            raise TokenEndpointError(
-                f"The token endpoint refused the refresh ({error or 'no error code'}"
-                f"{': ' + description if description else ''}); the cache was kept.",
-                error=error or None,
-                description=description or None,
-                hint="Try again in a minute; if it persists, run 'gemini-oauth login'.",
-            ) from None
-        except ga_exceptions.TransportError as exc:
-            raise TokenEndpointError(
-                f"Could not reach the token endpoint {self.token_uri} ({server_text(exc)}); "
-                "the cache was kept.",
-                hint="Check your network connection and try again.",
-            ) from None
+            answer = refresh_grant(
+                request,
+                self._token_uri or GOOGLE_TOKEN_URI,
+                form,
+                retry=self.refresh_retry,
+                kept="the cached login was kept",
+            )
+        except InvalidGrantError as exc:
+            if data is not None and self._file is not None:
+                self._file.delete()
+            raise _invalid_grant(data or {}, exc) from None
+        self.token = answer.access_token
+        self.expiry = _naive_utc(issued + answer.expires_in)
+        if answer.refresh_token:  # Google does not rotate; a server that does is followed
+            self._refresh_token = answer.refresh_token
+        if answer.id_token:
+            self._id_token = answer.id_token
+        if answer.granted_scopes:
+            self._granted_scopes = list(answer.granted_scopes)
 
 
-def _invalid_grant(data: dict[str, Any], description: str) -> InvalidGrantError:
+def _invalid_grant(data: dict[str, Any], refused: InvalidGrantError) -> InvalidGrantError:
     """Tell a 7-day Testing expiry from a revocation by the refresh token's age."""
+    description = refused.description or ""
     who = f" for {data['account']}" if data.get("account") else ""
     said = f" (Google said: {description})" if description else ""
     age = None
@@ -225,7 +215,13 @@ def _invalid_grant(data: dict[str, Any], description: str) -> InvalidGrantError:
             f"The refresh token{who} was revoked (in the Google Account's security settings, by "
             f"'gemini-oauth logout', or by a password change){said}. The cached login was removed."
         )
-    return InvalidGrantError(message, error="invalid_grant", description=description or None)
+    return InvalidGrantError(
+        message,
+        error="invalid_grant",
+        description=refused.description,
+        status=refused.status,
+        subtype=refused.subtype,
+    )
 
 
 def load_profile(profile: str = "default", *, home: str | Path | None = None) -> CachedCredentials:
@@ -241,7 +237,7 @@ def load_profile(profile: str = "default", *, home: str | Path | None = None) ->
 
 
 def save_login(
-    result: LoginResultLike,
+    result: LoginResult,
     client: ClientSecret,
     *,
     file: TokenFile,
@@ -404,39 +400,21 @@ def revoke_and_delete(
 ) -> dict[str, Any] | None:
     """Log out (RFC 7009): revoke the refresh token at the server, then delete the cache.
 
-    A 200, or ``invalid_token`` (already dead), deletes; anything else keeps the cache and raises
-    RevocationError. Returns the data that was removed, or None when there was no login.
+    The rule is ``_token_endpoint.revoke``'s: a 200, or ``invalid_token`` (already dead),
+    deletes; anything else keeps the cache and raises RevocationError with the server's reason.
+    Returns the data that was removed, or None when there was no login.
     """
-    import httpx
+    from gemini_oauth._transport import HttpxRequest
 
     with file.lock():
         data = file.read()
         if data is None:
             return None
-        uri = data.get("revoke_uri") or GOOGLE_REVOKE_URI
-        http = client or httpx.Client(timeout=30.0)
+        request = HttpxRequest(client)
         try:
-            response = http.post(uri, data={"token": data["refresh_token"]})
-        except httpx.HTTPError as exc:
-            raise RevocationError(
-                f"Could not reach the revocation endpoint {uri} ({type(exc).__name__}); "
-                "the cached login was kept."
-            ) from None
+            uri = data.get("revoke_uri") or GOOGLE_REVOKE_URI
+            revoke(request, uri, data["refresh_token"], kept="the cached login was kept")
         finally:
-            if client is None:
-                http.close()
-        if response.status_code != 200 and _oauth_error(response) != "invalid_token":
-            raise RevocationError(
-                f"The revocation endpoint answered HTTP {response.status_code}; "
-                "the cached login was kept."
-            )
+            request.close()
         file.delete()
         return data
-
-
-def _oauth_error(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    return str(body.get("error", "")) if isinstance(body, dict) else ""

@@ -15,22 +15,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from gemini_oauth import _clock
-from gemini_oauth._authorize import (
-    TokenResponse,
-    authorization_url,
-    parse_callback,
-    parse_token_response,
-    token_request,
-)
+from gemini_oauth._authorize import authorization_url, parse_callback
 from gemini_oauth._loopback import LoopbackListener, callback_path
 from gemini_oauth._pkce import make_state, make_verifier, s256_challenge
-from gemini_oauth.errors import (
-    CallbackError,
-    LoginError,
-    PortInUseError,
-    ScopeNotGrantedError,
-    TokenEndpointError,
-)
+from gemini_oauth._token_endpoint import TokenResponse, exchange_code, token_request
+from gemini_oauth.errors import CallbackError, LoginError, PortInUseError, ScopeNotGrantedError
 from gemini_oauth.scopes import USERINFO_EMAIL, expand_scope, granted_form, short_name
 
 if TYPE_CHECKING:
@@ -221,22 +210,14 @@ def _paste_flow(
 def _exchange(
     client: ClientSecret, form: dict[str, str], http: httpx.Client | None
 ) -> TokenResponse:
-    """POST the code and verifier to the token endpoint (RFC 6749 §4.1.3)."""
-    import httpx
+    """POST the code and verifier to the token endpoint of the same client (RFC 6749 §4.1.3)."""
+    from gemini_oauth._transport import HttpxRequest
 
-    own = http is None
-    session = httpx.Client(timeout=30.0) if http is None else http
+    request = HttpxRequest(http)
     try:
-        answer = session.post(client.token_uri, data=form, headers={"Accept": "application/json"})
-    except httpx.HTTPError as exc:  # its text may hold the URL only, but keep it to the type
-        raise TokenEndpointError(
-            f"Could not reach the token endpoint ({type(exc).__name__}).",
-            hint="Check your network connection and try again.",
-        ) from None
+        return exchange_code(request, client.token_uri, form)
     finally:
-        if own:
-            session.close()
-    return parse_token_response(answer.status_code, answer.content)
+        request.close()
 
 
 def _check_scopes(

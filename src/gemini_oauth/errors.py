@@ -118,9 +118,55 @@ class LoginRequiredError(GeminiOAuthError):
 
 
 class TokenEndpointError(GeminiOAuthError):
-    """The token endpoint returned an OAuth error or a malformed response."""
+    """The token endpoint returned an OAuth error or a malformed response, or was unreachable.
+
+    ``error``, ``subtype`` (Google's ``error_subtype``, e.g. ``invalid_rapt``) and
+    ``description`` are the server's, made safe to show; ``status`` is the HTTP status.
+    ``transient`` is True when trying again later may work and signing in again would not help
+    (unreachable, 408/429/5xx, ``temporarily_unavailable``).
+    """
 
     exit_code = 3
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str | None = None,
+        description: str | None = None,
+        status: int | None = None,
+        subtype: str | None = None,
+        transient: bool = False,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.error = error
+        self.description = description
+        self.status = status
+        self.subtype = subtype
+        self.transient = transient
+
+
+#: Why a refresh token may die weekly, and the fix (Google's Testing-status rule).
+TESTING_NOTE = (
+    "If this happens every 7 days, the OAuth app is in Testing status: publish it to Production "
+    "in Google Auth platform > Audience."
+)
+
+
+class InvalidGrantError(TokenEndpointError):
+    """The refresh token (or code) is no longer valid: revoked, expired or already used."""
+
+    default_hint = "Run 'gemini-oauth login' to sign in again. " + TESTING_NOTE
+
+
+class RevocationError(GeminiOAuthError):
+    """The revocation endpoint did not confirm revocation; local credentials were kept.
+
+    ``error`` and ``description`` are the server's reason (RFC 7009 §2.2.1), made safe to show.
+    """
+
+    default_hint = "Try again later; nothing was deleted."
 
     def __init__(
         self,
@@ -135,21 +181,6 @@ class TokenEndpointError(GeminiOAuthError):
         self.error = error
         self.description = description
         self.status = status
-
-
-class InvalidGrantError(TokenEndpointError):
-    """The refresh token (or code) is no longer valid: revoked, expired or already used."""
-
-    default_hint = (
-        "Run 'gemini-oauth login' to sign in again. If this happens every 7 days, the OAuth app "
-        "is in Testing status: publish it to Production in Google Auth platform > Audience."
-    )
-
-
-class RevocationError(GeminiOAuthError):
-    """The revocation endpoint did not confirm revocation; local credentials were kept."""
-
-    default_hint = "Try again later; nothing was deleted."
 
 
 class AdcError(GeminiOAuthError):
