@@ -8,7 +8,7 @@ one run:
             print-access-token` (CLOUDSDK_AUTH_TOKEN_HOST pointed at the emulator) and `curl`
 
 The emulator keeps HTTP/1.1 connections alive, so ours makes the listing and all N calls over one
-pooled connection (tests/test_gemini.py checks this); against Google, where each new connection
+pooled connection (tests/test_client.py checks this); against Google, where each new connection
 also costs a TLS handshake, that saves more than it does here.
 The slow peers make fewer calls (--seed-calls, --gcloud-calls); their totals are extrapolated to
 N calls, and the output says so.
@@ -30,10 +30,11 @@ import time
 from pathlib import Path
 
 from gemini_oauth import _store as store
+from gemini_oauth._client import GeminiClient
 from gemini_oauth._client_secrets import client_from_dict
 from gemini_oauth._credentials import save_login
 from gemini_oauth._flow import LoginResult
-from gemini_oauth._gemini import GeminiClient, text
+from gemini_oauth._wire import text
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.scopes import CLOUD_PLATFORM, RETRIEVER
 

@@ -44,9 +44,9 @@ _EXPORTS: dict[str, str] = {
     "load_profile": "gemini_oauth._credentials",
     "login": "gemini_oauth._credentials",
     "default_credentials": "gemini_oauth._adc",
-    "GeminiClient": "gemini_oauth._gemini",
-    "AsyncGeminiClient": "gemini_oauth._gemini",
-    "ModelPage": "gemini_oauth._gemini",
+    "GeminiClient": "gemini_oauth._client",
+    "AsyncGeminiClient": "gemini_oauth._client",
+    "ModelPage": "gemini_oauth._wire",
     "genai_client": "gemini_oauth._genai",
     **dict.fromkeys(_ERRORS, "gemini_oauth.errors"),
 }
@@ -56,14 +56,14 @@ if TYPE_CHECKING:
     from gemini_oauth import errors as errors
     from gemini_oauth import scopes as scopes
     from gemini_oauth._adc import default_credentials as default_credentials
+    from gemini_oauth._client import AsyncGeminiClient as AsyncGeminiClient
+    from gemini_oauth._client import GeminiClient as GeminiClient
     from gemini_oauth._credentials import CachedCredentials as CachedCredentials
     from gemini_oauth._credentials import load_creds as load_creds
     from gemini_oauth._credentials import load_profile as load_profile
     from gemini_oauth._credentials import login as login
-    from gemini_oauth._gemini import AsyncGeminiClient as AsyncGeminiClient
-    from gemini_oauth._gemini import GeminiClient as GeminiClient
-    from gemini_oauth._gemini import ModelPage as ModelPage
     from gemini_oauth._genai import genai_client as genai_client
+    from gemini_oauth._wire import ModelPage as ModelPage
     from gemini_oauth.errors import AdcError as AdcError
     from gemini_oauth.errors import ApiError as ApiError
     from gemini_oauth.errors import ApiKeyInvalidError as ApiKeyInvalidError

@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from gemini_oauth._gemini import (
-    USER_AGENT,
+from gemini_oauth._request_auth import (
     OAuthHeaders,
     bearer_of,
     resolve_base_url,
     resolve_credentials,
     resolve_quota_project,
 )
+from gemini_oauth._wire import USER_AGENT
 from gemini_oauth.errors import GeminiOAuthError
 
 if TYPE_CHECKING:

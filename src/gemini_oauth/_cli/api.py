@@ -16,7 +16,7 @@ import click
 from gemini_oauth.errors import GeminiOAuthError
 
 if TYPE_CHECKING:
-    from gemini_oauth._gemini import GeminiClient
+    from gemini_oauth._client import GeminiClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,7 +64,7 @@ def connection_options(func: F) -> F:
 
 
 def _client(conn: dict[str, Any]) -> GeminiClient:
-    from gemini_oauth._gemini import GeminiClient
+    from gemini_oauth._client import GeminiClient
 
     return GeminiClient(
         profile=conn["profile"] or None,
@@ -185,7 +185,7 @@ def generate(
     **kw: Any,
 ) -> None:
     """Ask a model; the answer streams to stdout as it arrives. PROMPT '-' or none reads stdin."""
-    from gemini_oauth._gemini import text
+    from gemini_oauth._wire import text
 
     if prompt is None or prompt == "-":
         if sys.stdin.isatty():
@@ -221,7 +221,7 @@ def generate(
 
 
 def _auth_headers(conn: dict[str, Any]) -> dict[str, str]:
-    from gemini_oauth._gemini import (
+    from gemini_oauth._request_auth import (
         OAuthHeaders,
         resolve_credentials,
         resolve_quota_project,
@@ -245,7 +245,7 @@ def curl_url(path: str, endpoint: str | None, api_version: str) -> str:
     """``models`` -> BASE/v1/models; ``/v1beta/models`` -> BASE/v1beta/models; URLs stay."""
     from urllib.parse import urlsplit
 
-    from gemini_oauth._gemini import resolve_base_url
+    from gemini_oauth._request_auth import resolve_base_url
 
     base = resolve_base_url(endpoint)
     if path.startswith(("https://", "http://")):

@@ -69,10 +69,11 @@ def demo(model: str, prompt: str) -> None:
         ) from None
     from rich.console import Console
 
+    from gemini_oauth._client import GeminiClient
     from gemini_oauth._credentials import login, revoke_and_delete
-    from gemini_oauth._gemini import GeminiClient, text
     from gemini_oauth._store import profile_file
     from gemini_oauth._useragent import HeadlessUserAgent
+    from gemini_oauth._wire import text
     from gemini_oauth.scopes import DEFAULT_SCOPES, short_name
 
     out = Console(highlight=False, soft_wrap=True)

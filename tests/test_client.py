@@ -1,12 +1,11 @@
-"""GeminiClient / AsyncGeminiClient against the emulator over real HTTP: paging, errors, retries."""
+"""GeminiClient / AsyncGeminiClient against the emulator over real HTTP: paging, generate and
+stream, errors with their fix, refresh after a 401, retries, one pooled connection, async.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import random
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,17 +13,9 @@ import pytest
 from google.oauth2.credentials import Credentials
 
 from gemini_oauth import errors
-from gemini_oauth._gemini import (
-    AsyncGeminiClient,
-    GeminiClient,
-    RetryPolicy,
-    SseDecoder,
-    error_from_response,
-    normalize_contents,
-    parse_retry_after,
-    resolve_credentials,
-    text,
-)
+from gemini_oauth._api_errors import error_from_response
+from gemini_oauth._client import AsyncGeminiClient, GeminiClient
+from gemini_oauth._wire import text
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.scopes import CLOUD_PLATFORM, OPENID, USERINFO_EMAIL
 
@@ -50,72 +41,6 @@ def client(emu: Emulator, creds: Credentials | None = None, **kw: Any) -> Gemini
 
 def count(emu: Emulator, name: str) -> int:
     return emu.control.counters().get(name, 0)
-
-
-# ---------------------------------------------------------------- pure pieces
-
-
-def test_normalize_contents_forms() -> None:
-    user = {"role": "user", "parts": [{"text": "hi"}]}
-    assert normalize_contents("hi") == [user]
-    assert normalize_contents(user) == [user]
-    assert normalize_contents({"text": "hi"}) == [user]
-    model = {"role": "model", "parts": [{"text": "yo"}]}
-    assert normalize_contents(["a", {"text": "b"}, model, "c"]) == [
-        {"role": "user", "parts": [{"text": "a"}, {"text": "b"}]},
-        model,
-        {"role": "user", "parts": [{"text": "c"}]},
-    ]
-
-
-def test_parse_retry_after() -> None:
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after("Thu, 01 Jan 1970 00:01:40 GMT", now=90.0) == 10.0
-
-
-def test_retry_policy_is_bounded() -> None:
-    policy = RetryPolicy(max_attempts=4, deadline=5.0, initial_backoff=1.0, rng=random.Random(1))
-    delays = [policy.delay(n, 0.0) for n in range(1, 5)]
-    assert delays[3] is None  # the fourth attempt was the last
-    assert all(d is not None and 0.5 * 2 ** (i) <= d <= 2 ** (i) for i, d in enumerate(delays[:3]))
-    assert policy.delay(1, 0.0, retry_after=4.0) == 4.0
-    assert policy.delay(1, 0.0, retry_after=6.0) is None  # would pass the deadline
-    assert policy.delay(1, 4.9) is None
-
-
-def test_sse_decoder_multiline_and_comments() -> None:
-    decoder = SseDecoder()
-    lines = [": keep-alive", 'data: {"a":', "data: 1}", "", 'data: {"b": 2}']
-    events = [e for e in map(decoder.feed, lines) if e is not None]
-    assert events == [{"a": 1}]
-    assert decoder.flush() == {"b": 2}
-    assert decoder.flush() is None
-
-
-def test_text_skips_thoughts() -> None:
-    response = {
-        "candidates": [{"content": {"parts": [{"text": "x", "thought": True}, {"text": "y"}]}}]
-    }
-    assert text(response) == "y"
-    assert text({}) == ""
-
-
-def test_error_body_that_is_not_json() -> None:
-    exc = error_from_response(502, b"<html>Bad Gateway</html>")
-    assert isinstance(exc, errors.ServerError)
-    assert exc.code == 502 and "Bad Gateway" in exc.message
-
-
-def test_secrets_are_blanked_from_messages() -> None:
-    secret = "tok-" + "x" * 30
-    body = json.dumps({"error": {"code": 400, "message": f"bad token {secret}"}})
-    exc = error_from_response(400, body, secrets=[secret])
-    assert secret not in str(exc) and "[redacted]" in str(exc)
-
-
-# ---------------------------------------------------------------- models
 
 
 def test_list_one_page_and_all_pages(emulator: Emulator) -> None:
@@ -147,9 +72,6 @@ def test_api_version_v1beta(emulator: Emulator) -> None:
         assert len(list(beta.iter_models())) > len(list(v1.iter_models()))
 
 
-# ---------------------------------------------------------------- generate, stream, count
-
-
 def test_generate_stream_and_count(emulator: Emulator) -> None:
     with client(emulator) as api:
         reply = api.generate_content(MODEL, "Explain OAuth in one line")
@@ -178,9 +100,6 @@ def test_stream_arrives_incrementally(emulator: Emulator) -> None:
         stamps = [time.monotonic() for _ in api.stream_generate_content(MODEL, prompt)]
     assert len(stamps) > 4  # buffered, they would all come within a millisecond
     assert stamps[-1] - stamps[0] >= 0.5 * CHUNK_PAUSE * (len(stamps) - 1)
-
-
-# ---------------------------------------------------------------- errors with their fix
 
 
 def test_scope_insufficient(emulator: Emulator) -> None:
@@ -216,25 +135,6 @@ def test_user_project_denied(emulator: Emulator) -> None:
     assert "roles/serviceusage.serviceUsageConsumer" in exc.hint and "--quota-project" in exc.hint
 
 
-def test_no_credentials_answer_is_an_authentication_error(emulator: Emulator) -> None:
-    """Google's bare 403 "unregistered callers" means nothing identified the caller."""
-    response = httpx.get(emulator.base_url + "/v1/models")
-    exc = error_from_response(response.status_code, response.content)
-    assert isinstance(exc, errors.AuthenticationError) and exc.code == 403
-    assert "gemini-oauth login" in exc.hint
-
-
-def test_other_errors_still_say_what_to_do(emulator: Emulator) -> None:
-    grant = emulator.control.issue_grant(scopes=[CLOUD_PLATFORM])
-    response = httpx.post(
-        emulator.base_url + "/v1/models/gemini-2.5-flash:generateContent",
-        headers={"Authorization": f"Bearer {grant['access_token']}"},
-        json={"contents": []},
-    )
-    exc = error_from_response(response.status_code, response.content)
-    assert type(exc) is errors.ApiError and exc.code == 400 and exc.hint
-
-
 def test_api_key_answer_says_so(emulator: Emulator) -> None:
     response = httpx.get(
         emulator.base_url + "/v1/models", headers={"x-goog-api-key": "not-a-valid-key"}
@@ -249,106 +149,6 @@ def test_api_key_answer_says_so(emulator: Emulator) -> None:
     keyed.close()
 
 
-def test_revoked_token_asks_for_login(emulator: Emulator) -> None:
-    creds = make_creds(emulator)
-    assert httpx.post(emulator.base_url + "/revoke", data={"token": creds.refresh_token}).is_success
-    with client(emulator, creds) as api, pytest.raises(errors.InvalidGrantError) as info:
-        api.list_models()
-    assert "gemini-oauth login" in info.value.hint and "gemini-oauth adc login" in info.value.hint
-    assert creds.refresh_token not in str(info.value) and creds.token not in str(info.value)
-
-
-def test_expired_token_without_refresh_token(emulator: Emulator) -> None:
-    creds = Credentials(make_creds(emulator).token)
-    emulator.control.advance_clock(3700)
-    with client(emulator, creds) as api, pytest.raises(errors.AuthenticationError) as info:
-        api.list_models()
-    assert info.value.reason == "ACCESS_TOKEN_EXPIRED" and "gemini-oauth login" in info.value.hint
-    assert creds.token not in str(info.value)
-
-
-def test_refused_client_says_what_to_do(emulator: Emulator) -> None:
-    """A deleted client or changed secret (invalid_client) is named, with the way out."""
-    creds = make_creds(emulator)
-    creds = Credentials(None, refresh_token=creds.refresh_token, token_uri=creds.token_uri,
-                        client_id=emulator.client_id, client_secret="rotated-secret")  # fmt: skip
-    with client(emulator, creds) as api, pytest.raises(errors.TokenEndpointError) as info:
-        api.list_models()
-    assert "invalid_client" in str(info.value) and "client_secret.json" in info.value.hint
-    assert "gemini-oauth login" in info.value.hint and "rotated-secret" not in str(info.value)
-
-
-def test_failing_token_endpoint_says_what_to_do(emulator: Emulator) -> None:
-    creds = make_creds(emulator)
-    creds.token = None
-    emulator.control.add_fault("/token", 503, count=None)
-    with client(emulator, creds) as api, pytest.raises(errors.TokenEndpointError) as info:
-        api.list_models()
-    assert "temporarily_unavailable" in str(info.value) and "try again" in info.value.hint.lower()
-
-
-# ---------------------------------------------------------------- quota project sources
-
-
-def _disabled_project(emu: Emulator) -> None:
-    emu.control.set_project("quota-off", 99, api_enabled=False)
-
-
-def test_quota_project_explicit_env_credentials_none(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _disabled_project(emulator)
-    # explicit
-    with (
-        client(emulator, quota_project="quota-off") as api,
-        pytest.raises(errors.ServiceDisabledError),
-    ):
-        api.list_models()
-    # from the credentials
-    creds = make_creds(emulator, quota_project_id="quota-off")
-    with client(emulator, creds) as api, pytest.raises(errors.ServiceDisabledError):
-        api.list_models()
-    # explicit "" means none, even over the credentials' project: the call works
-    with client(emulator, creds, quota_project="") as api:
-        assert api.quota_project is None and api.list_models().models
-    # environment beats the credentials; explicit beats the environment
-    monkeypatch.setenv("GOOGLE_CLOUD_QUOTA_PROJECT", "quota-off")
-    with client(emulator) as api, pytest.raises(errors.ServiceDisabledError) as info:
-        api.list_models()
-    assert info.value.metadata["consumer"] == "projects/99"
-    with client(emulator, quota_project=emulator.project_id) as api:
-        assert api.list_models().models
-    # none anywhere: no header, so the OAuth client's project pays and the call works
-    monkeypatch.delenv("GOOGLE_CLOUD_QUOTA_PROJECT")
-    with client(emulator) as api:
-        assert api.quota_project is None and api.list_models().models
-
-
-def test_base_url_from_environment(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url + "/")
-    with GeminiClient(make_creds(emulator)) as api:
-        assert api.base_url == emulator.base_url
-        assert api.get_model(MODEL)
-
-
-def test_base_url_without_scheme_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", "generativelanguage.googleapis.com")
-    with pytest.raises(errors.GeminiOAuthError) as info:
-        GeminiClient(Credentials("placeholder"))
-    assert "https://" in info.value.message and "--endpoint" in info.value.hint
-
-
-@pytest.mark.parametrize("url", ["http://example.com", "http://10.0.0.1:8080/"])
-def test_plain_http_to_another_machine_is_refused(
-    monkeypatch: pytest.MonkeyPatch, url: str
-) -> None:
-    """The bearer token never crosses the network in clear text; loopback http is the emulator."""
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", url)
-    with pytest.raises(errors.GeminiOAuthError, match="clear text") as info:
-        GeminiClient(Credentials("placeholder"))
-    assert "https://" in info.value.hint
-
-
 def test_iter_models_stops_when_page_tokens_cycle(emulator: Emulator) -> None:
     """A server whose page tokens go A, B, A, ... cannot make the walk loop forever."""
     for next_token in ("A", "B", "A", "B", "A"):
@@ -358,9 +158,6 @@ def test_iter_models_stops_when_page_tokens_cycle(emulator: Emulator) -> None:
         names = [m["name"] for m in api.iter_models()]
     assert names == ["models/m-A", "models/m-B", "models/m-A"]
     assert emulator.control.counters()["faults"] == 3  # three pages fetched, then it stopped
-
-
-# ---------------------------------------------------------------- refresh and retries
 
 
 def test_refresh_and_retry_once_on_401(emulator: Emulator) -> None:
@@ -535,97 +332,6 @@ def test_async_calls_in_turn_share_one_connection(
     assert len(connections) == 1, connections
 
 
-# ---------------------------------------------------------------- credential sources
-
-
-def test_default_profile_is_used(emulator: Emulator) -> None:
-    from gemini_oauth._client_secrets import client_from_dict
-    from gemini_oauth._credentials import save_login
-    from gemini_oauth._flow import LoginResult
-    from gemini_oauth._store import profile_file
-
-    grant = emulator.control.issue_grant([CLOUD_PLATFORM])
-    save_login(
-        LoginResult(
-            access_token=grant["access_token"],
-            refresh_token=grant["refresh_token"],
-            expires_at=time.time() + 3600,
-            granted_scopes=(CLOUD_PLATFORM,),
-            account=emulator.user_email,
-        ),
-        client_from_dict(emulator.client_secret_json()),
-        file=profile_file("default"),
-        quota_project="quota-off",
-    )
-    _disabled_project(emulator)
-    with GeminiClient(base_url=emulator.base_url) as api:  # the profile's quota project is sent
-        assert api.quota_project == "quota-off"
-        with pytest.raises(errors.ServiceDisabledError) as info:
-            api.list_models()
-    assert info.value.metadata["consumer"] == "projects/99"
-    with GeminiClient(base_url=emulator.base_url, quota_project=emulator.project_id) as api:
-        assert api.list_models().models
-    with pytest.raises(errors.LoginRequiredError):
-        GeminiClient(profile="missing", base_url=emulator.base_url)
-
-
-def test_profile_credentials_refresh_after_401(emulator: Emulator) -> None:
-    from gemini_oauth._client_secrets import client_from_dict
-    from gemini_oauth._credentials import save_login
-    from gemini_oauth._flow import LoginResult
-    from gemini_oauth._store import profile_file
-
-    grant = emulator.control.issue_grant([CLOUD_PLATFORM])
-    login = LoginResult(
-        access_token=grant["access_token"],
-        refresh_token=grant["refresh_token"],
-        expires_at=time.time() + 3600,
-        granted_scopes=(CLOUD_PLATFORM,),
-        account=emulator.user_email,
-    )
-    save_login(login, client_from_dict(emulator.client_secret_json()), file=profile_file())
-    with GeminiClient(base_url=emulator.base_url) as api:
-        emulator.control.advance_clock(3601)  # the server refuses a token the cache calls fresh
-        assert api.list_models().models
-    assert count(emulator, "token.refresh_token") == 1
-
-
-def test_adc_file_is_used(
-    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    grant = emulator.control.issue_grant([CLOUD_PLATFORM])
-    adc = tmp_path / "adc.json"
-    adc.write_text(
-        json.dumps(
-            {
-                "type": "authorized_user",
-                "client_id": emulator.client_id,
-                "client_secret": emulator.client_secret,
-                "refresh_token": grant["refresh_token"],
-                "token_uri": emulator.base_url + "/token",
-                "quota_project_id": emulator.project_id,
-            }
-        )
-    )
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
-    monkeypatch.setenv("CLOUDSDK_AUTH_TOKEN_HOST", emulator.base_url + "/token")  # as gcloud
-    assert resolve_credentials(adc=True).quota_project_id == emulator.project_id
-    with GeminiClient(base_url=emulator.base_url, adc=True) as api:
-        assert api.quota_project == emulator.project_id
-        assert api.list_models().models
-    assert count(emulator, "token.refresh_token") == 1
-
-
-def test_no_credentials_anywhere(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_GCE_CHECK", "True")
-    with pytest.raises(errors.AdcError) as info:
-        GeminiClient(base_url="http://127.0.0.1:9")
-    assert "gemini-oauth login" in info.value.hint
-
-
-# ---------------------------------------------------------------- async
-
-
 def test_async_client(emulator: Emulator) -> None:
     async def main() -> None:
         emulator.control.add_fault("/v1/models", 503, count=1)
@@ -679,9 +385,6 @@ def test_async_refresh_after_401_never_blocks_the_event_loop(emulator: Emulator)
     asyncio.run(main())
     assert count(emulator, "token.refresh_token") == 1
     assert max(lags) < 0.4, f"the event loop froze for {max(lags):.2f} s"
-
-
-# ---------------------------------------------------------------- helpers
 
 
 class socket_free_port:

@@ -1,0 +1,160 @@
+"""Gemini API errors (``{"error": google.rpc.Status}``) -> the typed ApiError, with the fix.
+
+Pure: a status code and a body in, an exception out. Server text is kept to Google's message,
+with any secret the caller names blanked out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from gemini_oauth.errors import (
+    ApiError,
+    ApiKeyInvalidError,
+    AuthenticationError,
+    NotFoundError,
+    RateLimitError,
+    ScopeInsufficientError,
+    ServerError,
+    ServiceDisabledError,
+    UserProjectDeniedError,
+)
+
+# gcloud's own OAuth client project: a SERVICE_DISABLED naming it means no quota project was sent.
+_GCLOUD_PROJECT_NUMBER = "764086051850"
+
+
+def _reason_phrase(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return ""
+
+
+def _error_info(details: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
+    for detail in details:
+        if str(detail.get("@type", "")).endswith("google.rpc.ErrorInfo"):
+            return str(detail.get("reason", "")), dict(detail.get("metadata") or {})
+    return "", {}
+
+
+def _project_of(metadata: Mapping[str, str], fallback: str | None) -> str | None:
+    consumer = metadata.get("consumer") or metadata.get("containerInfo") or ""
+    return consumer.removeprefix("projects/") or fallback
+
+
+def _scope_hint(metadata: Mapping[str, str]) -> str:
+    method = metadata.get("method", "")
+    scopes = "cloud-platform,retriever" + (",tuning" if "Tuning" in method else "")
+    return (
+        f"Log in again with a scope this method accepts: gemini-oauth login --scopes {scopes}"
+        + (f" (needed by {method})." if method else ".")
+    )
+
+
+def _service_disabled_hint(metadata: Mapping[str, str], quota_project: str | None) -> str:
+    project = _project_of(metadata, quota_project)
+    if project == _GCLOUD_PROJECT_NUMBER:
+        return (
+            "No quota project reached Google, so it billed gcloud's own project: pass "
+            "--quota-project YOUR_PROJECT or set GOOGLE_CLOUD_QUOTA_PROJECT."
+        )
+    url = metadata.get("activationUrl") or (
+        "https://console.developers.google.com/apis/api/generativelanguage.googleapis.com/"
+        f"overview?project={project or 'YOUR_PROJECT'}"
+    )
+    return (
+        f"Enable the Generative Language API in project {project or '(your quota project)'} at "
+        f"{url}, wait a minute, and retry."
+    )
+
+
+def _user_project_hint(metadata: Mapping[str, str], quota_project: str | None) -> str:
+    project = _project_of(metadata, quota_project) or "the quota project"
+    return (
+        f"The account lacks serviceusage.services.use on {project}: grant it "
+        "roles/serviceusage.serviceUsageConsumer there, or choose another --quota-project."
+    )
+
+
+_KEY_MESSAGES = (
+    "api key not valid",
+    "api keys are not supported",
+    "multiple authentication credentials",
+)
+_API_KEY_HINT = (
+    "An API key was sent where OAuth was meant: drop the key (x-goog-api-key, ?key=, "
+    "GOOGLE_API_KEY/GEMINI_API_KEY) and let gemini-oauth send the bearer token."
+)
+
+
+def error_from_response(
+    status_code: int,
+    body: bytes | str,
+    *,
+    quota_project: str | None = None,
+    secrets: Iterable[str] = (),
+) -> ApiError:
+    """Google's JSON error (``{"error": google.rpc.Status}``) -> the matching ApiError subclass.
+
+    ``secrets`` (e.g. the bearer token sent) are blanked out of the message, whatever the body says.
+    """
+    raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    try:
+        parsed: Any = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, list) and parsed:  # streamGenerateContent without alt=sse
+        parsed = parsed[0]
+    err = parsed.get("error") if isinstance(parsed, dict) else None
+    if not isinstance(err, dict):
+        err = {"message": " ".join(raw.split())[:200] or _reason_phrase(status_code)}
+    details = [d for d in err.get("details") or [] if isinstance(d, dict)]
+    reason, metadata = _error_info(details)
+    status = str(err.get("status", ""))
+    message = str(err.get("message", "")).strip()
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "[redacted]")
+    shown = f"({reason})" if reason and reason != status else ""
+    label = " ".join(x for x in (str(status_code), status, shown) if x)
+    kw: dict[str, Any] = {
+        "code": status_code,
+        "status": status,
+        "reason": reason,
+        "metadata": metadata,
+        "details": details,
+    }
+    text_ = f"Gemini API error {label}: {message}"
+    lowered = message.lower()
+    if reason == "ACCESS_TOKEN_SCOPE_INSUFFICIENT" or "insufficient authentication scopes" in (
+        lowered
+    ):
+        return ScopeInsufficientError(text_, hint=_scope_hint(metadata), **kw)
+    if reason == "SERVICE_DISABLED":
+        return ServiceDisabledError(
+            text_, hint=_service_disabled_hint(metadata, quota_project), **kw
+        )
+    if reason == "USER_PROJECT_DENIED":
+        return UserProjectDeniedError(text_, hint=_user_project_hint(metadata, quota_project), **kw)
+    if reason in {"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"} or any(
+        x in lowered for x in _KEY_MESSAGES
+    ):
+        return ApiKeyInvalidError(text_, hint=_API_KEY_HINT, **kw)
+    if status_code == 401 or "unregistered callers" in lowered:  # 403: no key and no token sent
+        return AuthenticationError(text_, **kw)
+    if status_code == 404:
+        return NotFoundError(text_, **kw)
+    if status_code == 429:
+        return RateLimitError(text_, **kw)
+    if status_code >= 500:
+        return ServerError(text_, **kw)
+    if status_code == 400:
+        return ApiError(text_, hint="Fix the request field that Google names above.", **kw)
+    return ApiError(text_, hint="Google's message says why; --verbose shows the exchange.", **kw)
+
+
+__all__ = ["error_from_response"]

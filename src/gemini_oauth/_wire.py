@@ -1,0 +1,132 @@
+"""The Gemini REST shapes, without I/O: model names, request bodies, answers, server-sent events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gemini_oauth import __version__
+
+USER_AGENT = f"gemini-oauth/{__version__}"
+
+#: A prompt, a Content dict, or a list of Contents, parts and strings.
+Contents = str | list[Any] | dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelPage:
+    """One page of ``models.list``."""
+
+    models: list[dict[str, Any]]
+    next_page_token: str | None = None
+
+
+def model_page(data: Mapping[str, Any]) -> ModelPage:
+    """A ``models.list`` answer as a ModelPage."""
+    return ModelPage(list(data.get("models") or []), data.get("nextPageToken") or None)
+
+
+def list_params(page_size: int | None, page_token: str | None) -> dict[str, Any]:
+    """The query of ``models.list``."""
+    params: dict[str, Any] = {}
+    if page_size:
+        params["pageSize"] = page_size
+    if page_token:
+        params["pageToken"] = page_token
+    return params
+
+
+def model_path(name: str) -> str:
+    """``gemini-x`` -> ``models/gemini-x``; names with a collection (``tunedModels/x``) stay."""
+    name = name.strip().strip("/")
+    if not name:
+        raise ValueError("empty model name")
+    return name if "/" in name else f"models/{name}"
+
+
+def normalize_contents(contents: Contents) -> list[dict[str, Any]]:
+    """A prompt, a Content dict, or a list of Contents/parts/strings -> a list of Contents."""
+    if isinstance(contents, str):
+        return [{"role": "user", "parts": [{"text": contents}]}]
+    if isinstance(contents, dict):
+        return [contents] if "parts" in contents else [{"role": "user", "parts": [contents]}]
+    result: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
+    for item in contents:
+        if isinstance(item, dict) and "parts" in item:
+            if pending:
+                result.append({"role": "user", "parts": pending})
+                pending = []
+            result.append(item)
+        else:
+            pending.append({"text": item} if isinstance(item, str) else item)
+    if pending:
+        result.append({"role": "user", "parts": pending})
+    return result
+
+
+def generate_body(contents: Contents, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The body of ``generateContent`` / ``streamGenerateContent``; ``fields`` in REST names."""
+    return {"contents": normalize_contents(contents), **fields}
+
+
+def count_body(contents: Contents) -> dict[str, Any]:
+    """The body of ``countTokens``."""
+    return {"contents": normalize_contents(contents)}
+
+
+def text(response: Mapping[str, Any]) -> str:
+    """The answer text of a generateContent response (first candidate, thoughts left out)."""
+    candidates = response.get("candidates") or [{}]
+    parts = (candidates[0].get("content") or {}).get("parts") or []
+    return "".join(p.get("text", "") for p in parts if not p.get("thought"))
+
+
+def event_error(event: Any) -> tuple[int, str] | None:
+    """A stream event that is an error (``{"error": google.rpc.Status}``): its code and JSON."""
+    if isinstance(event, dict) and isinstance(event.get("error"), dict):
+        return int(event["error"].get("code") or 500), json.dumps(event)
+    return None
+
+
+class SseDecoder:
+    """Server-sent events (WHATWG HTML §9.2) -> JSON objects, one line at a time."""
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> Any | None:
+        """Take one line (without its newline); return a decoded event when one completes."""
+        if not line:
+            return self.flush()
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        if name == "data":
+            self._data.append(value[1:] if value.startswith(" ") else value)
+        return None
+
+    def flush(self) -> Any | None:
+        """The pending event, if any (also at end of stream)."""
+        if not self._data:
+            return None
+        payload, self._data = "\n".join(self._data), []
+        return json.loads(payload)
+
+
+__all__ = [
+    "USER_AGENT",
+    "Contents",
+    "ModelPage",
+    "SseDecoder",
+    "count_body",
+    "event_error",
+    "generate_body",
+    "list_params",
+    "model_page",
+    "model_path",
+    "normalize_contents",
+    "text",
+]
