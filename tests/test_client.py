@@ -212,6 +212,47 @@ def test_429_retry_info_in_the_body_is_honoured(emulator: Emulator) -> None:
         assert time.monotonic() - started >= 1.0
 
 
+def test_waits_go_through_the_injected_sleep(emulator: Emulator) -> None:
+    """The server's Retry-After and RetryInfo are what the client asks to wait; nothing sleeps."""
+    retry_info = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "9s"}
+    body = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [retry_info]}}
+    emulator.control.add_fault("/v1/models", 429, count=1, retry_after=7)
+    emulator.control.add_fault(f"/v1/models/{MODEL}:generateContent", 429, count=1, body=body)
+    slept: list[float] = []
+    with client(emulator, sleep=slept.append) as api:
+        assert api.list_models().models
+        assert text(api.generate_content(MODEL, "quota"))
+    assert slept == [7.0, 9.0] and count(emulator, "faults") == 2
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def main() -> None:
+        emulator.control.add_fault("/v1/models", 503, count=1, retry_after=5)
+        async with AsyncGeminiClient(
+            make_creds(emulator), base_url=emulator.base_url, sleep=fake_sleep
+        ) as api:
+            assert (await api.list_models()).models
+
+    asyncio.run(main())
+    assert slept == [7.0, 9.0, 5.0]
+
+
+def test_the_deadline_counts_injected_waits(emulator: Emulator) -> None:
+    """With a sleep that returns at once, the deadline still ends the retries."""
+    emulator.control.add_fault("/v1/models", 503, count=None)
+    slept: list[float] = []
+    with (
+        client(
+            emulator, max_attempts=1000, deadline=8.0, initial_backoff=1.0, sleep=slept.append
+        ) as api,
+        pytest.raises(errors.ServerError),
+    ):
+        api.list_models()
+    assert 2 <= len(slept) < 8 and sum(slept) < 8.0
+    assert count(emulator, "faults") == len(slept) + 1
+
+
 def test_never_more_than_max_attempts(emulator: Emulator) -> None:
     emulator.control.add_fault("/v1/models", 503, count=None)
     with client(emulator, max_attempts=3) as api, pytest.raises(errors.ServerError) as info:

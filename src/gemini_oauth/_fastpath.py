@@ -28,8 +28,9 @@ def flat_json_strings(text: str) -> dict[str, str | None]:
     """The string members of a flat JSON object (the cache's shape), without importing json.
 
     Values may be strings, lists of strings or literals; anything else raises ValueError, as does
-    malformed input (IndexError is raised for truncated input). ``json`` would cost the hot path
-    ~2.5 ms of import; ``_json.scanstring`` is its C string decoder.
+    malformed input (IndexError is raised for truncated input). ``json`` (it imports ``re``)
+    would add 5-9 ms to a 12-20 ms process and miss the 1.5x goal in a clean venv (figures in
+    docs/ARCHITECTURE.md); ``_json.scanstring`` is its C string decoder.
     """
     try:
         from _json import scanstring
