@@ -217,6 +217,22 @@ def fake_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return slept
 
 
+def test_reauthentication_is_an_invalid_grant_that_keeps_the_cache(emulator: Emulator) -> None:
+    """Workspace session control: invalid_grant with error_subtype rapt_required. The grant is
+    not revoked, so the cache stays; the subtype stays on the error for its wording."""
+    file = store.profile_file("default")
+    seed_cache(emulator, file, lifetime=0.0)
+    before = file.path.read_bytes()
+    answer = {"error": "invalid_grant", "error_subtype": "rapt_required",
+              "error_description": "reauth related error (rapt_required)"}  # fmt: skip
+    emulator.control.add_fault("/token", 400, count=1, body=answer)
+    with pytest.raises(InvalidGrantError) as info:
+        load_profile().refresh(HttpxRequest())
+    assert info.value.subtype == "rapt_required" and info.value.status == 400
+    assert "gemini-oauth login" in info.value.hint and "7 days" not in info.value.hint
+    assert file.path.read_bytes() == before
+
+
 def test_503_on_refresh_keeps_the_cache(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,7 +20,13 @@ from gemini_oauth._constants import (
 )
 from gemini_oauth._retry import RetryPolicy
 from gemini_oauth._store import TokenFile, profile_file
-from gemini_oauth._token_endpoint import refresh_grant, refresh_policy, refresh_request, revoke
+from gemini_oauth._token_endpoint import (
+    REAUTH_SUBTYPES,
+    refresh_grant,
+    refresh_policy,
+    refresh_request,
+    revoke,
+)
 from gemini_oauth.errors import InvalidGrantError, LoginError, LoginRequiredError
 from gemini_oauth.scopes import QUICKSTART_SCOPES, granted_form, parse_scopes
 
@@ -180,6 +186,8 @@ class CachedCredentials(ga_credentials.Credentials):
                 kept="the cached login was kept",
             )
         except InvalidGrantError as exc:
+            if exc.subtype in REAUTH_SUBTYPES:  # the grant lives; a new sign-in is still needed
+                raise
             if data is not None and self._file is not None:
                 self._file.delete()
             raise _invalid_grant(data or {}, exc) from None
@@ -221,6 +229,7 @@ def _invalid_grant(data: dict[str, Any], refused: InvalidGrantError) -> InvalidG
         description=refused.description,
         status=refused.status,
         subtype=refused.subtype,
+        hint=refused.hint,
     )
 
 
