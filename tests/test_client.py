@@ -93,7 +93,7 @@ def test_generate_stream_and_count(emulator: Emulator) -> None:
 
 def test_stream_arrives_incrementally(emulator: Emulator) -> None:
     """Chunks are yielded as the emulator sends them (CHUNK_PAUSE apart), not all at the end."""
-    from gemini_oauth.emulator.gemini import CHUNK_PAUSE
+    from gemini_oauth.emulator._gemini import CHUNK_PAUSE
 
     prompt = " ".join(f"w{n}" for n in range(40))
     with client(emulator) as api:
@@ -321,7 +321,7 @@ def test_stream_retried_before_first_chunk(emulator: Emulator) -> None:
 @pytest.fixture
 def connections(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """The client addresses of the TCP connections the emulator accepts (one entry each)."""
-    from gemini_oauth.emulator import server
+    from gemini_oauth.emulator import _server as server
 
     accepted: list[object] = []
     setup = server._QuietHandler.setup  # runs once per accepted connection

@@ -20,8 +20,7 @@ from google.oauth2 import service_account
 
 from gemini_oauth import GeminiClient
 from gemini_oauth import _adc as adc
-from gemini_oauth.emulator import Emulator
-from gemini_oauth.emulator.state import DEFAULT_SERVICE_ACCOUNT
+from gemini_oauth.emulator import DEFAULT_SERVICE_ACCOUNT, Emulator
 
 CLOUD = "https://www.googleapis.com/auth/cloud-platform"
 MODEL = "gemini-2.5-flash"

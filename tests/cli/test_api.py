@@ -292,7 +292,7 @@ def test_generate_writes_each_chunk_as_it_arrives(emulator: Emulator) -> None:
     import threading
     import time
 
-    from gemini_oauth.emulator.gemini import CHUNK_PAUSE
+    from gemini_oauth.emulator._gemini import CHUNK_PAUSE
 
     seed(emulator)
     prompt = " ".join(f"w{n}" for n in range(40))

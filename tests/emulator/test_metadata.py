@@ -12,8 +12,7 @@ from google.auth import compute_engine
 from google.auth.compute_engine import _metadata as _md
 
 from gemini_oauth._transport import HttpxRequest
-from gemini_oauth.emulator import Emulator
-from gemini_oauth.emulator.state import DEFAULT_SERVICE_ACCOUNT
+from gemini_oauth.emulator import DEFAULT_SERVICE_ACCOUNT, Emulator
 
 CLOUD = "https://www.googleapis.com/auth/cloud-platform"
 EMAIL = "https://www.googleapis.com/auth/userinfo.email"

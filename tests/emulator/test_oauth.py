@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from gemini_oauth.emulator import Emulator
-from gemini_oauth.emulator.oauth import redirect_uri_allowed
+from gemini_oauth.emulator._oauth_rules import redirect_uri_allowed
 
 AUTH = "https://www.googleapis.com/auth/"
 CLOUD = AUTH + "cloud-platform"

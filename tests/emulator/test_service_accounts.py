@@ -15,7 +15,7 @@ from google.oauth2 import service_account
 
 from gemini_oauth._transport import HttpxRequest
 from gemini_oauth.emulator import Emulator
-from gemini_oauth.emulator.jwt_grant import BAD_SCOPE, BAD_SIGNATURE, BAD_TIME, JWT_BEARER
+from gemini_oauth.emulator._jwt_grant import BAD_SCOPE, BAD_SIGNATURE, BAD_TIME, JWT_BEARER
 
 AUTH = "https://www.googleapis.com/auth/"
 CLOUD = AUTH + "cloud-platform"

@@ -17,7 +17,8 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from gemini_oauth.emulator.state import EmulatorState, ServiceAccount
+from gemini_oauth.emulator._records import ServiceAccount
+from gemini_oauth.emulator._state import EmulatorState
 
 PREFIX = "/computeMetadata/v1/"
 ZONE = "us-central1-a"

@@ -1,33 +1,30 @@
-"""The control surface under ``/__emulator__/`` (JSON in, JSON out) and its Python client.
+"""The control surface's routes under ``/__emulator__/`` (JSON in, JSON out).
 
 Tests steer the emulator through it: the clock, faults, counters, app status, users, projects,
 clients, and ``grants`` (a token response for a consented grant, without clicking through consent).
+Its Python client, ``EmulatorControl``, is in ``_control_client.py``.
 """
 
 from __future__ import annotations
 
-import functools
 import secrets
-import ssl
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 from flask import Flask, Response, jsonify, request
 
-from gemini_oauth.emulator.state import (
+from gemini_oauth.emulator._constants import (
+    CONTROL_PREFIX,
     DEFAULT_CLIENT_ID,
     DEFAULT_PROJECT_ID,
     DEFAULT_USER,
-    Client,
-    EmulatorState,
-    Fault,
-    Project,
-    User,
-    user_sub,
 )
-
-PREFIX = "/__emulator__"
+from gemini_oauth.emulator._jwt_grant import new_key
+from gemini_oauth.emulator._oauth_token import issuer, token_response
+from gemini_oauth.emulator._records import Client, Fault, Project, User, user_sub
+from gemini_oauth.emulator._responses import json_error
+from gemini_oauth.emulator._scopes import KNOWN_SCOPES, normalize_scopes
+from gemini_oauth.emulator._state import EmulatorState
 
 
 class ControlError(ValueError):
@@ -58,22 +55,15 @@ def _field(
 
 def register(app: Flask, state: EmulatorState) -> None:
     """Add the control routes to ``app``."""
-    from gemini_oauth.emulator.jwt_grant import new_key
-    from gemini_oauth.emulator.oauth import (
-        KNOWN_SCOPES,
-        issuer,
-        normalize_scopes,
-        token_response,
-    )
 
     def ok(**extra: Any) -> Response:
         return jsonify({"ok": True, **extra})
 
     @app.errorhandler(ControlError)
-    def bad(exc: ControlError) -> tuple[Response, int]:
-        return jsonify({"error": "invalid_request", "error_description": str(exc)}), 400
+    def bad(exc: ControlError) -> Response:
+        return json_error(400, "invalid_request", str(exc))
 
-    @app.post(f"{PREFIX}/clock/advance")
+    @app.post(f"{CONTROL_PREFIX}/clock/advance")
     def advance() -> Response:
         seconds = float(_field(_body(), "seconds", (int, float)))
         with state.lock:
@@ -81,12 +71,12 @@ def register(app: Flask, state: EmulatorState) -> None:
             state.changed()
             return ok(offset=state.clock_offset, now=state.now())
 
-    @app.post(f"{PREFIX}/reset")
+    @app.post(f"{CONTROL_PREFIX}/reset")
     def reset() -> Response:
         state.reset()
         return ok()
 
-    @app.post(f"{PREFIX}/faults")
+    @app.post(f"{CONTROL_PREFIX}/faults")
     def add_fault() -> tuple[Response, int]:
         data = _body()
         path = _field(data, "path", str)
@@ -108,22 +98,22 @@ def register(app: Flask, state: EmulatorState) -> None:
             state.faults.append(fault)
             return ok(faults=len(state.faults)), 201
 
-    @app.delete(f"{PREFIX}/faults")
+    @app.delete(f"{CONTROL_PREFIX}/faults")
     def clear_faults() -> Response:
         with state.lock:
             state.faults.clear()
         return ok()
 
-    @app.get(f"{PREFIX}/counters")
+    @app.get(f"{CONTROL_PREFIX}/counters")
     def counters() -> Response:
         with state.lock:
             return jsonify(dict(state.counters))
 
-    @app.get(f"{PREFIX}/state")
+    @app.get(f"{CONTROL_PREFIX}/state")
     def summary() -> Response:
         return jsonify(state.summary())
 
-    @app.post(f"{PREFIX}/app")
+    @app.post(f"{CONTROL_PREFIX}/app")
     def set_app() -> Response:
         status = _field(_body(), "publishing_status", str)
         if status not in ("testing", "production"):
@@ -133,7 +123,7 @@ def register(app: Flask, state: EmulatorState) -> None:
             state.changed()
         return ok(publishing_status=status)
 
-    @app.post(f"{PREFIX}/users")
+    @app.post(f"{CONTROL_PREFIX}/users")
     def add_user() -> Response:
         data = _body()
         email = _field(data, "email", str)
@@ -148,7 +138,7 @@ def register(app: Flask, state: EmulatorState) -> None:
             state.changed()
         return ok(email=email)
 
-    @app.delete(f"{PREFIX}/users/<email>")
+    @app.delete(f"{CONTROL_PREFIX}/users/<email>")
     def remove_user(email: str) -> Response:
         with state.lock:
             removed = state.users.pop(email, None) is not None
@@ -157,7 +147,7 @@ def register(app: Flask, state: EmulatorState) -> None:
             state.changed()
         return ok(removed=removed)
 
-    @app.post(f"{PREFIX}/projects")
+    @app.post(f"{CONTROL_PREFIX}/projects")
     def set_project() -> Response:
         data = _body()
         project = Project(
@@ -173,7 +163,7 @@ def register(app: Flask, state: EmulatorState) -> None:
             state.changed()
         return ok(id=project.id)
 
-    @app.post(f"{PREFIX}/clients")
+    @app.post(f"{CONTROL_PREFIX}/clients")
     def add_client() -> Response:
         data = _body()
         client = Client(
@@ -189,7 +179,7 @@ def register(app: Flask, state: EmulatorState) -> None:
             state.changed()
         return ok(client_id=client.client_id)
 
-    @app.post(f"{PREFIX}/grants")
+    @app.post(f"{CONTROL_PREFIX}/grants")
     def issue_grant() -> Response:
         data = _body()
         scopes = _field(data, "scopes", list)
@@ -210,7 +200,7 @@ def register(app: Flask, state: EmulatorState) -> None:
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    @app.post(f"{PREFIX}/service-accounts")
+    @app.post(f"{CONTROL_PREFIX}/service-accounts")
     def create_service_account() -> tuple[Response, int]:
         """A new key (and the account, if new): the key file JSON, as the console downloads it."""
         data = _body()
@@ -245,7 +235,7 @@ def register(app: Flask, state: EmulatorState) -> None:
         response.headers["Cache-Control"] = "no-store"
         return response, 201
 
-    @app.post(f"{PREFIX}/metadata")
+    @app.post(f"{CONTROL_PREFIX}/metadata")
     def set_metadata() -> Response:
         """The metadata server's default account (an existing service account) and scopes."""
         data = _body()
@@ -259,128 +249,3 @@ def register(app: Flask, state: EmulatorState) -> None:
             state.metadata_account, state.metadata_scopes = email, list(scopes)
             state.changed()
         return ok(service_account=email, scopes=scopes)
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One per process: building one per client costs ~0.1 s (the emulator speaks plain http)."""
-    return ssl.create_default_context()
-
-
-class EmulatorControl:
-    """A Python client of the control surface, over HTTP (httpx)."""
-
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(
-            base_url=f"{self.base_url}{PREFIX}/", timeout=timeout, verify=_ssl_context()
-        )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = self._http.request(method, path, json=body)
-        if response.status_code >= 400:
-            raise ValueError(f"emulator control {path}: {response.status_code} {response.text}")
-        return response.json()
-
-    def advance_clock(self, seconds: float) -> float:
-        """Move the emulator's clock forward; returns its new ``now``."""
-        return float(self._call("POST", "clock/advance", {"seconds": seconds})["now"])
-
-    def reset(self) -> None:
-        self._call("POST", "reset")
-
-    def add_fault(
-        self,
-        path: str,
-        status: int | None = None,
-        *,
-        count: int | None = 1,
-        retry_after: float | None = None,
-        latency: float = 0.0,
-        drop: bool = False,
-        body: dict[str, Any] | None = None,
-    ) -> None:
-        """Make the next ``count`` requests under ``path`` fail (``count=None``: until cleared)."""
-        fault = {"path": path, "status": status, "count": count, "retry_after": retry_after}
-        self._call("POST", "faults", {**fault, "latency": latency, "drop": drop, "body": body})
-
-    def clear_faults(self) -> None:
-        self._call("DELETE", "faults")
-
-    def counters(self) -> dict[str, int]:
-        return dict(self._call("GET", "counters"))
-
-    def state(self) -> dict[str, Any]:
-        return dict(self._call("GET", "state"))
-
-    def set_publishing_status(self, status: str) -> None:
-        self._call("POST", "app", {"publishing_status": status})
-
-    def add_user(self, email: str, test_user: bool = True, *, project_member: bool = True) -> None:
-        body = {"email": email, "test_user": test_user, "project_member": project_member}
-        self._call("POST", "users", body)
-
-    def remove_user(self, email: str) -> None:
-        self._call("DELETE", f"users/{email}")
-
-    def set_project(
-        self,
-        id: str,
-        number: int,
-        *,
-        api_enabled: bool = True,
-        members: list[str] | None = None,
-        api_key: str | None = None,
-    ) -> None:
-        body: dict[str, Any] = {"id": id, "number": number, "api_enabled": api_enabled}
-        body["members"] = members if members is not None else [DEFAULT_USER]
-        if api_key is not None:
-            body["api_key"] = api_key
-        self._call("POST", "projects", body)
-
-    def add_client(
-        self,
-        client_id: str,
-        client_secret: str,
-        redirect_uris: list[str] | None = None,
-        project_id: str | None = None,
-    ) -> None:
-        body: dict[str, Any] = {"client_id": client_id, "client_secret": client_secret}
-        if redirect_uris is not None:
-            body["redirect_uris"] = redirect_uris
-        if project_id is not None:
-            body["project_id"] = project_id
-        self._call("POST", "clients", body)
-
-    def issue_grant(
-        self, scopes: list[str], email: str | None = None, client_id: str | None = None
-    ) -> dict[str, Any]:
-        """A token response (access and refresh token) as if the user had consented."""
-        body: dict[str, Any] = {"scopes": list(scopes)}
-        if email is not None:
-            body["email"] = email
-        if client_id is not None:
-            body["client_id"] = client_id
-        return dict(self._call("POST", "grants", body))
-
-    def create_service_account(
-        self, email: str | None = None, project: str | None = None
-    ) -> dict[str, Any]:
-        """A new key for ``email`` (created if new; default: a fresh account in the default
-        project): the complete service-account key file as a dict."""
-        body = {k: v for k, v in (("email", email), ("project", project)) if v is not None}
-        return dict(self._call("POST", "service-accounts", body))
-
-    def set_metadata(
-        self, service_account: str | None = None, scopes: list[str] | None = None
-    ) -> None:
-        """Choose the metadata server's default account and the scopes of its tokens."""
-        body: dict[str, Any] = {}
-        if service_account is not None:
-            body["service_account"] = service_account
-        if scopes is not None:
-            body["scopes"] = scopes
-        self._call("POST", "metadata", body)

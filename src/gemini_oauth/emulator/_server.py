@@ -10,57 +10,30 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from gemini_oauth.emulator.state import EmulatorState, Fault
+from gemini_oauth.emulator import _control, _gemini, _metadata, _oauth_authorize, _oauth_token
+from gemini_oauth.emulator._constants import CONTROL_PREFIX
+from gemini_oauth.emulator._records import Fault
+from gemini_oauth.emulator._responses import json_error, rpc_error
+from gemini_oauth.emulator._state import EmulatorState
 
 OAUTH_PREFIXES = ("/o/oauth2", "/token", "/revoke", "/tokeninfo", "/oauth2", "/v1/userinfo")
 OAUTH_BODY_LIMIT = 64 * 1024
 BODY_LIMIT = 32 * 1024 * 1024
-CONTROL_PREFIX = "/__emulator__"
 _DRAIN_LIMIT = 1024 * 1024
-_STATUS_NAMES = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    502: "UNAVAILABLE",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
 
 
 def is_oauth_path(path: str) -> bool:
     return path.startswith(OAUTH_PREFIXES) or path == "/.well-known/openid-configuration"
 
 
-def json_error(status: int, error: str, description: str) -> Response:
-    """An OAuth-style JSON error (``error``, ``error_description``)."""
-    response = jsonify({"error": error, "error_description": description})
-    response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def rpc_error(status: int, message: str) -> Response:
-    """A google.rpc.Status error, as Google's REST APIs answer."""
-    code = _STATUS_NAMES.get(status, "UNKNOWN")
-    response = jsonify({"error": {"code": status, "message": message, "status": code}})
-    response.status_code = status
-    return response
-
-
 def create_app(state: EmulatorState) -> Flask:
     """The whole emulator as one Flask app: OAuth, control, metadata server and Gemini."""
-    from gemini_oauth.emulator import control, gemini, metadata, oauth
-
     app = Flask("gemini_oauth.emulator")
     app.config.update(MAX_CONTENT_LENGTH=BODY_LIMIT, EMULATOR_PORT=0, JSON_SORT_KEYS=False)
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -68,10 +41,11 @@ def create_app(state: EmulatorState) -> Flask:
     app.before_request(lambda: _apply_fault(state))
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _internal_error)
-    oauth.register(app, state)
-    control.register(app, state)
-    metadata.register(app, state)
-    gemini.register(app, state)
+    _oauth_authorize.register(app, state)
+    _oauth_token.register(app, state)
+    _control.register(app, state)
+    _metadata.register(app, state)
+    _gemini.register(app, state)
     return app
 
 
@@ -111,7 +85,7 @@ def _apply_fault(state: EmulatorState) -> Response | None:
         return None
     state.count("faults")
     if fault.latency > 0:
-        time.sleep(fault.latency)
+        state.sleep(fault.latency)
     if fault.drop:
         sock = request.environ.get("werkzeug.socket")
         if isinstance(sock, socket.socket):

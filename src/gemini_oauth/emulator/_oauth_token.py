@@ -1,130 +1,39 @@
-"""Google's OAuth 2.0 endpoints for installed apps: authorization, consent, token, revoke,
-tokeninfo, userinfo and OpenID discovery (RFC 6749, RFC 7636, RFC 7009, RFC 8252).
+"""The client's side of Google's OAuth: the token endpoint (authorization code, refresh token,
+JWT bearer), revocation, tokeninfo, userinfo and OpenID discovery (RFC 6749, RFC 7009, RFC 7523).
 
-The grant logic is written by hand rather than on Authlib's ``AuthorizationServer`` because
-Google's semantics differ from Authlib's at almost every turn: invalid clients and redirect URIs
-get an HTML error page rather than an error redirect; a challenge without a method means
-``plain``; a replayed code revokes the tokens first issued from it; refresh tokens are not rotated
-and are absent from refresh responses; Testing-status apps get 7-day refresh tokens; revoking an
-unknown token answers 400 (Authlib answers 200); tokeninfo and userinfo have Google's shapes.
-Authlib still supplies the RFC 7636 S256 transform (``create_s256_code_challenge``).
+The rules themselves (PKCE, redirect URIs, ID tokens) are in ``_oauth_rules.py``; Google's answers
+differ from the RFCs' defaults in the ways listed there.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
-import re
-import secrets
-from collections.abc import Iterable
 from typing import Any
-from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote
 
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from gemini_oauth.emulator import jwt_grant, pages
-from gemini_oauth.emulator.jwt_grant import JWT_BEARER
-from gemini_oauth.emulator.server import json_error
-from gemini_oauth.emulator.state import (
-    ACCESS_TOKEN_LIFETIME,
-    APP_NAME,
-    CODE_LIFETIME,
+from gemini_oauth.emulator import _jwt_grant
+from gemini_oauth.emulator._constants import ACCESS_TOKEN_LIFETIME
+from gemini_oauth.emulator._jwt_grant import JWT_BEARER
+from gemini_oauth.emulator._oauth_rules import duplicate_parameter, id_token, pkce_problem
+from gemini_oauth.emulator._records import AccessTokenInfo, Grant, user_sub
+from gemini_oauth.emulator._responses import json_error
+from gemini_oauth.emulator._scopes import (
     IDENTITY_SCOPES,
-    AccessTokenInfo,
-    AuthCode,
-    ConsentRequest,
-    EmulatorState,
-    Grant,
-    random_token,
-    user_sub,
+    KNOWN_SCOPES,
+    USERINFO_EMAIL,
+    normalize_scopes,
 )
+from gemini_oauth.emulator._state import EmulatorState
 
-AUTH = "https://www.googleapis.com/auth/"
-USERINFO_EMAIL = AUTH + "userinfo.email"
-USERINFO_PROFILE = AUTH + "userinfo.profile"
-KNOWN_SCOPES = frozenset(
-    {
-        "openid",
-        USERINFO_EMAIL,
-        USERINFO_PROFILE,
-        AUTH + "cloud-platform",
-        AUTH + "cloud-platform.read-only",
-        AUTH + "generative-language",
-        AUTH + "generative-language.retriever",
-        AUTH + "generative-language.retriever.readonly",
-        AUTH + "generative-language.tuning",
-        AUTH + "generative-language.tuning.readonly",
-        AUTH + "sqlservice.login",  # in gcloud's default ADC scopes
-    }
-)
-_ALIASES = {"email": USERINFO_EMAIL, "profile": USERINFO_PROFILE}
-_CHALLENGE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")  # RFC 7636 §4.1 / §4.2
-_LOOPBACK = ("127.0.0.1", "::1", "localhost")
-CONSENT_LIFETIME = 3600
 INVALID_GRANT_REFRESH = "Token has been expired or revoked."
-
-
-def normalize_scopes(value: Iterable[str]) -> tuple[str, ...]:
-    """Google's short forms (``email``, ``profile``) become their full URLs; order kept."""
-    return tuple(dict.fromkeys(_ALIASES.get(s, s) for s in value))
-
-
-def redirect_uri_allowed(uri: str, registered: Iterable[str]) -> bool:
-    """RFC 8252 §7.3 / RFC 9700 §4.1.3: loopback http on any port and path, else an exact match."""
-    if any(ch in uri for ch in "\x00\t\r\n \\#"):
-        return False
-    parts = urlsplit(uri)
-    if "@" in parts.netloc or not parts.netloc:  # CVE-2024-8883: http://127.0.0.1:80@evil
-        return False
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        return False
-    if parts.hostname in _LOOPBACK:
-        return parts.scheme == "http"
-    return uri in registered
-
-
-def _duplicate(params: MultiDict[str, str], ignore: str = "") -> str | None:
-    """The first parameter given twice (``ignore`` may repeat, as the consent form's scopes do)."""
-    return next((k for k in params if k != ignore and len(params.getlist(k)) > 1), None)
-
-
-def _redirect(uri: str, params: list[tuple[str, str | None]]) -> Response:
-    parts = urlsplit(uri)
-    extra = urlencode([(k, v) for k, v in params if v is not None])
-    query = f"{parts.query}&{extra}" if parts.query else extra
-    response = Response(status=302)
-    response.headers.update(
-        {
-            "Location": urlunsplit(parts._replace(query=query)),
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-        }
-    )
-    return response
 
 
 def issuer() -> str:
     """This emulator's base URL (its OAuth issuer)."""
     return f"http://127.0.0.1:{current_app.config['EMULATOR_PORT']}"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def id_token(claims: dict[str, Any], key: str) -> str:
-    """A compact JWS (HS256, keyed with the client secret) over ``claims``."""
-    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
-    signing_input = f"{header}.{payload}".encode("ascii")
-    signature = hmac.new(key.encode(), signing_input, hashlib.sha256).digest()
-    return f"{header}.{payload}.{_b64(signature)}"
 
 
 def token_response(
@@ -183,124 +92,13 @@ def _bearer() -> str | None:
 
 
 def register(app: Flask, state: EmulatorState) -> None:
-    """Add the OAuth endpoints to ``app``."""
-
-    @app.get("/o/oauth2/auth")
-    @app.get("/o/oauth2/v2/auth")
-    def authorize() -> Response:
-        args = request.args
-        if (dup := _duplicate(args)) is not None:
-            return pages.error_page(400, "invalid_request", f"Duplicate parameter: {dup}")
-        with state.lock:
-            client = state.clients.get(args.get("client_id", ""))
-            if client is None:
-                return pages.error_page(401, "invalid_client", "The OAuth client was not found.")
-            redirect_uri = args.get("redirect_uri", "")
-            if not redirect_uri:
-                return pages.error_page(
-                    400, "invalid_request", "Missing required parameter: redirect_uri"
-                )
-            if not redirect_uri_allowed(redirect_uri, client.redirect_uris):
-                return pages.error_page(
-                    400,
-                    "redirect_uri_mismatch",
-                    "You can't sign in to this app because it doesn't comply with Google's "
-                    "OAuth 2.0 policy. Register the redirect URI in the OAuth client.",
-                    f"redirect_uri={redirect_uri}",
-                )
-            for name in ("response_type", "scope"):
-                if not args.get(name, "").strip():
-                    return pages.error_page(
-                        400, "invalid_request", f"Missing required parameter: {name}"
-                    )
-            if args["response_type"] != "code":
-                return pages.error_page(
-                    400,
-                    "unsupported_response_type",
-                    f"Invalid response_type: {args['response_type']}",
-                )
-            scopes = normalize_scopes(args["scope"].split())
-            unknown = [s for s in scopes if s not in KNOWN_SCOPES]
-            if unknown:
-                return pages.error_page(
-                    400, "invalid_scope", "Some requested scopes were invalid.", " ".join(unknown)
-                )
-            challenge = args.get("code_challenge")
-            method = args.get("code_challenge_method")
-            if challenge is None and method is not None:
-                return pages.error_page(
-                    400, "invalid_request", "code_challenge_method without code_challenge"
-                )
-            if challenge is not None:
-                method = method or "plain"  # Google's default when no method is given
-                if method not in ("S256", "plain") or not _CHALLENGE.fullmatch(challenge):
-                    return pages.error_page(
-                        400, "invalid_request", "Invalid code_challenge or code_challenge_method."
-                    )
-            email = args.get("login_hint") or next(iter(state.users))
-            user = state.users.get(email)
-            if user is None:
-                return pages.error_page(
-                    400, "invalid_request", "No account for login_hint.", f"login_hint={email}"
-                )
-            if state.publishing_status == "testing" and not user.test_user:
-                return pages.error_page(
-                    403,
-                    "access_denied",
-                    f"{APP_NAME} has not completed the Google verification process. The app is "
-                    "currently being tested, and can only be accessed by developer-approved "
-                    "testers.",
-                    f"Signed in as {email}",
-                )
-            consent_id = secrets.token_urlsafe(32)
-            state.consents[consent_id] = ConsentRequest(
-                client.client_id,
-                email,
-                scopes,
-                redirect_uri,
-                args.get("state"),
-                challenge,
-                method,
-                state.now(),
-            )
-            state.count("auth")
-        return pages.consent_page(APP_NAME, email, consent_id, scopes)
-
-    @app.post("/o/oauth2/approval")
-    def approval() -> Response:
-        form = request.form
-        if (dup := _duplicate(form, ignore="scope")) is not None:
-            return pages.error_page(400, "invalid_request", f"Duplicate parameter: {dup}")
-        with state.lock:
-            pending = state.consents.pop(form.get("consent", ""), None)
-            if pending is None or state.now() - pending.created_at > CONSENT_LIFETIME:
-                return pages.error_page(
-                    400, "invalid_request", "This consent request is unknown, expired or used."
-                )
-            ticked = set(normalize_scopes(form.getlist("scope")))
-            granted = [s for s in pending.scopes if s in ticked]
-            if form.get("action") != "allow" or not granted:
-                return _redirect(
-                    pending.redirect_uri, [("error", "access_denied"), ("state", pending.state)]
-                )
-            code = random_token("4/emu.")
-            state.codes[code] = AuthCode(
-                pending.client_id,
-                pending.email,
-                frozenset(granted),
-                pending.redirect_uri,
-                state.now() + CODE_LIFETIME,
-                pending.challenge,
-                pending.challenge_method,
-            )
-        params = [("state", pending.state), ("code", code), ("scope", " ".join(granted))]
-        return _redirect(pending.redirect_uri, params)
+    """Add the token, revocation, tokeninfo, userinfo and discovery routes to ``app``."""
 
     @app.post("/token")
     @app.post("/o/oauth2/token")
     def token() -> Response:
         form = request.form
-        if (dup := _duplicate(form)) is not None:
+        if (dup := duplicate_parameter(form)) is not None:
             return json_error(400, "invalid_request", f"Duplicate parameter: {dup}")
         if form.get("grant_type") == JWT_BEARER:  # RFC 7523: the assertion authenticates
             state.count("token.jwt_bearer")
@@ -428,7 +226,7 @@ def _exchange_code(state: EmulatorState, client_id: str, form: MultiDict[str, st
             return json_error(400, "invalid_grant", "Bad Request")
         if form["redirect_uri"] != record.redirect_uri:
             return json_error(400, "redirect_uri_mismatch", "Bad Request")
-        problem = _pkce_problem(record, form.get("code_verifier"))
+        problem = pkce_problem(record, form.get("code_verifier"))
         if problem is not None:
             return json_error(400, "invalid_grant", problem)
         grant = state.create_grant(client_id, record.email, record.scopes)
@@ -436,22 +234,6 @@ def _exchange_code(state: EmulatorState, client_id: str, form: MultiDict[str, st
         body = token_response(state, grant, with_refresh=True)
         state.changed()
     return _token_json(body)
-
-
-def _pkce_problem(record: AuthCode, verifier: str | None) -> str | None:
-    """RFC 7636 §4.6 with Google's messages; a verifier without a challenge fails (RFC 9700)."""
-    if record.challenge is None:
-        return None if verifier is None else "Invalid code verifier."
-    if verifier is None:
-        return "Missing code verifier."
-    if not _CHALLENGE.fullmatch(verifier):
-        return "Invalid code verifier."
-    expected = (
-        create_s256_code_challenge(verifier) if record.challenge_method == "S256" else verifier
-    )
-    if not hmac.compare_digest(expected.encode(), record.challenge.encode()):
-        return "Invalid code verifier."
-    return None
 
 
 def _refresh(state: EmulatorState, client_id: str, form: MultiDict[str, str]) -> Response:
@@ -484,11 +266,11 @@ def _jwt_bearer(state: EmulatorState, form: MultiDict[str, str]) -> Response:
     base = issuer()
     with state.lock:
         try:
-            jwt = jwt_grant.parse(assertion)
+            jwt = _jwt_grant.parse(assertion)
             account = state.service_accounts.get(str(jwt.claims.get("iss")))
             own = (f"{base}/token", f"{base}/o/oauth2/token")
-            jwt_grant.verify_assertion(jwt, account.keys if account else None, state.now(), own)
-        except jwt_grant.JwtRefused as refused:
+            _jwt_grant.verify_assertion(jwt, account.keys if account else None, state.now(), own)
+        except _jwt_grant.JwtRefused as refused:
             return json_error(400, refused.error, refused.description)
         assert account is not None  # verify_assertion refuses an unknown account
         if jwt.claims.get("sub", account.email) != account.email:
@@ -498,7 +280,7 @@ def _jwt_bearer(state: EmulatorState, form: MultiDict[str, str]) -> Response:
         scope = jwt.claims.get("scope")
         scopes = normalize_scopes(scope.split()) if isinstance(scope, str) else ()
         if not scopes or any(s not in KNOWN_SCOPES for s in scopes):
-            return json_error(400, "invalid_scope", jwt_grant.BAD_SCOPE)
+            return json_error(400, "invalid_scope", _jwt_grant.BAD_SCOPE)
         token = state.mint_service_account_token(account, frozenset(scopes))
         state.changed()
     # Google answers a service account with no refresh token and no scope field.

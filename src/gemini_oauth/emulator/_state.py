@@ -7,32 +7,43 @@ atomically, after every change, and read back on start, so a restarted emulator 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import secrets
 import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CLIENT_ID = "1000000000001-emulator.apps.googleusercontent.com"
-DEFAULT_CLIENT_SECRET = "emulator-client-secret"  # noqa: S105 - a fake, public value
-DEFAULT_PROJECT_ID = "emulator-project"
-DEFAULT_PROJECT_NUMBER = 1000000000001
-DEFAULT_USER = "tester@example.com"
-DEFAULT_API_KEY = "emulator-api-key"
-APP_NAME = "Gemini OAuth Emulator"
-#: The metadata server's default account, named as Compute Engine's default service account.
-DEFAULT_SERVICE_ACCOUNT = f"{DEFAULT_PROJECT_NUMBER}-compute@developer.gserviceaccount.com"
-CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+from gemini_oauth.emulator._constants import (
+    ACCESS_TOKEN_LIFETIME,
+    DEFAULT_API_KEY,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_PROJECT_ID,
+    DEFAULT_PROJECT_NUMBER,
+    DEFAULT_SERVICE_ACCOUNT,
+    DEFAULT_USER,
+    TESTING_REFRESH_LIFETIME,
+)
+from gemini_oauth.emulator._records import (
+    AccessTokenInfo,
+    AuthCode,
+    Client,
+    ConsentRequest,
+    Fault,
+    Grant,
+    Project,
+    ServiceAccount,
+    User,
+    random_token,
+    user_sub,
+)
+from gemini_oauth.emulator._scopes import CLOUD_PLATFORM, IDENTITY_SCOPES
 
-ACCESS_TOKEN_LIFETIME = 3600
-CODE_LIFETIME = 600
-TESTING_REFRESH_LIFETIME = 7 * 24 * 3600
 #: Counters that exist from the start, so that ``GET counters`` shows them as 0.
 OAUTH_COUNTERS = (
     "auth",
@@ -46,117 +57,15 @@ OAUTH_COUNTERS = (
 )
 
 
-@dataclass
-class User:
-    email: str
-    test_user: bool = True
-    sub: str = ""
-
-
-@dataclass
-class Project:
-    id: str
-    number: int
-    api_enabled: bool = True
-    members: set[str] = field(default_factory=set)  # emails allowed serviceusage.services.use
-
-
-@dataclass
-class Client:
-    client_id: str
-    client_secret: str
-    project_id: str
-    redirect_uris: list[str] = field(default_factory=lambda: ["http://localhost"])
-
-
-@dataclass
-class ServiceAccount:
-    """A service account: a member of its project, with public keys by key id (``kid``)."""
-
-    email: str
-    project_id: str
-    client_id: str  # the 21-digit unique id
-    keys: dict[str, str] = field(default_factory=dict)  # key id -> public key PEM
-
-
-@dataclass
-class AccessTokenInfo:
-    client_id: str
-    email: str
-    scopes: frozenset[str]
-    expires_at: float
-    revoked: bool = False
-    grant_id: str = ""
-
-
-@dataclass
-class Grant:
-    """One consent turned into tokens: a refresh token and the access tokens minted from it."""
-
-    id: str
-    client_id: str
-    email: str
-    scopes: frozenset[str]
-    issued_at: float
-    refresh_token: str
-    refresh_expires_at: float | None = None
-    revoked: bool = False
-
-
-@dataclass
-class AuthCode:
-    client_id: str
-    email: str
-    scopes: frozenset[str]
-    redirect_uri: str
-    expires_at: float
-    challenge: str | None = None
-    challenge_method: str | None = None
-    used: bool = False
-    grant_id: str | None = None  # the grant first issued from this code
-
-
-@dataclass
-class ConsentRequest:
-    """An authorization request waiting on the consent page (single use)."""
-
-    client_id: str
-    email: str
-    scopes: tuple[str, ...]
-    redirect_uri: str
-    state: str | None
-    challenge: str | None
-    challenge_method: str | None
-    created_at: float
-
-
-@dataclass
-class Fault:
-    path: str
-    status: int | None = None
-    count: int | None = 1  # None: every request until cleared
-    retry_after: float | None = None
-    latency: float = 0.0
-    drop: bool = False
-    body: dict[str, Any] | None = None
-
-
-def random_token(prefix: str, nbytes: int = 32) -> str:
-    return prefix + secrets.token_urlsafe(nbytes)
-
-
-def user_sub(email: str) -> str:
-    """A stable numeric subject id for an email (all of it), as Google's 21-digit ``sub``."""
-    digest = hashlib.sha256(email.lower().encode()).digest()
-    return str(100000000000000000000 + int.from_bytes(digest[:16], "big") % 10**20)
-
-
 class EmulatorState:
     """Mutable emulator state; handlers take ``lock`` and call ``changed()`` after a mutation."""
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.lock = threading.RLock()
         self.path = Path(path) if path is not None else None
+        #: How the server waits (fault latency, pauses between streamed chunks): a seam, so
+        #: that tests can see what was asked for instead of waiting for it.
+        self.sleep: Callable[[float], None] = time.sleep
         self.reset(save=False)
         if self.path is not None and self.path.exists():
             try:
@@ -318,20 +227,20 @@ class EmulatorState:
 
     def _self_signed(self, token: str) -> AccessTokenInfo | None:
         """A JWT signed by a service account's key, for the Gemini API (aud) or with ``scope``."""
-        from gemini_oauth.emulator import jwt_grant
+        from gemini_oauth.emulator import _jwt_grant  # cryptography, only once a JWT comes
 
         try:
-            jwt = jwt_grant.parse(token)
+            jwt = _jwt_grant.parse(token)
             account = self.service_accounts.get(str(jwt.claims.get("iss")))
-            jwt_grant.verify_signature(jwt, account.keys if account else None)
-            expires_at = jwt_grant.lifetime(jwt.claims, self.now())
-        except jwt_grant.JwtRefused:
+            _jwt_grant.verify_signature(jwt, account.keys if account else None)
+            expires_at = _jwt_grant.lifetime(jwt.claims, self.now())
+        except _jwt_grant.JwtRefused:
             return None
         assert account is not None  # verify_signature refuses an unknown account
         scope = jwt.claims.get("scope")
         if isinstance(scope, str) and scope.strip():
             scopes = frozenset(scope.split())
-        elif jwt.claims.get("aud") in jwt_grant.GEMINI_AUDIENCES:
+        elif jwt.claims.get("aud") in _jwt_grant.GEMINI_AUDIENCES:
             scopes = frozenset({CLOUD_PLATFORM})  # the audience grants the whole API
         else:
             return None
@@ -431,17 +340,6 @@ class EmulatorState:
             self.refresh_tokens[grant.refresh_token] = grant.id
         for token, i in data.get("access_tokens", {}).items():
             self.access_tokens[token] = AccessTokenInfo(**{**i, "scopes": frozenset(i["scopes"])})
-
-
-IDENTITY_SCOPES = frozenset(
-    {
-        "openid",
-        "email",
-        "profile",
-        "https://www.googleapis.com/auth/userinfo.email",
-        "https://www.googleapis.com/auth/userinfo.profile",
-    }
-)
 
 
 def write_private(path: Path, text: str) -> None:

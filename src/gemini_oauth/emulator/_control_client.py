@@ -1,0 +1,140 @@
+"""``EmulatorControl``: a Python client of the control surface under ``/__emulator__/``, over HTTP.
+
+It speaks to a running emulator in this process or another (``gemini-oauth emulator``); the routes
+it calls are in ``_control.py``. Needs only httpx.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+from typing import Any
+
+import httpx
+
+from gemini_oauth.emulator._constants import CONTROL_PREFIX, DEFAULT_USER
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One per process: building one per client costs ~0.1 s (the emulator speaks plain http)."""
+    return ssl.create_default_context()
+
+
+class EmulatorControl:
+    """A Python client of the control surface, over HTTP (httpx)."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=f"{self.base_url}{CONTROL_PREFIX}/", timeout=timeout, verify=_ssl_context()
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self._http.request(method, path, json=body)
+        if response.status_code >= 400:
+            raise ValueError(f"emulator control {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock forward; returns its new ``now``."""
+        return float(self._call("POST", "clock/advance", {"seconds": seconds})["now"])
+
+    def reset(self) -> None:
+        self._call("POST", "reset")
+
+    def add_fault(
+        self,
+        path: str,
+        status: int | None = None,
+        *,
+        count: int | None = 1,
+        retry_after: float | None = None,
+        latency: float = 0.0,
+        drop: bool = False,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        """Make the next ``count`` requests under ``path`` fail (``count=None``: until cleared)."""
+        fault = {"path": path, "status": status, "count": count, "retry_after": retry_after}
+        self._call("POST", "faults", {**fault, "latency": latency, "drop": drop, "body": body})
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    def counters(self) -> dict[str, int]:
+        return dict(self._call("GET", "counters"))
+
+    def state(self) -> dict[str, Any]:
+        return dict(self._call("GET", "state"))
+
+    def set_publishing_status(self, status: str) -> None:
+        self._call("POST", "app", {"publishing_status": status})
+
+    def add_user(self, email: str, test_user: bool = True, *, project_member: bool = True) -> None:
+        body = {"email": email, "test_user": test_user, "project_member": project_member}
+        self._call("POST", "users", body)
+
+    def remove_user(self, email: str) -> None:
+        self._call("DELETE", f"users/{email}")
+
+    def set_project(
+        self,
+        id: str,
+        number: int,
+        *,
+        api_enabled: bool = True,
+        members: list[str] | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        body: dict[str, Any] = {"id": id, "number": number, "api_enabled": api_enabled}
+        body["members"] = members if members is not None else [DEFAULT_USER]
+        if api_key is not None:
+            body["api_key"] = api_key
+        self._call("POST", "projects", body)
+
+    def add_client(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uris: list[str] | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        body: dict[str, Any] = {"client_id": client_id, "client_secret": client_secret}
+        if redirect_uris is not None:
+            body["redirect_uris"] = redirect_uris
+        if project_id is not None:
+            body["project_id"] = project_id
+        self._call("POST", "clients", body)
+
+    def issue_grant(
+        self, scopes: list[str], email: str | None = None, client_id: str | None = None
+    ) -> dict[str, Any]:
+        """A token response (access and refresh token) as if the user had consented."""
+        body: dict[str, Any] = {"scopes": list(scopes)}
+        if email is not None:
+            body["email"] = email
+        if client_id is not None:
+            body["client_id"] = client_id
+        return dict(self._call("POST", "grants", body))
+
+    def create_service_account(
+        self, email: str | None = None, project: str | None = None
+    ) -> dict[str, Any]:
+        """A new key for ``email`` (created if new; default: a fresh account in the default
+        project): the complete service-account key file as a dict."""
+        body = {k: v for k, v in (("email", email), ("project", project)) if v is not None}
+        return dict(self._call("POST", "service-accounts", body))
+
+    def set_metadata(
+        self, service_account: str | None = None, scopes: list[str] | None = None
+    ) -> None:
+        """Choose the metadata server's default account and the scopes of its tokens."""
+        body: dict[str, Any] = {}
+        if service_account is not None:
+            body["service_account"] = service_account
+        if scopes is not None:
+            body["scopes"] = scopes
+        self._call("POST", "metadata", body)

@@ -1,0 +1,46 @@
+"""The scopes the emulator knows: which exist, which are identity-only, which may call Gemini."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+AUTH = "https://www.googleapis.com/auth/"
+CLOUD_PLATFORM = AUTH + "cloud-platform"
+USERINFO_EMAIL = AUTH + "userinfo.email"
+USERINFO_PROFILE = AUTH + "userinfo.profile"
+_GL = AUTH + "generative-language"
+
+KNOWN_SCOPES = frozenset(
+    {
+        "openid",
+        USERINFO_EMAIL,
+        USERINFO_PROFILE,
+        CLOUD_PLATFORM,
+        AUTH + "cloud-platform.read-only",
+        _GL,
+        _GL + ".retriever",
+        _GL + ".retriever.readonly",
+        _GL + ".tuning",
+        _GL + ".tuning.readonly",
+        AUTH + "sqlservice.login",  # in gcloud's default ADC scopes
+    }
+)
+#: Scopes that only identify the user; a Testing app's grant of these alone never expires.
+IDENTITY_SCOPES = frozenset({"openid", "email", "profile", USERINFO_EMAIL, USERINFO_PROFILE})
+#: Scopes that may call each kind of Gemini method (models.list reference page; GenerateContent's).
+GEMINI_READ_SCOPES = (
+    CLOUD_PLATFORM,
+    _GL,
+    _GL + ".retriever",
+    _GL + ".retriever.readonly",
+    _GL + ".tuning",
+    _GL + ".tuning.readonly",
+)
+GEMINI_WRITE_SCOPES = (CLOUD_PLATFORM, _GL, _GL + ".retriever", _GL + ".tuning")
+
+_ALIASES = {"email": USERINFO_EMAIL, "profile": USERINFO_PROFILE}
+
+
+def normalize_scopes(value: Iterable[str]) -> tuple[str, ...]:
+    """Google's short forms (``email``, ``profile``) become their full URLs; order kept."""
+    return tuple(dict.fromkeys(_ALIASES.get(s, s) for s in value))
