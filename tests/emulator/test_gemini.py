@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
+import threading
 from typing import Any
 
 import httpx
 import pytest
 
 from gemini_oauth.emulator import Emulator
+from gemini_oauth.emulator._gemini import CHUNK_PAUSE
 
 AUTH = "https://www.googleapis.com/auth/"
 CLOUD = AUTH + "cloud-platform"
@@ -248,24 +249,36 @@ def test_generate_on_an_embedding_model_is_refused(emulator: Emulator) -> None:
 
 
 def test_stream_sse_arrives_incrementally(emulator: Emulator) -> None:
+    """The first chunk reaches the client while the emulator still holds back the rest."""
+    pauses: list[float] = []
+    release, held_too_long = threading.Event(), threading.Event()
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        if not release.wait(10):  # only a stream buffered whole would keep the client waiting
+            held_too_long.set()
+            release.set()
+
     headers = bearer(emulator)
     whole = generate(emulator, headers, contents(PROMPT)).json()
+    emulator.state.sleep = pause
     url = emulator.base_url + "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
-    chunks: list[tuple[float, dict[str, Any]]] = []
+    chunks: list[dict[str, Any]] = []
     with HTTP.stream(
-        "POST", url, params={"alt": "sse"}, headers=headers, json=contents(PROMPT), timeout=10
+        "POST", url, params={"alt": "sse"}, headers=headers, json=contents(PROMPT), timeout=30
     ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         for line in response.iter_lines():
             if line.startswith("data: "):
-                chunks.append((time.monotonic(), json.loads(line[6:])))
-    assert len(chunks) >= 3
-    assert chunks[-1][0] - chunks[0][0] >= 0.01  # not one buffered blob: spread over time
-    text = "".join(c["candidates"][0]["content"]["parts"][0]["text"] for _, c in chunks)
+                chunks.append(json.loads(line[6:]))
+                release.set()  # the first chunk came while the second was still held back
+    assert not held_too_long.is_set()
+    assert len(chunks) >= 3 and pauses == [CHUNK_PAUSE] * (len(chunks) - 1)
+    text = "".join(c["candidates"][0]["content"]["parts"][0]["text"] for c in chunks)
     assert text == whole["candidates"][0]["content"]["parts"][0]["text"]
-    assert all("finishReason" not in c["candidates"][0] for _, c in chunks[:-1])
-    last = chunks[-1][1]
+    assert all("finishReason" not in c["candidates"][0] for c in chunks[:-1])
+    last = chunks[-1]
     assert last["candidates"][0]["finishReason"] == "STOP"
     assert last["usageMetadata"] == whole["usageMetadata"]
     assert emulator.control.counters()["models.streamGenerateContent"] == 1

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gemini_oauth.emulator import Emulator
+from gemini_oauth.emulator import Emulator, EmulatorState
 
 HTTP = httpx.Client(timeout=10)
 CLOUD = "https://www.googleapis.com/auth/cloud-platform"
@@ -114,15 +114,23 @@ def test_fault_on_token_endpoint_is_oauth_shaped(emulator: Emulator) -> None:
     assert response.status_code == 503 and response.json()["error"] == "temporarily_unavailable"
 
 
-def test_fault_latency(emulator: Emulator) -> None:
+def test_fault_latency_is_asked_of_the_emulators_sleep_before_answering(
+    emulator: Emulator,
+) -> None:
+    """The faulted request asks for its latency before it is answered; the next asks nothing."""
+    requested: list[float] = []
+    emulator.state.sleep = requested.append
     emulator.control.add_fault("/tokeninfo", latency=0.4)
-    start = time.monotonic()
     response = HTTP.get(f"{emulator.base_url}/tokeninfo")
-    slow = time.monotonic() - start
-    start = time.monotonic()
-    HTTP.get(f"{emulator.base_url}/tokeninfo")
-    fast = time.monotonic() - start
-    assert response.status_code == 400 and slow >= 0.4 and fast < 0.4
+    assert response.status_code == 400 and requested == [0.4]
+    assert HTTP.get(f"{emulator.base_url}/tokeninfo").status_code == 400
+    assert requested == [0.4]  # the recorder saw the first request: this one asked for nothing
+    assert emulator.control.counters()["faults"] == 1
+
+
+def test_the_emulator_really_sleeps_by_default(tmp_path: Path) -> None:
+    assert EmulatorState().sleep is time.sleep
+    assert Emulator(state_path=tmp_path / "state.json").state.sleep is time.sleep
 
 
 def test_fault_drop_closes_the_connection_without_a_response(emulator: Emulator) -> None:
@@ -227,8 +235,10 @@ def test_malformed_request_lines_with_tokens_are_never_logged(
     port = int(emulator.base_url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(f"GET /tokeninfo?access_token={token} x HTTP/1.1\r\n\r\n".encode())
-        assert sock.recv(1024).startswith(b"HTTP/1.1 400")
-    time.sleep(0.1)  # the handler logs after answering
+        answer = sock.recv(1024)
+        while data := sock.recv(1024):  # http.server logs before answering, then closes
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 400")
     out, err = capfd.readouterr()
     server_records = [r for r in caplog.records if r.name == "werkzeug"]
     logged = out + err + "\n".join(r.getMessage() for r in server_records)
@@ -302,18 +312,21 @@ def test_connections_are_kept_alive_across_requests_with_unread_bodies(emulator:
 
 
 def test_stop_closes_kept_alive_connections() -> None:
-    """A stopped emulator answers nothing, not even on a connection a client kept open."""
+    """A stopped emulator answers nothing, not even on a connection a client kept open, and no
+    handler thread outlives stop()."""
     import threading
 
     others = set(threading.enumerate())
     emu = Emulator().start()
+    serving = f"gemini-oauth-emulator:{emu.base_url.rsplit(':', 1)[1]}"
     url = f"{emu.base_url}/.well-known/openid-configuration"
     with httpx.Client(timeout=5) as client:
         assert client.get(url).status_code == 200  # the connection stays in the pool
+        handlers = [t for t in set(threading.enumerate()) - others if t.name != serving]
+        assert handlers  # the kept-alive connection's handler thread is there to be seen
         emu.stop()
         with pytest.raises(httpx.TransportError):
             client.get(url)
-    deadline = time.monotonic() + 5
-    while set(threading.enumerate()) - others:
-        assert time.monotonic() < deadline, "a handler thread outlived stop()"
-        time.sleep(0.02)
+    for thread in set(threading.enumerate()) - others:
+        thread.join(timeout=5)
+        assert not thread.is_alive(), f"{thread.name} outlived stop()"
