@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import gemini_oauth.emulator as emulator_package
 from gemini_oauth.emulator import (
     DEFAULT_API_KEY,
@@ -58,3 +61,16 @@ def test_control_needs_only_the_base_url(emulator: Emulator) -> None:
         assert "outside@example.com" in emulator.control.state()["users"]
     finally:
         control.close()
+
+
+def test_importing_the_package_imports_neither_flask_nor_httpx() -> None:
+    """Flask comes at start() (so a missing extra is reported there), httpx with ``control``."""
+    code = (
+        "import sys, gemini_oauth.emulator as e\n"
+        "print(sorted(m for m in ('flask', 'werkzeug', 'httpx') if m in sys.modules))\n"
+        "e.EmulatorControl\n"
+        "print('httpx' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "True"]  # the check can see httpx arrive

@@ -10,6 +10,8 @@ The public API is what ``__all__`` lists (pinned by tests/emulator/test_public_a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gemini_oauth.emulator._constants import (
     DEFAULT_API_KEY,
     DEFAULT_CLIENT_ID,
@@ -19,9 +21,25 @@ from gemini_oauth.emulator._constants import (
     DEFAULT_SERVICE_ACCOUNT,
     DEFAULT_USER,
 )
-from gemini_oauth.emulator._control_client import EmulatorControl
 from gemini_oauth.emulator._emulator import Emulator
 from gemini_oauth.emulator._state import EmulatorState
+
+if TYPE_CHECKING:
+    from gemini_oauth.emulator._control_client import EmulatorControl
+
+
+def __getattr__(name: str) -> object:
+    """``EmulatorControl`` on first use: it needs httpx, which importing the package does not."""
+    if name == "EmulatorControl":
+        from gemini_oauth.emulator._control_client import EmulatorControl
+
+        return EmulatorControl
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "EmulatorControl"})
+
 
 __all__ = [
     "DEFAULT_API_KEY",

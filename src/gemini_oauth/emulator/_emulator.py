@@ -1,6 +1,7 @@
 """``Emulator``: the local Google, served on 127.0.0.1 from a background thread.
 
-Flask (the [emulator] extra) is imported at ``start()``, so that a missing extra is reported there.
+Flask (the [emulator] extra) is imported at ``start()``, so that a missing extra is reported there;
+httpx when ``control`` is first used.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from gemini_oauth.emulator._constants import (
     DEFAULT_PROJECT_NUMBER,
     DEFAULT_USER,
 )
-from gemini_oauth.emulator._control_client import EmulatorControl
 from gemini_oauth.emulator._state import EmulatorState, write_private
 
 if TYPE_CHECKING:
+    from gemini_oauth.emulator._control_client import EmulatorControl
     from gemini_oauth.emulator._server import ServerThread
 
 
@@ -50,6 +51,8 @@ class Emulator:
     @property
     def control(self) -> EmulatorControl:
         if self._control is None:
+            from gemini_oauth.emulator._control_client import EmulatorControl  # httpx
+
             self._control = EmulatorControl(self.base_url)
         return self._control
 
