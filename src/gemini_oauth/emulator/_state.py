@@ -1,4 +1,5 @@
-"""The emulator's world: users, projects, clients, grants, tokens, faults, counters and its clock.
+"""The emulator's world: users, projects, clients, grants, tokens, faults, counters, its clock and
+its sleep (the seam for every wait of the server).
 
 Everything is guarded by one re-entrant lock. With a ``path`` the persistent part (users,
 projects, clients, app status, clock offset, grants and tokens) is written as JSON, 0600 and
