@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import stat
 import subprocess
@@ -433,3 +434,65 @@ def test_service_account_key_via_environment(
     status = adc.adc_status(path=key)
     assert (status.type, status.account, status.client_id) == ("service_account", email, "42")
     assert status.overridden_by is None and status.warnings == []
+
+
+# --- login ----------------------------------------------------------------------------------
+
+
+def test_login_writes_the_file_and_reports_it(
+    gcloud_dir: Path, emulator: Any, client_secret_file: Path
+) -> None:
+    from gemini_oauth._useragent import HeadlessUserAgent
+
+    path = adc.adc_path()
+    path.parent.mkdir(parents=True)
+    old = adc.adc_info(client_id="other", client_secret="s", refresh_token="old-refresh")
+    path.write_text(adc.dumps_adc(old))
+    out = io.StringIO()
+    agent = HeadlessUserAgent()
+    done = adc.login(
+        client_secret_file, quota_project="quota-project-1", out=out, open_browser=agent
+    )
+    agent.join(timeout=10)
+    assert (done.path, done.client_id, done.quota_project_id) == (
+        str(path),
+        CLIENT_ID,
+        "quota-project-1",
+    )
+    assert set(GCLOUD_QUICKSTART_SCOPES) <= set(done.scopes)
+    written = json.loads(path.read_text())
+    assert written["quota_project_id"] == "quota-project-1" and written["client_id"] == CLIENT_ID
+    said = out.getvalue()
+    assert f"Using OAuth client {CLIENT_ID} from {client_secret_file}." in said
+    assert "warning: Replacing ADC of another OAuth client (other)" in said
+    assert written["refresh_token"] != "old-refresh" and written["refresh_token"] not in said
+
+
+def test_login_errors_name_adc_login(
+    gcloud_dir: Path, emulator: Any, client_secret_file: Path
+) -> None:
+    from gemini_oauth._useragent import HeadlessUserAgent
+    from gemini_oauth.errors import ConsentDeniedError, ScopeNotGrantedError
+
+    for agent, error in (
+        (HeadlessUserAgent(action="deny"), ConsentDeniedError),
+        (HeadlessUserAgent(untick=["cloud-platform"]), ScopeNotGrantedError),
+    ):
+        with pytest.raises(error) as info:
+            adc.login(client_secret_file, out=io.StringIO(), open_browser=agent, timeout=20)
+        agent.join(timeout=10)
+        assert "'gemini-oauth adc login' again" in info.value.hint
+    assert not adc.adc_path().exists()
+
+
+def test_login_checks_the_quota_project_before_the_browser(
+    gcloud_dir: Path, emulator: Any, client_secret_file: Path
+) -> None:
+    def no_browser_expected(url: str) -> bool:
+        raise AssertionError("the browser opened")
+
+    with pytest.raises(AdcError, match="not a Google Cloud project id"):
+        adc.login(
+            client_secret_file, quota_project="Not A Project!", open_browser=no_browser_expected
+        )
+    assert emulator.control.counters().get("auth", 0) == 0

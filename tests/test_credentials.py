@@ -563,3 +563,50 @@ def test_no_secret_in_logs_or_errors(
         body, *texts, caplog.text, out, err, *(r.getMessage() for r in caplog.records)
     )
     assert os.environ.get("GEMINI_OAUTH_HOME")
+
+
+def test_login_says_where_it_stands_and_returns_what_a_caller_shows(
+    emulator: Emulator, client_secret_file: Path
+) -> None:
+    """login(): the client file and scopes go to ``out``; the credentials carry the summary."""
+    from gemini_oauth._useragent import HeadlessUserAgent
+
+    out = io.StringIO()
+    agent = HeadlessUserAgent()
+    creds = credentials.login(
+        client_secret_file, SCOPES, profile="work", quota_project="qp-1", out=out,
+        open_browser=agent, timeout=20,
+    )  # fmt: skip
+    agent.join(timeout=10)
+    said = out.getvalue()
+    assert f"Using OAuth client {emulator.client_id} from {client_secret_file}." in said
+    asked = "openid, userinfo.email, cloud-platform, generative-language.retriever"
+    assert f"Asking for: {asked}.\n" in said
+    assert creds.file is not None and creds.file.path == store.profile_file("work").path
+    assert creds.account == emulator.user_email and creds.quota_project_id == "qp-1"
+    assert set(creds.granted_scopes or ()) == set(SCOPES)
+    again = credentials.login(
+        client_secret_file, SCOPES, profile="work", out=io.StringIO(), open_browser=agent
+    )
+    assert again.quota_project_id == "qp-1"  # kept from the profile when not given
+
+
+@pytest.mark.parametrize(
+    ("profile", "command"),
+    [("default", "gemini-oauth login"), ("work", "gemini-oauth login --profile work")],
+)
+def test_login_errors_name_the_profiles_login(
+    client_secret_file: Path, profile: str, command: str
+) -> None:
+    from gemini_oauth._useragent import HeadlessUserAgent
+    from gemini_oauth.errors import ConsentDeniedError
+
+    agent = HeadlessUserAgent(action="deny")
+    with pytest.raises(ConsentDeniedError) as info:
+        credentials.login(
+            client_secret_file, SCOPES, profile=profile, out=io.StringIO(), open_browser=agent,
+            timeout=20,
+        )  # fmt: skip
+    agent.join(timeout=10)
+    assert f"Run '{command}' again and press Allow" in info.value.hint
+    assert not store.profile_file(profile).path.exists()

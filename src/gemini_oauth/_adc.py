@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 from gemini_oauth._constants import (
@@ -36,7 +36,7 @@ from gemini_oauth._constants import (
     UNIVERSE_DOMAIN,
 )
 from gemini_oauth.errors import AdcError
-from gemini_oauth.scopes import CLOUD_PLATFORM
+from gemini_oauth.scopes import CLOUD_PLATFORM, GCLOUD_QUICKSTART_SCOPES
 
 if TYPE_CHECKING:
     import google.auth.credentials
@@ -228,6 +228,64 @@ def write_adc(
         (warn or log.warning)(note)
     _write(path, dumps_adc(info))
     return path
+
+
+@dataclass(frozen=True)
+class AdcLogin:
+    """What ``login`` wrote: ``adc login --json`` prints ``to_dict()`` (never a secret)."""
+
+    path: str
+    account: str | None
+    client_id: str
+    scopes: list[str]
+    quota_project_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def login(
+    client_secret: str | Path | None = None,
+    scopes: str | Sequence[str] = GCLOUD_QUICKSTART_SCOPES,
+    *,
+    quota_project: str | None = None,
+    path: Path | None = None,
+    out: TextIO | None = None,
+    **flow_options: Any,
+) -> AdcLogin:
+    """Sign in and write the ADC file, as ``gcloud auth application-default login`` does.
+
+    cloud-platform must be granted (gcloud's rule). Conversation, and warnings about what the
+    file replaces, go to ``out`` (stderr). ``flow_options`` are ``_flow.run_login``'s.
+    """
+    from gemini_oauth._credentials import sign_in
+
+    if quota_project:
+        _check_project(quota_project)  # before the browser, not after
+    path = path or adc_path()
+    stream = out if out is not None else sys.stderr
+    client, result = sign_in(
+        client_secret,
+        scopes,
+        command="gemini-oauth adc login",
+        out=stream,
+        required_scopes=(CLOUD_PLATFORM,),
+        **flow_options,
+    )
+    written = write_adc(
+        result,
+        client,
+        quota_project=quota_project,
+        path=path,
+        warn=lambda note: print(f"warning: {note}", file=stream, flush=True),
+    )
+    return AdcLogin(
+        path=str(written),
+        account=result.account or None,
+        client_id=client.client_id,
+        scopes=list(result.granted_scopes),
+        quota_project_id=quota_project,
+    )
 
 
 def _user_adc(path: Path, hint: str) -> dict[str, Any]:
@@ -474,6 +532,7 @@ def revoke(*, path: Path | None = None, env: Mapping[str, str] | None = None) ->
 
 __all__ = [
     "ADC_FILENAME",
+    "AdcLogin",
     "AdcStatus",
     "access_token",
     "adc_info",
@@ -483,6 +542,7 @@ __all__ = [
     "default_credentials",
     "dumps_adc",
     "is_project_id",
+    "login",
     "overwrite_warnings",
     "read_adc",
     "revoke",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from google.oauth2 import credentials as ga_credentials
 
@@ -27,8 +27,8 @@ from gemini_oauth._token_endpoint import (
     refresh_request,
     revoke,
 )
-from gemini_oauth.errors import InvalidGrantError, LoginError, LoginRequiredError
-from gemini_oauth.scopes import QUICKSTART_SCOPES, granted_form, parse_scopes
+from gemini_oauth.errors import GeminiOAuthError, InvalidGrantError, LoginError, LoginRequiredError
+from gemini_oauth.scopes import QUICKSTART_SCOPES, granted_form, parse_scopes, short_name
 
 if TYPE_CHECKING:
     import httpx
@@ -43,8 +43,10 @@ __all__ = [
     "load_creds",
     "load_profile",
     "login",
+    "login_command",
     "revoke_and_delete",
     "save_login",
+    "sign_in",
 ]
 
 
@@ -291,6 +293,39 @@ def save_login(
         file.write(data)
 
 
+def login_command(profile: str = "default") -> str:
+    """What logs a profile in again, for hints: ``gemini-oauth login [--profile NAME]``."""
+    return f"gemini-oauth login{_profile_flag(profile)}"
+
+
+def sign_in(
+    client_secret: str | Path | None,
+    scopes: str | Iterable[str],
+    *,
+    command: str = "gemini-oauth login",
+    out: TextIO | None = None,
+    **flow_options: Any,
+) -> tuple[ClientSecret, LoginResult]:
+    """Read the client file, say which one and what is asked, then run ``_flow.run_login``.
+
+    The interactive part of ``login()`` and ``_adc.login()``; it saves nothing. Conversation goes
+    to ``out`` (stderr). Hints of the errors it raises name ``command``, the login to run again.
+    """
+    from gemini_oauth._client_secrets import load_client_secret
+    from gemini_oauth._flow import run_login
+
+    stream = out if out is not None else sys.stderr
+    client = load_client_secret(client_secret)
+    wanted = parse_scopes(scopes)
+    print(f"Using OAuth client {client.client_id} from {client.path}.", file=stream, flush=True)
+    print(f"Asking for: {', '.join(short_name(s) for s in wanted)}.", file=stream, flush=True)
+    try:
+        return client, run_login(client, wanted, out=stream, **flow_options)
+    except GeminiOAuthError as exc:
+        exc.hint = exc.hint.replace("gemini-oauth login", command)
+        raise
+
+
 def login(
     client_secret: str | Path | None = None,
     scopes: str | Iterable[str] = QUICKSTART_SCOPES,
@@ -299,16 +334,38 @@ def login(
     file: TokenFile | None = None,
     home: str | Path | None = None,
     quota_project: str | None = None,
-    **flow_options: Any,
+    no_browser: bool | None = None,
+    port: int = 0,
+    timeout: float = 300.0,
+    login_hint: str | None = None,
+    required_scopes: Iterable[str] | None = None,
+    out: TextIO | None = None,
+    open_browser: Callable[[str], bool] | None = None,
+    prompt_input: Callable[[str], str] | None = None,
+    http: httpx.Client | None = None,
 ) -> CachedCredentials:
-    """Run the browser (or paste) login and cache the result; returns the new credentials."""
-    from gemini_oauth._client_secrets import load_client_secret
-    from gemini_oauth._flow import run_login
+    """Run the browser (or paste) login and cache the result; returns the new credentials.
 
-    target = file or profile_file(profile, home)
-    client = load_client_secret(client_secret)
-    options = {k: v for k, v in flow_options.items() if v is not None}
-    result = run_login(client, parse_scopes(scopes), **options)
+    The cache is ``file``, else the profile's. Conversation (which client file, what is asked,
+    the sign-in address) goes to ``out`` (stderr). ``quota_project`` None keeps the cached one.
+    The other options are ``_flow.run_login``'s. The credentials carry what a caller shows:
+    ``account``, ``granted_scopes``, ``quota_project_id`` and ``file``.
+    """
+    target = file or profile_file(profile, home)  # a bad profile name fails before any browser
+    client, result = sign_in(
+        client_secret,
+        scopes,
+        command="gemini-oauth login" if file else login_command(profile),
+        out=out,
+        no_browser=no_browser,
+        port=port,
+        timeout=timeout,
+        login_hint=login_hint,
+        required_scopes=required_scopes,
+        open_browser=open_browser,
+        prompt_input=prompt_input,
+        http=http,
+    )
     save_login(result, client, file=target, quota_project=quota_project)
     data = target.read()
     if data is None:  # pragma: no cover - we just wrote it
