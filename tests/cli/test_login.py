@@ -86,6 +86,15 @@ def test_login_denied_keeps_existing_credentials(client_secret_file: Path, tmp_p
     assert "Quota project: qp-kept" in again.stderr
 
 
+def test_login_denied_for_a_profile_names_it_in_the_hint(
+    client_secret_file: Path, tmp_path: Path
+) -> None:
+    args = ["--client-secret", str(client_secret_file), "--profile", "work"]
+    done = _run(args, tmp_path / "home", browser=_ua("--deny"))
+    assert done.returncode == 3 and "Run 'gemini-oauth login --profile work' again" in done.stderr
+    assert done.stderr.startswith("Using OAuth client ") and str(client_secret_file) in done.stderr
+
+
 def test_login_timeout(client_secret_file: Path, tmp_path: Path) -> None:
     done = _run(
         ["--client-secret", str(client_secret_file), "--timeout", "0.5"],

@@ -1,4 +1,5 @@
-"""The root group: --verbose / GEMINI_OAUTH_DEBUG logging, and run()'s redacted error output."""
+"""The root group: the command table, the shared options, --verbose / GEMINI_OAUTH_DEBUG logging,
+and run()'s redacted error output."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 
 from gemini_oauth import _clock
 from gemini_oauth import _store as store
-from gemini_oauth._cli import _root
-from gemini_oauth._cli._root import COMMANDS, DEBUG_LOGGERS, run
+from gemini_oauth._cli import _debug
+from gemini_oauth._cli._debug import DEBUG_LOGGERS
+from gemini_oauth._cli._root import COMMANDS, cli, load_command, run
 from gemini_oauth._client_secrets import client_from_dict
 from gemini_oauth._credentials import save_login
 from gemini_oauth._flow import LoginResult
@@ -114,7 +116,7 @@ def test_unexpected_error_is_redacted(
     assert "This is a bug in gemini-oauth" in err
     assert ("Traceback (most recent call last)" in err) is verbose
     assert ("run again with --verbose" in err) is not verbose
-    assert _root._debug is None  # logging was undone
+    assert not _debug.active()  # logging was undone
 
 
 def test_usage_error_echoing_a_secret_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,10 +125,85 @@ def test_usage_error_echoing_a_secret_is_redacted(capsys: pytest.CaptureFixture[
     assert "Invalid value for '--page-size'" in err and SECRET not in err and MASK in err
 
 
-def test_curl_keeps_its_own_verbose() -> None:
-    from gemini_oauth._cli._root import LazyGroup
+def _every_command() -> list[tuple[str, click.Command]]:
+    """Each command and subcommand, by its full name ("adc login"), groups included."""
+    found: list[tuple[str, click.Command]] = []
 
-    curl, generate = LazyGroup._load("curl"), LazyGroup._load("generate")
-    assert curl is not None and generate is not None
-    assert "verbose" not in [p.name for p in curl.params]
-    assert "verbose" in [p.name for p in generate.params]
+    def walk(name: str, command: click.Command) -> None:
+        found.append((name, command))
+        if isinstance(command, click.Group):
+            for sub_name, sub in command.commands.items():
+                walk(f"{name} {sub_name}", sub)
+
+    for name in COMMANDS:
+        walk(name, load_command(name))
+    return found
+
+
+def test_every_entry_of_the_table_is_a_command() -> None:
+    assert cli.list_commands(click.Context(cli)) == list(COMMANDS)
+    for name in COMMANDS:
+        assert isinstance(load_command(name), click.Command), name
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "gemini_oauth._cli.sesion:status",  # a typo in the module
+        "gemini_oauth._cli.session:staus",  # a typo in the attribute
+        "gemini_oauth._cli.session:status_data",  # not a command
+    ],
+)
+def test_a_wrong_entry_fails_loudly(
+    target: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(COMMANDS, "broken", target)
+    with pytest.raises((ImportError, TypeError)):
+        load_command("broken")
+    assert run(["broken"]) == 1
+    assert "This is a bug in gemini-oauth" in capsys.readouterr().err
+    assert run(["--help"]) == 1  # the listing loads every entry: no command silently dropped
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["logn"]) == 2
+    assert "No such command 'logn'" in capsys.readouterr().err
+
+
+def test_verbose_is_shown_on_every_command_but_curl() -> None:
+    """curl passes -v to curl; every other command documents -v/--verbose in its --help."""
+    for name, command in _every_command():
+        verbose = [p for p in command.params if p.name == "verbose"]
+        if name == "curl":
+            assert verbose == [], name
+            continue
+        assert len(verbose) == 1 and not getattr(verbose[0], "hidden", False), name
+        assert "-v, --verbose" in command.get_help(click.Context(command, info_name=name)), name
+
+
+def test_profile_is_one_option_everywhere() -> None:
+    """--profile NAME: the same spelling, metavar, environment variable and help everywhere."""
+    shapes = {
+        name: (tuple(p.opts), p.metavar, p.envvar, getattr(p, "help", None), p.default)
+        for name, command in _every_command()
+        for p in command.params
+        if p.name == "profile"
+    }
+    assert set(shapes) == {
+        "login", "logout", "status", "print-access-token", "models list", "models get",
+        "generate", "curl",
+    }  # fmt: skip
+    assert len(set(shapes.values())) == 1, shapes
+    opts, metavar, envvar, help_text, default = next(iter(shapes.values()))
+    assert (opts, metavar, envvar) == (("--profile",), "NAME", "GEMINI_OAUTH_PROFILE")
+    assert default == "default"
+    assert help_text is not None and "$GEMINI_OAUTH_PROFILE" in help_text
+
+
+def test_curl_keeps_its_own_verbose(emulator: Emulator, capfd: pytest.CaptureFixture[str]) -> None:
+    """After PATH, -v is curl's: curl's own trace appears, not our DEBUG logs."""
+    _seed(emulator)
+    assert run(["curl", "--endpoint", emulator.base_url, "/v1/models", "-sS", "-v"]) == 0
+    out, err = capfd.readouterr()
+    assert '"models"' in out and "> GET /v1/models" in err  # curl's -v trace
+    assert "DEBUG httpcore" not in err and not _debug.active()

@@ -2,7 +2,7 @@
 
 ``main`` answers ``print-access-token`` from a valid cached token without
 importing click, rich, httpx or google-auth; everything else goes to the click
-application in ``cli._root``.
+application in ``_cli._root``.
 """
 
 from __future__ import annotations

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import click
 
 from gemini_oauth import _adc as _adc
 from gemini_oauth import scopes as _scopes
-from gemini_oauth._cli.login import flow_options
-
-
-def _say(message: str) -> None:
-    click.echo(message, err=True)
+from gemini_oauth._cli._options import (
+    confirm,
+    echo_json,
+    exit_with,
+    json_option,
+    login_options,
+    say,
+    verbose_option,
+    yes_option,
+)
 
 
 @click.group()
+@verbose_option
 def adc() -> None:
     """Application Default Credentials, the file gcloud and Google's libraries read.
 
@@ -28,11 +31,12 @@ def adc() -> None:
 
 
 @adc.command()
-@flow_options(
+@login_options(
     scopes_help="Comma-separated scopes; must include cloud-platform, as gcloud requires. "
     "Default: cloud-platform,generative-language.retriever (the quickstart's gcloud command).",
     quota_help="Project billed for API calls, written as quota_project_id.",
 )
+@verbose_option
 def login(
     client_secret: str | None,
     scopes: str | None,
@@ -50,10 +54,6 @@ def login(
     google.auth.default() and every Google client library read. Example:
       gemini-oauth adc login --client-secret client_secret.json --quota-project my-project
     """
-    from gemini_oauth._client_secrets import load_client_secret
-    from gemini_oauth._flow import run_login
-    from gemini_oauth.errors import LoginError
-
     wanted = _scopes.parse_scopes(scopes) if scopes else _scopes.GCLOUD_QUICKSTART_SCOPES
     if _scopes.CLOUD_PLATFORM not in wanted:
         raise click.BadParameter(
@@ -63,44 +63,27 @@ def login(
         )
     if quota_project and not _adc.is_project_id(quota_project):
         raise click.BadParameter("not a Google Cloud project id.", param_hint="--quota-project")
-    path = _adc.adc_path()
-    client = load_client_secret(client_secret)
-    _say(f"Using OAuth client {client.client_id}.")
-    _say(f"Asking for: {', '.join(_scopes.short_name(s) for s in wanted)}.")
-    try:
-        result = run_login(
-            client,
-            wanted,
-            no_browser=True if no_browser else None,
-            port=port,
-            timeout=timeout,
-            login_hint=login_hint,
-            required_scopes=(_scopes.CLOUD_PLATFORM,),
-        )
-    except LoginError as exc:  # the flow's hints name plain 'login'
-        exc.hint = exc.hint.replace("gemini-oauth login", "gemini-oauth adc login")
-        raise
-    written = _adc.write_adc(
-        result, client, quota_project=quota_project, path=path, warn=lambda m: _say("warning: " + m)
+    written = _adc.login(
+        client_secret,
+        wanted,
+        quota_project=quota_project,
+        no_browser=True if no_browser else None,
+        port=port,
+        timeout=timeout,
+        login_hint=login_hint,
     )
-    _say(f"Credentials saved to file: [{written}]")
-    _say("They will be used by any library that asks for Application Default Credentials.")
+    say(f"Credentials saved to file: [{written.path}]")
+    say("They will be used by any library that asks for Application Default Credentials.")
     if not quota_project:
-        _say("note: no quota project; Google bills the project that owns the OAuth client.")
-        _say("  To choose one: gemini-oauth adc set-quota-project PROJECT_ID")
+        say("note: no quota project; Google bills the project that owns the OAuth client.")
+        say("  To choose one: gemini-oauth adc set-quota-project PROJECT_ID")
     if as_json:
-        summary = {
-            "path": str(written),
-            "account": result.account or None,
-            "client_id": client.client_id,
-            "scopes": list(result.granted_scopes),
-            "quota_project_id": quota_project,
-        }
-        click.echo(json.dumps(summary, indent=2))
+        echo_json(written.to_dict())
 
 
 @adc.command("print-access-token")
 @click.option("--no-cache", is_flag=True, help="Always refresh, as gcloud does.")
+@verbose_option
 def print_access_token(no_cache: bool) -> None:
     """Print an access token from ADC, as `gcloud auth application-default print-access-token`.
 
@@ -111,6 +94,7 @@ def print_access_token(no_cache: bool) -> None:
 
 @adc.command("set-quota-project")
 @click.argument("project_id")
+@verbose_option
 def set_quota_project(project_id: str) -> None:
     """Set the project billed for API calls made with ADC (quota_project_id)."""
     if not _adc.is_project_id(project_id):
@@ -119,31 +103,29 @@ def set_quota_project(project_id: str) -> None:
             param_hint="PROJECT_ID",
         )
     path = _adc.set_quota_project(project_id)
-    _say(f"Quota project {project_id!r} written to [{path}].")
+    say(f"Quota project {project_id!r} written to [{path}].")
 
 
 @adc.command()
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
+@verbose_option
 def revoke(yes: bool) -> None:
     """Revoke the ADC refresh token at Google, then delete the file."""
     path = _adc.adc_path()
     _adc.read_adc(path)  # a clear error when there is nothing to revoke
-    if not yes:
-        if not sys.stdin.isatty():
-            raise click.UsageError("Not a terminal: pass --yes to revoke without asking.")
-        click.confirm(f"Revoke the credentials in {path} and delete the file?", abort=True)
+    confirm(f"Revoke the credentials in {path} and delete the file?", action="revoke", yes=yes)
     _adc.revoke(path=path)
-    _say(f"Revoked and deleted [{path}].")
+    say(f"Revoked and deleted [{path}].")
 
 
 @adc.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_context
-def status(ctx: click.Context, as_json: bool) -> None:
+@json_option("Print the status as JSON on stdout.")
+@verbose_option
+def status(as_json: bool) -> None:
     """Show the ADC file: path, type, account, client, quota project, overrides."""
     info = _adc.adc_status()
     if as_json:
-        click.echo(json.dumps(info.to_dict(), indent=2))
+        echo_json(info.to_dict())
     else:
         mark = "✓" if info.exists else "✗"
         click.echo(f"{mark} {info.path}" + ("" if info.exists else " (missing)"))
@@ -157,7 +139,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             if value:
                 click.echo(f"  {label}: {value}")
     for note in info.warnings:
-        _say(f"warning: {note}")
+        say(f"warning: {note}")
     if not info.exists:
-        _say("Run 'gemini-oauth adc login' to create it.")
-        ctx.exit(3)
+        say("Run 'gemini-oauth adc login' to create it.")
+        exit_with(3)

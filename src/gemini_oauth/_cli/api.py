@@ -8,80 +8,20 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
+from gemini_oauth._cli._options import (
+    Connection,
+    connection_options,
+    echo_json,
+    exit_with,
+    json_option,
+    say,
+    verbose_option,
+)
 from gemini_oauth.errors import GeminiOAuthError
-
-if TYPE_CHECKING:
-    from gemini_oauth._client import GeminiClient
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-_CONNECTION = ("profile", "adc", "quota_project", "endpoint", "api_version")
-
-
-def connection_options(func: F) -> F:
-    """The credential source and endpoint flags shared by every command here."""
-    options = [
-        click.option(
-            "--profile",
-            metavar="NAME",
-            envvar="GEMINI_OAUTH_PROFILE",
-            help="Saved login to use, from 'gemini-oauth login --profile NAME' (default: "
-            "'default' if it exists, else Application Default Credentials).",
-        ),
-        click.option(
-            "--adc",
-            is_flag=True,
-            help="Use Application Default Credentials (the gcloud ADC file, "
-            "$GOOGLE_APPLICATION_CREDENTIALS, a service account) instead of a saved login.",
-        ),
-        click.option(
-            "--quota-project",
-            metavar="ID",
-            help="Project billed for the calls, sent as x-goog-user-project "
-            "(default: $GOOGLE_CLOUD_QUOTA_PROJECT, else the login's).",
-        ),
-        click.option(
-            "--endpoint",
-            metavar="URL",
-            help="API base URL (default: $GOOGLE_GEMINI_BASE_URL, else Google's).",
-        ),
-        click.option(
-            "--api-version",
-            type=click.Choice(["v1", "v1beta"]),
-            default="v1",
-            show_default=True,
-            help="API version; v1beta also lists preview models.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _client(conn: dict[str, Any]) -> GeminiClient:
-    from gemini_oauth._client import GeminiClient
-
-    return GeminiClient(
-        profile=conn["profile"] or None,
-        adc=conn["adc"],
-        quota_project=conn["quota_project"],
-        base_url=conn["endpoint"],
-        api_version=conn["api_version"],
-    )
-
-
-def _split(kw: dict[str, Any]) -> dict[str, Any]:
-    return {name: kw.pop(name) for name in _CONNECTION}
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
 
 # ---------------------------------------------------------------- models
 
@@ -112,6 +52,7 @@ def _print_models(models: list[dict[str, Any]]) -> None:
 
 
 @click.group()
+@verbose_option
 def models() -> None:
     """List the Gemini models your account can use, or show one."""
 
@@ -120,40 +61,46 @@ def models() -> None:
 @click.option("--all", "all_pages", is_flag=True, help="Walk every page, not just the first.")
 @click.option("--page-size", type=click.IntRange(1, 1000), help="Models per page.")
 @click.option("--page-token", help="Start at this page (from a previous listing).")
-@click.option("--json", "as_json", is_flag=True, help="Print the raw model objects as JSON.")
+@json_option("Print the raw model objects as JSON.")
 @connection_options
+@verbose_option
 def list_models(
-    all_pages: bool, page_size: int | None, page_token: str | None, as_json: bool, **kw: Any
+    conn: Connection,
+    all_pages: bool,
+    page_size: int | None,
+    page_token: str | None,
+    as_json: bool,
 ) -> None:
     """List models: a table on a terminal, tab-separated lines otherwise.
 
     \b
     Columns: name, display name, input and output token limits, methods.
     """
-    with _client(_split(kw)) as api:
+    with conn.client() as api:
         if all_pages:
             found, next_token = list(api.iter_models(page_size)), None
         else:
             page = api.list_models(page_size, page_token)
             found, next_token = page.models, page.next_page_token
     if as_json:
-        _echo_json(found)
+        echo_json(found)
     else:
         _print_models(found)
     if next_token:
-        click.echo(f"More models: add --all, or --page-token {next_token}", err=True)
+        say(f"More models: add --all, or --page-token {next_token}")
 
 
 @models.command("get")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print the raw model object as JSON.")
+@json_option("Print the raw model object as JSON.")
 @connection_options
-def get_model(name: str, as_json: bool, **kw: Any) -> None:
+@verbose_option
+def get_model(conn: Connection, name: str, as_json: bool) -> None:
     """Show one model (NAME: gemini-2.5-flash or models/gemini-2.5-flash)."""
-    with _client(_split(kw)) as api:
+    with conn.client() as api:
         model = api.get_model(name)
     if as_json:
-        _echo_json(model)
+        echo_json(model)
         return
     for key, value in model.items():
         shown = ", ".join(map(str, value)) if isinstance(value, list) else value
@@ -170,11 +117,11 @@ def get_model(name: str, as_json: bool, **kw: Any) -> None:
 @click.option("--system", metavar="TEXT", help="A system instruction.")
 @click.option("--max-output-tokens", type=click.IntRange(1), help="Cap the answer length.")
 @click.option("--temperature", type=click.FloatRange(0.0, 2.0), help="Sampling temperature.")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print responses as JSON (one line per chunk)."
-)
+@json_option("Print responses as JSON (one line per chunk).")
 @connection_options
+@verbose_option
 def generate(
+    conn: Connection,
     prompt: str | None,
     model: str,
     no_stream: bool,
@@ -182,14 +129,13 @@ def generate(
     max_output_tokens: int | None,
     temperature: float | None,
     as_json: bool,
-    **kw: Any,
 ) -> None:
     """Ask a model; the answer streams to stdout as it arrives. PROMPT '-' or none reads stdin."""
     from gemini_oauth._wire import text
 
     if prompt is None or prompt == "-":
         if sys.stdin.isatty():
-            click.echo("Type the prompt, then Ctrl-D (Ctrl-Z Enter on Windows):", err=True)
+            say("Type the prompt, then Ctrl-D (Ctrl-Z Enter on Windows):")
         prompt = sys.stdin.read()
     if not prompt.strip():
         raise click.UsageError("Give a prompt (an argument, or text on stdin).")
@@ -199,11 +145,11 @@ def generate(
         fields["generationConfig"] = {k: v for k, v in config.items() if v is not None}
     if system:
         fields["systemInstruction"] = {"parts": [{"text": system}]}
-    with _client(_split(kw)) as api:
+    with conn.client() as api:
         if no_stream:
             response = api.generate_content(model, prompt, **fields)
             if as_json:
-                _echo_json(response)
+                echo_json(response)
             else:
                 click.echo(text(response))
             return
@@ -220,7 +166,7 @@ def generate(
 # ---------------------------------------------------------------- curl
 
 
-def _auth_headers(conn: dict[str, Any]) -> dict[str, str]:
+def _auth_headers(conn: Connection) -> dict[str, str]:
     from gemini_oauth._request_auth import (
         OAuthHeaders,
         resolve_credentials,
@@ -228,10 +174,10 @@ def _auth_headers(conn: dict[str, Any]) -> dict[str, str]:
     )
     from gemini_oauth._transport import HttpxRequest
 
-    creds = resolve_credentials(profile=conn["profile"] or None, adc=conn["adc"])
+    creds = resolve_credentials(profile=conn.profile, adc=conn.adc)
     request = HttpxRequest()
     try:
-        oauth = OAuthHeaders(creds, resolve_quota_project(conn["quota_project"], creds))
+        oauth = OAuthHeaders(creds, resolve_quota_project(conn.quota_project, creds))
         headers = oauth.headers(request)
     finally:
         request.close()
@@ -271,16 +217,16 @@ def curl_url(path: str, endpoint: str | None, api_version: str) -> str:
     help="Only print the headers, one per line "
     "(for: curl -H @<(gemini-oauth curl --print-headers) URL).",
 )
-@click.option("--json", "as_json", is_flag=True, help="With --print-headers: print them as JSON.")
+@json_option("With --print-headers: print them as JSON.")
 @connection_options
 @click.argument("path", required=False)
 @click.argument("curl_args", nargs=-1, type=click.UNPROCESSED)
 def curl(
+    conn: Connection,
     print_headers: bool,
     as_json: bool,
     path: str | None,
     curl_args: tuple[str, ...],
-    **kw: Any,
 ) -> None:
     """Run curl on PATH with the OAuth headers added; arguments after PATH go to curl as they are.
 
@@ -294,11 +240,10 @@ def curl(
 
     The headers reach curl through a private temporary file, never its command line.
     """
-    conn = _split(kw)
     if print_headers:
         headers = _auth_headers(conn)
         if as_json:
-            _echo_json(headers)
+            echo_json(headers)
         else:
             for name, value in headers.items():
                 click.echo(f"{name}: {value}")
@@ -311,7 +256,7 @@ def curl(
             "curl was not found on PATH.",
             hint="Install curl, or use 'gemini-oauth curl --print-headers' with another client.",
         )
-    url = curl_url(path, conn["endpoint"], conn["api_version"])
+    url = curl_url(path, conn.endpoint, conn.api_version)
     headers = _auth_headers(conn)
     folder = tempfile.mkdtemp(prefix="gemini-oauth-")  # 0700
     header_file = os.path.join(folder, "headers")
@@ -323,4 +268,4 @@ def curl(
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if code:
-        raise click.exceptions.Exit(code)
+        exit_with(code)

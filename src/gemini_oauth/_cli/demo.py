@@ -19,16 +19,18 @@ from pathlib import Path
 
 import click
 
+from gemini_oauth._cli._options import exit_with, verbose_option
+from gemini_oauth._constants import CREDENTIALS_ENV, HOME_ENV, QUOTA_PROJECT_ENV
 from gemini_oauth.errors import GeminiOAuthError
 
 
 @contextmanager
 def _temporary_home() -> Iterator[Path]:
-    """A private temp dir set as GEMINI_OAUTH_HOME for the demo's duration, then removed."""
-    saved = {k: os.environ.get(k) for k in ("GEMINI_OAUTH_HOME", "GOOGLE_CLOUD_QUOTA_PROJECT")}
+    """A private temp dir set as $GEMINI_OAUTH_HOME for the demo's duration, then removed."""
+    saved = {k: os.environ.get(k) for k in (HOME_ENV, QUOTA_PROJECT_ENV)}
     with tempfile.TemporaryDirectory(prefix="gemini-oauth-demo-") as tmp:
-        os.environ["GEMINI_OAUTH_HOME"] = str(Path(tmp) / "home")
-        os.environ.pop("GOOGLE_CLOUD_QUOTA_PROJECT", None)
+        os.environ[HOME_ENV] = str(Path(tmp) / "home")
+        os.environ.pop(QUOTA_PROJECT_ENV, None)
         try:
             yield Path(tmp)
         finally:
@@ -51,6 +53,7 @@ def _mode(path: Path) -> str:
     show_default=True,
     help="What to ask the model.",
 )
+@verbose_option
 def demo(model: str, prompt: str) -> None:
     """Run the quickstart's whole story against a local emulator, unattended.
 
@@ -111,7 +114,7 @@ def demo(model: str, prompt: str) -> None:
         step("Where the token is cached, and who may read it", "gemini-oauth status")
         cache = profile_file("default").path
         out.print(f"   {cache}  file {_mode(cache)}, directory {_mode(cache.parent)}")
-        out.print("   a valid authorized_user file: GOOGLE_APPLICATION_CREDENTIALS can point at it")
+        out.print(f"   a valid authorized_user file: {CREDENTIALS_ENV} can point at it")
 
         with GeminiClient(credentials, base_url=emu.base_url) as client:
             step("List models", "gemini-oauth models list --all")
@@ -139,7 +142,7 @@ def demo(model: str, prompt: str) -> None:
             with GeminiClient(credentials, base_url=emu.base_url, max_attempts=1) as client:
                 client.list_models(page_size=1)
             out.print("   [red]the revoked token still worked: this is a bug[/]")
-            raise SystemExit(1)
+            exit_with(1)
         except GeminiOAuthError as exc:
             out.print(f"   the old credentials are refused now: {type(exc).__name__}")
 

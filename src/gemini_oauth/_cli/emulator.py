@@ -10,6 +10,7 @@ from types import FrameType
 
 import click
 
+from gemini_oauth._cli._options import say, verbose_option
 from gemini_oauth.errors import GeminiOAuthError
 
 
@@ -21,6 +22,7 @@ from gemini_oauth.errors import GeminiOAuthError
 @click.option("--write-client-secret", "client_file",
               type=click.Path(dir_okay=False, path_type=Path),
               help="Write a matching Desktop client_secret.json here (0600).")  # fmt: skip
+@verbose_option
 def emulator(port: int, state_path: Path | None, client_file: Path | None) -> None:
     """Serve an emulator of Google's OAuth and Gemini endpoints on 127.0.0.1.
 
@@ -74,10 +76,10 @@ def emulator(port: int, state_path: Path | None, client_file: Path | None) -> No
                     f"Cannot write {client_file}: {exc.strerror}.",
                     hint="Pass a --write-client-secret PATH in a folder you can write to.",
                 ) from exc
-            click.echo(f"Wrote {client_file}", err=True)
+            say(f"Wrote {client_file}")
         click.echo(emu.base_url)
         sys.stdout.flush()
-        click.echo(f"Test user {emu.user_email}; Ctrl-C to stop.", err=True)
+        say(f"Test user {emu.user_email}; Ctrl-C to stop.")
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
@@ -85,4 +87,4 @@ def emulator(port: int, state_path: Path | None, client_file: Path | None) -> No
     finally:
         signal.signal(signal.SIGTERM, previous)
         emu.stop()
-    click.echo("Emulator stopped.", err=True)
+    say("Emulator stopped.")

@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
 import click
 
 from gemini_oauth import _clock
+from gemini_oauth._cli._options import (
+    confirm,
+    echo_json,
+    exit_with,
+    json_option,
+    profile_option,
+    say,
+    verbose_option,
+    yes_option,
+)
 from gemini_oauth._clock import rfc3339_to_epoch
 from gemini_oauth._store import TokenFile, profile_file
 from gemini_oauth.scopes import short_name
 
-profile_option = click.option(
-    "--profile",
-    default="default",
-    envvar="GEMINI_OAUTH_PROFILE",
-    show_default=True,
-    help="Named login to use (several accounts or clients side by side).",
-)
-
-
-def _file(profile: str) -> TokenFile:
-    return profile_file(profile)
-
 
 @click.command("print-access-token")
 @profile_option
+@verbose_option
 def print_access_token(profile: str) -> None:
     """Print a valid access token, refreshing it if needed; nothing else goes to stdout.
 
@@ -76,24 +73,27 @@ def status_data(profile: str, file: TokenFile, data: dict[str, Any] | None) -> d
 
 @click.command()
 @profile_option
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
-def status(profile: str, as_json: bool) -> int:
+@json_option("Print the status as JSON on stdout.")
+@verbose_option
+def status(profile: str, as_json: bool) -> None:
     """Show who is logged in, the client, scopes granted, token expiry and where the cache is."""
-    file = _file(profile)
+    file = profile_file(profile)
     info = status_data(profile, file, file.read())
     if as_json:
-        click.echo(json.dumps(info, indent=2))
-        return 0 if info["logged_in"] else 3
+        echo_json(info)
+        if not info["logged_in"]:
+            exit_with(3)
+        return
     from rich.console import Console
     from rich.markup import escape
+
+    from gemini_oauth._credentials import login_command
 
     if not info["logged_in"]:  # an error: stderr, exit 3
         err = Console(stderr=True, highlight=False)
         err.print(f"[red]X[/] Not logged in (profile {escape(profile)}).")
-        err.print(
-            f"  Run 'gemini-oauth login{'' if profile == 'default' else ' --profile ' + profile}'."
-        )
-        return 3
+        err.print(f"  Run '{escape(login_command(profile))}'.")
+        exit_with(3)
     out = Console(highlight=False)  # the status is the data asked for: stdout, as adc status
     left = info["token_expires_in"]
     token_line = (
@@ -113,12 +113,12 @@ def status(profile: str, as_json: bool) -> int:
     ]
     for row in rows:
         out.print(row)
-    return 0
 
 
 @click.command()
 @profile_option
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
+@verbose_option
 def logout(profile: str, yes: bool) -> None:
     """Revoke the refresh token at Google (RFC 7009), then delete the cached login.
 
@@ -126,20 +126,13 @@ def logout(profile: str, yes: bool) -> None:
     """
     from gemini_oauth._credentials import revoke_and_delete
 
-    file = _file(profile)
+    file = profile_file(profile)
     data = file.read()
-    if data is None:
-        click.echo(f"Not logged in (profile {profile}); nothing to do.", err=True)
-        return
-    who = data.get("account") or "this account"
-    if not yes:
-        if not sys.stdin.isatty():
-            raise click.UsageError("Refusing to log out without a terminal; add --yes.")
-        click.confirm(
-            f"Log out {who} (profile {profile}) and revoke its token?", abort=True, err=True
-        )
-    removed = revoke_and_delete(file)
-    if removed is None:
-        click.echo(f"Not logged in (profile {profile}); nothing to do.", err=True)
-        return
-    click.echo(f"Logged out {who}: token revoked and {file.path} deleted.", err=True)
+    if data is not None:
+        who = data.get("account") or "this account"
+        question = f"Log out {who} (profile {profile}) and revoke its token?"
+        confirm(question, action="log out", yes=yes)
+        if revoke_and_delete(file) is not None:  # None: another process logged out meanwhile
+            say(f"Logged out {who}: token revoked and {file.path} deleted.")
+            return
+    say(f"Not logged in (profile {profile}); nothing to do.")

@@ -1,0 +1,255 @@
+"""What the commands share, defined once: options, the API connection, and how they talk and exit.
+
+Every command takes ``-v/--verbose`` (shown in its --help) except ``curl``, whose arguments after
+PATH are curl's own (``-v`` included). Data goes to stdout, conversation to stderr (``say``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, ParamSpec, TypeVar
+
+import click
+from click.core import ParameterSource
+
+from gemini_oauth._cli import _debug
+from gemini_oauth._constants import (
+    BASE_URL_ENV,
+    CLIENT_SECRET_ENV,
+    CREDENTIALS_ENV,
+    DEBUG_ENV,
+    PROFILE_ENV,
+    QUOTA_PROJECT_ENV,
+)
+
+if TYPE_CHECKING:
+    from gemini_oauth._client import GeminiClient
+
+P = ParamSpec("P")
+R = TypeVar("R")
+FC = TypeVar("FC", bound="Callable[..., Any] | click.Command")
+
+#: The profile used when neither --profile nor $GEMINI_OAUTH_PROFILE names one.
+DEFAULT_PROFILE = "default"
+
+
+# ---------------------------------------------------------------- talking and exiting
+
+
+def say(text: str) -> None:
+    """Conversation: to stderr, so stdout stays data."""
+    click.echo(text, err=True)
+
+
+def echo_json(data: Any) -> None:
+    """The one JSON shape of --json output: indented, UTF-8 as is."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def exit_with(code: int) -> NoReturn:
+    """End the command with this exit code, after it has said why (errors raise instead)."""
+    raise click.exceptions.Exit(code)
+
+
+def confirm(question: str, *, action: str, yes: bool) -> None:
+    """Ask on the terminal unless --yes; without a terminal, refuse (exit 2) rather than guess."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError(f"Refusing to {action} without a terminal to ask on; add --yes.")
+    click.confirm(question, abort=True, err=True)
+
+
+# ---------------------------------------------------------------- simple options
+
+
+def _start_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value or _debug.requested_by_env():
+        _debug.start_debug_logging()
+
+
+#: ``-v/--verbose`` on the root and on every command but curl.
+verbose_option = click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_start_verbose,
+    help=f"Log HTTP and auth details to stderr, secrets redacted (or set {DEBUG_ENV}=1).",
+)
+
+#: ``-y/--yes``, for the commands that ask before destroying something.
+yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+
+
+def json_option(help: str) -> Callable[[FC], FC]:
+    """``--json`` (parameter ``as_json``); ``help`` says what is printed."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+_PROFILE: dict[str, Any] = {
+    "metavar": "NAME",
+    "envvar": PROFILE_ENV,
+    "default": DEFAULT_PROFILE,
+    "help": "Name of a saved login, to keep several accounts or clients side by side. "
+    f"Default: ${PROFILE_ENV}, else '{DEFAULT_PROFILE}'.",
+}
+
+#: ``--profile NAME`` (parameter ``profile: str``).
+profile_option = click.option("--profile", **_PROFILE)
+
+
+# ---------------------------------------------------------------- the API connection
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Whose credentials the API commands use and where their calls go, from the flags."""
+
+    #: A profile named by --profile or $GEMINI_OAUTH_PROFILE; None: 'default' if it exists,
+    #: else Application Default Credentials.
+    profile: str | None
+    adc: bool
+    #: "" sends none; None: $GOOGLE_CLOUD_QUOTA_PROJECT, else the credentials'.
+    quota_project: str | None
+    endpoint: str | None
+    api_version: str
+
+    def client(self) -> GeminiClient:
+        from gemini_oauth._client import GeminiClient
+
+        return GeminiClient(
+            profile=self.profile,
+            adc=self.adc,
+            quota_project=self.quota_project,
+            base_url=self.endpoint,
+            api_version=self.api_version,
+        )
+
+
+_FLAGS = "gemini_oauth.connection"
+
+
+def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Hold a connection flag for ``connection_options`` (the command does not take it)."""
+    ctx.meta.setdefault(_FLAGS, {})[param.name] = value
+    return value
+
+
+_CONNECTION_OPTIONS = (
+    click.option("--profile", **_PROFILE, expose_value=False, callback=_keep),
+    click.option(
+        "--adc",
+        is_flag=True,
+        expose_value=False,
+        callback=_keep,
+        help=f"Use Application Default Credentials (gcloud's ADC file, ${CREDENTIALS_ENV}, a "
+        "service account) instead of a saved login. Also what is used when no profile is named "
+        f"and no '{DEFAULT_PROFILE}' login exists.",
+    ),
+    click.option(
+        "--quota-project",
+        metavar="ID",
+        expose_value=False,
+        callback=_keep,
+        help="Project billed for the calls, sent as x-goog-user-project "
+        f"(default: ${QUOTA_PROJECT_ENV}, else the login's; '' for none).",
+    ),
+    click.option(
+        "--endpoint",
+        metavar="URL",
+        expose_value=False,
+        callback=_keep,
+        help=f"API base URL (default: ${BASE_URL_ENV}, else Google's).",
+    ),
+    click.option(
+        "--api-version",
+        type=click.Choice(["v1", "v1beta"]),
+        default="v1",
+        show_default=True,
+        expose_value=False,
+        callback=_keep,
+        help="API version; v1beta also lists preview models.",
+    ),
+)
+
+
+def connection_options(command: Callable[Concatenate[Connection, P], R]) -> Callable[P, R]:
+    """Add the credential and endpoint flags; the command gets them as its first argument."""
+
+    @functools.wraps(command)
+    def with_connection(*args: P.args, **kwargs: P.kwargs) -> R:
+        ctx = click.get_current_context()
+        flags = ctx.meta[_FLAGS]
+        named = ctx.get_parameter_source("profile") is not ParameterSource.DEFAULT
+        connection = Connection(
+            profile=(flags["profile"] or None) if named else None,
+            adc=flags["adc"],
+            quota_project=flags["quota_project"],
+            endpoint=flags["endpoint"],
+            api_version=flags["api_version"],
+        )
+        return command(connection, *args, **kwargs)
+
+    for option in reversed(_CONNECTION_OPTIONS):
+        with_connection = option(with_connection)
+    return with_connection
+
+
+# ---------------------------------------------------------------- signing in
+
+
+def login_options(*, scopes_help: str, quota_help: str) -> Callable[[FC], FC]:
+    """The flags of both sign-ins (``login`` and ``adc login``), and their ``--json``."""
+    options = (
+        click.option(
+            "--client-secret",
+            "client_secret",
+            metavar="PATH",
+            help=f"Desktop OAuth client file. Default: ${CLIENT_SECRET_ENV}, "
+            "./client_secret.json, or the one ./client_secret_*.json.",
+        ),
+        click.option("--scopes", metavar="LIST", help=scopes_help),
+        click.option(
+            "--no-browser",
+            is_flag=True,
+            help="Do not open a browser here: print a link to open on any machine, then paste "
+            "back the address it ends on. Chosen automatically over SSH, in containers and "
+            "notebooks.",
+        ),
+        click.option(
+            "--port",
+            type=click.IntRange(0, 65535),
+            default=0,
+            show_default=True,
+            help="Loopback port for the redirect; 0 picks a free one.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.1),
+            default=300.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="How long to wait for the browser.",
+        ),
+        click.option("--login-hint", metavar="EMAIL", help="Preselect this Google account."),
+        click.option(
+            "--quota-project",
+            metavar="ID",
+            help=f"{quota_help} Not read from ${QUOTA_PROJECT_ENV}, which overrides it at call "
+            "time instead.",
+        ),
+        json_option("Also print a summary as JSON on stdout."),
+    )
+
+    def apply(command: FC) -> FC:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
