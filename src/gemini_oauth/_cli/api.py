@@ -230,15 +230,18 @@ def curl(
 ) -> None:
     """Run curl on PATH with the OAuth headers added; arguments after PATH go to curl as they are.
 
-    Options of this command come before PATH. PATH may be 'models' (the --api-version is
-    prefixed), '/v1beta/models', or a full URL.
+    This command's options come before PATH, curl's after it (so -v there is curl's; for this
+    command's own logs, use 'gemini-oauth -v curl ...'). PATH may be 'models' (the
+    --api-version is prefixed), '/v1beta/models', or a full URL on the API endpoint or a
+    googleapis.com host.
 
     \b
-    gemini-oauth curl /v1/models
+    gemini-oauth curl /v1/models -sS
     gemini-oauth curl models/gemini-2.5-flash:generateContent \\
         -H 'Content-Type: application/json' -d '{"contents":[{"parts":[{"text":"Hi"}]}]}'
 
-    The headers reach curl through a private temporary file, never its command line.
+    The headers reach curl through a private temporary file, never its command line. curl sends
+    them to every URL it is given: give it no URL but PATH.
     """
     if print_headers:
         headers = _auth_headers(conn)
@@ -250,6 +253,11 @@ def curl(
         return
     if not path:
         raise click.UsageError("Give a PATH (e.g. /v1/models), or use --print-headers.")
+    if path.startswith("-"):  # curl's option before PATH: curl would get the real URL unchecked
+        raise click.UsageError(
+            "curl's options go after PATH, this command's before it: "
+            "gemini-oauth curl [OPTIONS] PATH [CURL_ARGS]..., e.g. gemini-oauth curl /v1/models -sS"
+        )
     program = shutil.which("curl")
     if program is None:
         raise GeminiOAuthError(
