@@ -11,7 +11,9 @@ from gemini_oauth import errors
 PUBLIC = {
     "__version__",
     "AsyncGeminiClient",
+    "CachedContentPage",
     "CachedCredentials",
+    "FilePage",
     "GeminiClient",
     "ModelPage",
     "default_credentials",
@@ -19,6 +21,7 @@ PUBLIC = {
     "load_creds",
     "load_profile",
     "login",
+    "oauth_credentials",
     *errors.__all__,
 }
 

@@ -19,6 +19,7 @@ _ERRORS = (
     "CallbackError",
     "ClientSecretError",
     "ConsentDeniedError",
+    "FileStateError",
     "GeminiOAuthError",
     "InvalidGrantError",
     "LoginError",
@@ -47,6 +48,9 @@ _EXPORTS: dict[str, str] = {
     "GeminiClient": "gemini_oauth._client",
     "AsyncGeminiClient": "gemini_oauth._client",
     "ModelPage": "gemini_oauth._wire",
+    "FilePage": "gemini_oauth._wire",
+    "CachedContentPage": "gemini_oauth._wire",
+    "oauth_credentials": "gemini_oauth._request_auth",
     "genai_client": "gemini_oauth._genai",
     **dict.fromkeys(_ERRORS, "gemini_oauth.errors"),
 }
@@ -63,6 +67,9 @@ if TYPE_CHECKING:
     from gemini_oauth._credentials import load_profile as load_profile
     from gemini_oauth._credentials import login as login
     from gemini_oauth._genai import genai_client as genai_client
+    from gemini_oauth._request_auth import oauth_credentials as oauth_credentials
+    from gemini_oauth._wire import CachedContentPage as CachedContentPage
+    from gemini_oauth._wire import FilePage as FilePage
     from gemini_oauth._wire import ModelPage as ModelPage
     from gemini_oauth.errors import AdcError as AdcError
     from gemini_oauth.errors import ApiError as ApiError
@@ -72,6 +79,7 @@ if TYPE_CHECKING:
     from gemini_oauth.errors import CallbackError as CallbackError
     from gemini_oauth.errors import ClientSecretError as ClientSecretError
     from gemini_oauth.errors import ConsentDeniedError as ConsentDeniedError
+    from gemini_oauth.errors import FileStateError as FileStateError
     from gemini_oauth.errors import GeminiOAuthError as GeminiOAuthError
     from gemini_oauth.errors import InvalidGrantError as InvalidGrantError
     from gemini_oauth.errors import LoginError as LoginError

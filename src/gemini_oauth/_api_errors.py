@@ -82,12 +82,31 @@ def _user_project_hint(metadata: Mapping[str, str], quota_project: str | None) -
 
 _KEY_MESSAGES = (
     "api key not valid",
+    "api key for authentication is used with other",
     "api keys are not supported",
     "multiple authentication credentials",
 )
 _API_KEY_HINT = (
     "An API key was sent where OAuth was meant: drop the key (x-goog-api-key, ?key=, "
     "GOOGLE_API_KEY/GEMINI_API_KEY) and let gemini-oauth send the bearer token."
+)
+
+
+_FILE_GONE_HINT = (
+    "The file is gone (files expire 48 hours after upload), was never there, or belongs to "
+    "another project: see yours with 'gemini-oauth files list'."
+)
+_CACHE_GONE_HINT = (
+    "The cached content expired or belongs to another project; create it again with a longer ttl."
+)
+_SERVICE_AGENT_HINT = (
+    "Let the Gemini API read the bucket: gcloud storage buckets add-iam-policy-binding gs://BUCKET "
+    "--member=serviceAccount:SERVICE_AGENT --role=roles/storage.objectViewer (the agent named "
+    "above)."
+)
+_STORAGE_HINT = (
+    "Delete files you no longer need ('gemini-oauth files list', then 'gemini-oauth files delete "
+    "NAME'); uploaded files also expire 48 hours after upload."
 )
 
 
@@ -146,8 +165,16 @@ def error_from_response(
         return ApiKeyInvalidError(text_, hint=_API_KEY_HINT, **kw)
     if status_code == 401 or "unregistered callers" in lowered:  # 403: no key and no token sent
         return AuthenticationError(text_, **kw)
+    if "permission to access the file" in lowered:  # Google's 403 for a missing file
+        return NotFoundError(text_, hint=_FILE_GONE_HINT, **kw)
+    if "cachedcontent not found" in lowered:
+        return NotFoundError(text_, hint=_CACHE_GONE_HINT, **kw)
+    if "service agent" in lowered:
+        return ApiError(text_, hint=_SERVICE_AGENT_HINT, **kw)
     if status_code == 404:
         return NotFoundError(text_, **kw)
+    if reason == "FILE_STORAGE_QUOTA_EXCEEDED":
+        return RateLimitError(text_, hint=_STORAGE_HINT, **kw)
     if status_code == 429:
         return RateLimitError(text_, **kw)
     if status_code >= 500:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from gemini_oauth._api_errors import error_from_response
+from gemini_oauth._content_client import AsyncContentMixin, ContentMixin
+from gemini_oauth._files_client import AsyncFilesMixin, FilesMixin
 from gemini_oauth._request_auth import (
     OAuthHeaders,
     bearer_of,
@@ -97,6 +99,10 @@ class BaseClient:
     def _url(self, path: str) -> str:
         return f"{self._base_url}/{self._api_version}/{path.lstrip('/')}"
 
+    def _upload_url(self, path: str) -> str:
+        """Where uploads start: ``BASE/upload/VERSION/PATH``."""
+        return f"{self._base_url}/upload/{self._api_version}/{path.lstrip('/')}"
+
     @staticmethod
     def _decide(attempts: Attempts, response: httpx.Response) -> Decision:
         # Only an error's body was read; a success may be a stream still to come.
@@ -135,7 +141,7 @@ class BaseClient:
 # ---------------------------------------------------------------- sync client
 
 
-class GeminiClient(BaseClient):
+class GeminiClient(FilesMixin, ContentMixin, BaseClient):
     """A Gemini API client over OAuth credentials, with one pooled HTTP connection.
 
     ``sleep`` (default ``time.sleep``) is how the client waits between attempts.
@@ -190,17 +196,19 @@ class GeminiClient(BaseClient):
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         stream: bool = False,
+        url: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        url, attempts = self._url(path), self._policy.start()
+        url, attempts = url or self._url(path), self._policy.start()
         while True:
             attempts.begin()
-            headers = self._auth.headers(self._auth_request(), method, url)
+            auth = self._auth.headers(self._auth_request(), method, url)
             request = self._http.build_request(
                 method,
                 url,
                 params=params,
                 json=body,
-                headers=headers,
+                headers={**(headers or {}), **auth},
                 timeout=attempts.timeout(self._timeout),
             )
             try:
@@ -221,7 +229,7 @@ class GeminiClient(BaseClient):
                 raise self._error(response)
             if decision.action is Action.REFRESH:
                 try:
-                    self._auth.refresh(self._auth_request(), bearer_of(headers))
+                    self._auth.refresh(self._auth_request(), bearer_of(auth))
                 except LoginRequiredError:  # not refreshable: the 401 itself says more
                     raise self._error(response) from None
                 continue
@@ -306,7 +314,7 @@ class GeminiClient(BaseClient):
 # ---------------------------------------------------------------- async client
 
 
-class AsyncGeminiClient(BaseClient):
+class AsyncGeminiClient(AsyncFilesMixin, AsyncContentMixin, BaseClient):
     """The async twin of GeminiClient, over one pooled ``httpx.AsyncClient``.
 
     ``sleep`` (default ``asyncio.sleep``) is how the client waits between attempts.
@@ -374,17 +382,19 @@ class AsyncGeminiClient(BaseClient):
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         stream: bool = False,
+        url: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        url, attempts = self._url(path), self._policy.start()
+        url, attempts = url or self._url(path), self._policy.start()
         while True:
             attempts.begin()
-            headers = await self._headers(method, url)
+            auth = await self._headers(method, url)
             request = self._http.build_request(
                 method,
                 url,
                 params=params,
                 json=body,
-                headers=headers,
+                headers={**(headers or {}), **auth},
                 timeout=attempts.timeout(self._timeout),
             )
             try:
@@ -404,7 +414,7 @@ class AsyncGeminiClient(BaseClient):
             if decision.action is Action.RAISE:
                 raise self._error(response)
             if decision.action is Action.REFRESH:
-                used = bearer_of(headers)
+                used = bearer_of(auth)
                 async with self._refresh_lock:
                     try:
                         await asyncio.to_thread(self._auth.refresh, self._auth_request(), used)

@@ -10,6 +10,9 @@ google-genai refuses to build a Developer API client without an API key, and its
    That ``httpx.Auth`` removes the placeholder ``x-goog-api-key`` header from every request, sets
    ``Authorization: Bearer <token>`` (refreshed before expiry) and ``x-goog-user-project``, and
    after a 401 refreshes once and resends. Sync, async and streaming calls all go through it.
+   A request that already carries ``Authorization`` keeps it (and its ``x-goog-user-project``):
+   that is ``files.register_files(auth=...)``, whose credentials the SDK applied itself; only the
+   placeholder key goes, which otherwise makes Google answer 401 OVERLOADED_CREDENTIALS.
 
 Nothing inside the SDK is patched. The Live API (websockets) does not use the httpx clients
 and is not covered.
@@ -65,6 +68,10 @@ class OAuthAuth(httpx.Auth):
         request.headers.update(headers)
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        if "authorization" in request.headers:  # the caller's own credentials (register_files)
+            request.headers.pop("x-goog-api-key", None)
+            yield request
+            return
         headers = self.oauth.headers(self._auth_request(), request.method, str(request.url))
         self._apply(request, headers)
         response = yield request
@@ -76,6 +83,10 @@ class OAuthAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if "authorization" in request.headers:  # the caller's own credentials (register_files)
+            request.headers.pop("x-goog-api-key", None)
+            yield request
+            return
         # Always off the loop: the headers' lock may be held by a refresh in another thread.
         auth, method, url = self._auth_request(), request.method, str(request.url)
         headers = await asyncio.to_thread(self.oauth.headers, auth, method, url)

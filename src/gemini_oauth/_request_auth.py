@@ -89,6 +89,34 @@ def resolve_base_url(explicit: str | None) -> str:
     return url
 
 
+def oauth_credentials(
+    credentials: Credentials | None = None,
+    *,
+    profile: str | None = None,
+    quota_project: str | None = None,
+    adc: bool = False,
+) -> Credentials:
+    """The google-auth credentials gemini-oauth calls Gemini with, valid now, carrying the quota
+    project it would send: what APIs that take credentials want, in one line.
+
+    ``client.files.register_files(auth=gemini_oauth.oauth_credentials(), uris=[...])``: the SDK
+    reads ``token`` and ``quota_project_id`` from them. Resolution as for ``GeminiClient``.
+    """
+    from gemini_oauth._transport import HttpxRequest
+
+    creds = resolve_credentials(credentials, profile=profile, adc=adc)
+    project = resolve_quota_project(quota_project, creds)
+    if project != getattr(creds, "quota_project_id", None) and hasattr(creds, "with_quota_project"):
+        creds = creds.with_quota_project(project)
+    if not creds.valid:
+        request = HttpxRequest()
+        try:
+            OAuthHeaders(creds, project).refresh(request, creds.token)
+        finally:
+            request.close()
+    return creds
+
+
 class OAuthHeaders:
     """Bearer and quota-project headers from google-auth credentials, refreshed when needed.
 
@@ -138,6 +166,7 @@ def bearer_of(headers: Mapping[str, str]) -> str:
 __all__ = [
     "OAuthHeaders",
     "bearer_of",
+    "oauth_credentials",
     "resolve_base_url",
     "resolve_credentials",
     "resolve_quota_project",

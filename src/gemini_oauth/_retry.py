@@ -18,6 +18,8 @@ from gemini_oauth import _clock
 
 #: Statuses that say "try again": timeout, rate limit, and the server-side failures.
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+#: ErrorInfo reasons of a 429 that waiting does not fix (a storage quota is full until a delete).
+LASTING_QUOTA_REASONS = frozenset({"FILE_STORAGE_QUOTA_EXCEEDED"})
 
 
 async def _asyncio_sleep(seconds: float) -> None:
@@ -113,7 +115,7 @@ class Attempts:
             self._refreshed = True
             self.count -= 1  # the resend after a refresh is not another attempt
             return REFRESH
-        if status not in RETRYABLE_STATUS:
+        if status not in RETRYABLE_STATUS or error_reason(body) in LASTING_QUOTA_REASONS:
             return RAISE
         wait = parse_retry_after(retry_after)
         if wait is None:
@@ -163,6 +165,17 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when - (_clock.now() if now is None else now))
 
 
+def error_reason(body: bytes | str) -> str:
+    """The ``google.rpc.ErrorInfo`` reason of an error body ('' if none)."""
+    try:
+        for detail in json.loads(body)["error"]["details"]:
+            if str(detail.get("@type", "")).endswith("google.rpc.ErrorInfo"):
+                return str(detail.get("reason", ""))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return ""
+    return ""
+
+
 def retry_info_delay(body: bytes | str) -> float | None:
     """The ``google.rpc.RetryInfo`` delay of an error body ("37s" -> 37.0), if it has one."""
     try:
@@ -181,6 +194,7 @@ __all__ = [
     "Attempts",
     "Decision",
     "RetryPolicy",
+    "error_reason",
     "parse_retry_after",
     "retry_info_delay",
 ]

@@ -28,6 +28,71 @@ def model_page(data: Mapping[str, Any]) -> ModelPage:
     return ModelPage(list(data.get("models") or []), data.get("nextPageToken") or None)
 
 
+@dataclass(frozen=True)
+class FilePage:
+    """One page of ``files.list``."""
+
+    files: list[dict[str, Any]]
+    next_page_token: str | None = None
+
+
+@dataclass(frozen=True)
+class CachedContentPage:
+    """One page of ``cachedContents.list``."""
+
+    cached_contents: list[dict[str, Any]]
+    next_page_token: str | None = None
+
+
+def file_page(data: Mapping[str, Any]) -> FilePage:
+    return FilePage(list(data.get("files") or []), data.get("nextPageToken") or None)
+
+
+def cached_content_page(data: Mapping[str, Any]) -> CachedContentPage:
+    return CachedContentPage(
+        list(data.get("cachedContents") or []), data.get("nextPageToken") or None
+    )
+
+
+def resource_path(collection: str, name: str) -> str:
+    """``abc``, ``files/abc`` or a file's ``uri`` -> ``files/abc`` (for ``collection`` files)."""
+    name = name.strip().strip("/")
+    marker = f"/{collection}/"
+    if marker in name:
+        name = name.rsplit(marker, 1)[1]
+    name = name.removeprefix(f"{collection}/")
+    if not name or "/" in name:
+        raise ValueError(f"not a {collection} name: {name!r}")
+    return f"{collection}/{name}"
+
+
+def embed_request(
+    model: str,
+    content: str | dict[str, Any],
+    *,
+    task_type: str | None = None,
+    title: str | None = None,
+    output_dimensionality: int | None = None,
+) -> dict[str, Any]:
+    """One EmbedContentRequest (REST names)."""
+    body: dict[str, Any] = {
+        "model": model_path(model),
+        "content": {"parts": [{"text": content}]} if isinstance(content, str) else content,
+    }
+    if task_type:
+        body["taskType"] = task_type
+    if title:
+        body["title"] = title
+    if output_dimensionality:
+        body["outputDimensionality"] = output_dimensionality
+    return body
+
+
+def duration(seconds: float) -> str:
+    """A protobuf Duration in JSON (``"300s"``)."""
+    return f"{seconds:.9g}s"
+
+
 def list_params(page_size: int | None, page_token: str | None) -> dict[str, Any]:
     """The query of ``models.list``."""
     params: dict[str, Any] = {}
@@ -118,15 +183,22 @@ class SseDecoder:
 
 __all__ = [
     "USER_AGENT",
+    "CachedContentPage",
     "Contents",
+    "FilePage",
     "ModelPage",
     "SseDecoder",
+    "cached_content_page",
     "count_body",
+    "duration",
+    "embed_request",
     "event_error",
+    "file_page",
     "generate_body",
     "list_params",
     "model_page",
     "model_path",
     "normalize_contents",
+    "resource_path",
     "text",
 ]

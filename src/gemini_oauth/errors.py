@@ -18,6 +18,7 @@ message ever contains a token, code, verifier or client secret.
     ├── RevocationError          the revocation endpoint did not confirm (RFC 7009)
     ├── AdcError                 Application Default Credentials missing or unusable
     ├── NetworkError             the API could not be reached (refused, dropped, timed out)
+    ├── FileStateError           an uploaded file FAILED processing, or never became ACTIVE
     └── ApiError                 the Gemini API answered with an error (google.rpc.Status)
         ├── AuthenticationError      401: token expired, revoked or missing
         ├── ScopeInsufficientError   403 ACCESS_TOKEN_SCOPE_INSUFFICIENT
@@ -199,6 +200,15 @@ class NetworkError(GeminiOAuthError):
     )
 
 
+class FileStateError(GeminiOAuthError):
+    """A Files API file failed processing, or was still PROCESSING when the wait ended."""
+
+    exit_code = 4
+    default_hint = (
+        "Check it with 'gemini-oauth files get NAME'; large videos take minutes to process."
+    )
+
+
 class ApiError(GeminiOAuthError):
     """An error answer from the Gemini API, keeping Google's status, reason and metadata."""
 
@@ -272,6 +282,7 @@ __all__ = [
     "CallbackError",
     "ClientSecretError",
     "ConsentDeniedError",
+    "FileStateError",
     "GeminiOAuthError",
     "InvalidGrantError",
     "LoginError",

@@ -427,8 +427,10 @@ def test_unknown_routes_and_wrong_methods(emulator: Emulator) -> None:
         405,
         "METHOD_NOT_ALLOWED",
     )
-    assert (
-        call(emulator, "/v1/models/gemini-2.5-flash:embedContent", headers, {}).status_code == 501
+    assert call(emulator, "/v1/models/gemini-2.5-flash:predict", headers, {}).status_code == 501
+    # embedContent is emulated now: a generative model does not support it, as Google says.
+    rpc_error(
+        call(emulator, "/v1/models/gemini-2.5-flash:embedContent", headers, {}), 404, "NOT_FOUND"
     )
 
 

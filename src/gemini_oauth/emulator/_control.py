@@ -7,12 +7,14 @@ Its Python client, ``EmulatorControl``, is in ``_control_client.py``.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, Response, jsonify, request
 
+from gemini_oauth.emulator._buckets import MAX_OBJECT_BYTES
 from gemini_oauth.emulator._constants import (
     CONTROL_PREFIX,
     DEFAULT_CLIENT_ID,
@@ -93,6 +95,7 @@ def register(app: Flask, state: EmulatorState) -> None:
             latency=float(_field(data, "latency", (int, float), 0.0)),
             drop=bool(_field(data, "drop", bool, False)),
             body=_field(data, "body", (dict, type(None)), None),
+            drop_after=_field(data, "drop_after", (int, type(None)), None),
         )
         with state.lock:
             state.faults.append(fault)
@@ -234,6 +237,56 @@ def register(app: Flask, state: EmulatorState) -> None:
         response = jsonify(key)
         response.headers["Cache-Control"] = "no-store"
         return response, 201
+
+    @app.post(f"{CONTROL_PREFIX}/buckets")
+    def set_bucket() -> Response:
+        """A bucket in a project; ``service_agent_read`` false: the Gemini API cannot read it."""
+        data = _body()
+        name = _field(data, "name", str)
+        project_id = _field(data, "project", str, DEFAULT_PROJECT_ID)
+        if not name or "/" in name or project_id not in state.projects:
+            raise ControlError("name must be a bucket name and project a known project")
+        with state.lock:
+            state.buckets.set_bucket(
+                name, project_id, _field(data, "service_agent_read", bool, True)
+            )
+        return ok(name=name)
+
+    @app.post(f"{CONTROL_PREFIX}/objects")
+    def put_object() -> Response:
+        """Put an object (``data`` base64) into a bucket, made in the default project if new."""
+        data = _body()
+        bucket, name = _field(data, "bucket", str), _field(data, "name", str)
+        try:
+            content = base64.b64decode(_field(data, "data", str), validate=True)
+        except ValueError:
+            raise ControlError("data must be base64") from None
+        if not bucket or not name or len(content) > MAX_OBJECT_BYTES:
+            raise ControlError(f"bucket and name are required; data at most {MAX_OBJECT_BYTES}")
+        with state.lock:
+            if bucket not in state.buckets.buckets:
+                state.buckets.set_bucket(bucket, DEFAULT_PROJECT_ID, True)
+            state.buckets.put(
+                bucket, name, content, _field(data, "content_type", str, "application/octet-stream")
+            )
+        return ok(uri=f"gs://{bucket}/{name}", size=len(content))
+
+    @app.post(f"{CONTROL_PREFIX}/files")
+    def set_file_limits() -> Response:
+        """The Files API's limits: one file's bytes, a project's bytes, PROCESSING seconds."""
+        data = _body()
+        with state.lock:
+            store = state.files
+            store.max_file_bytes = _field(data, "max_file_bytes", int, store.max_file_bytes)
+            store.project_bytes = _field(data, "project_bytes", int, store.project_bytes)
+            if "processing_seconds" in data:
+                seconds = _field(data, "processing_seconds", (int, float, type(None)))
+                store.processing_seconds = None if seconds is None else float(seconds)
+            return ok(
+                max_file_bytes=store.max_file_bytes,
+                project_bytes=store.project_bytes,
+                processing_seconds=store.processing_seconds,
+            )
 
     @app.post(f"{CONTROL_PREFIX}/metadata")
     def set_metadata() -> Response:

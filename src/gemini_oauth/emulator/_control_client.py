@@ -6,6 +6,7 @@ it calls are in ``_control.py``. Needs only httpx.
 
 from __future__ import annotations
 
+import base64
 import functools
 import ssl
 from typing import Any
@@ -56,10 +57,15 @@ class EmulatorControl:
         latency: float = 0.0,
         drop: bool = False,
         body: dict[str, Any] | None = None,
+        drop_after: int | None = None,
     ) -> None:
-        """Make the next ``count`` requests under ``path`` fail (``count=None``: until cleared)."""
+        """Make the next ``count`` requests under ``path`` fail (``count=None``: until cleared).
+
+        ``drop_after``: an upload chunk's connection is cut after that many of its bytes arrived.
+        """
         fault = {"path": path, "status": status, "count": count, "retry_after": retry_after}
-        self._call("POST", "faults", {**fault, "latency": latency, "drop": drop, "body": body})
+        extra = {"latency": latency, "drop": drop, "body": body, "drop_after": drop_after}
+        self._call("POST", "faults", {**fault, **extra})
 
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")
@@ -138,3 +144,42 @@ class EmulatorControl:
         if scopes is not None:
             body["scopes"] = scopes
         self._call("POST", "metadata", body)
+
+    def set_bucket(
+        self, name: str, *, project: str | None = None, service_agent_read: bool = True
+    ) -> None:
+        """Create or change a bucket (``service_agent_read=False``: Gemini may not read it)."""
+        body: dict[str, Any] = {"name": name, "service_agent_read": service_agent_read}
+        if project is not None:
+            body["project"] = project
+        self._call("POST", "buckets", body)
+
+    def put_object(
+        self, bucket: str, name: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> str:
+        """Put an object into the emulated Cloud Storage; returns its ``gs://`` URI."""
+        body = {
+            "bucket": bucket,
+            "name": name,
+            "data": base64.b64encode(data).decode(),
+            "content_type": content_type,
+        }
+        return str(self._call("POST", "objects", body)["uri"])
+
+    def set_file_limits(
+        self,
+        *,
+        max_file_bytes: int | None = None,
+        project_bytes: int | None = None,
+        processing_seconds: float | str | None = "unchanged",
+    ) -> dict[str, Any]:
+        """The Files API's limits (one file, one project's total) and how long files stay
+        PROCESSING (``None``: by MIME type, video 10 s and audio 5 s of the emulator's clock)."""
+        body: dict[str, Any] = {}
+        if max_file_bytes is not None:
+            body["max_file_bytes"] = max_file_bytes
+        if project_bytes is not None:
+            body["project_bytes"] = project_bytes
+        if processing_seconds != "unchanged":
+            body["processing_seconds"] = processing_seconds
+        return dict(self._call("POST", "files", body))

@@ -72,6 +72,8 @@ class Emulator:
         if self._server is not None:
             self._server.stop()
             self._server = None
+            with self.state.lock:
+                self.state.files.clear()  # uploaded bytes live only as long as the server
 
     def __enter__(self) -> Emulator:
         return self.start()

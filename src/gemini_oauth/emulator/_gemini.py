@@ -1,5 +1,6 @@
 """The Gemini (Generative Language) REST routes under ``/v1`` and ``/v1beta``: models.list,
-models.get, generateContent, streamGenerateContent, countTokens.
+models.get, generateContent, streamGenerateContent, countTokens, embedContent,
+batchEmbedContents. (Files, uploads and cached contents have modules of their own.)
 
 Each route authorizes first (``_gemini_auth.py``), then hands the body to the pure functions of
 ``_gemini_content.py``; errors are ``google.rpc.Status`` JSON (``_responses.ApiFault``).
@@ -13,20 +14,22 @@ from typing import Any
 
 import flask
 
+from gemini_oauth.emulator._caches import resolve_cache
 from gemini_oauth.emulator._catalogue import find_model, list_models
+from gemini_oauth.emulator._embeddings import batch_embed_response, embed_content_response
+from gemini_oauth.emulator._files import resolve_file_parts
 from gemini_oauth.emulator._gemini_auth import authorize
 from gemini_oauth.emulator._gemini_content import (
     count_tokens_response,
     generate_chunks,
     parse_generate_request,
+    with_context,
 )
 from gemini_oauth.emulator._paging import decode_page_token, encode_page_token, page_size
 from gemini_oauth.emulator._responses import ApiFault, api_json, fault_response, json_object_body
 from gemini_oauth.emulator._state import EmulatorState
 
 _UNEMULATED = {
-    "embedContent",
-    "batchEmbedContents",
     "asyncBatchEmbedContent",
     "batchGenerateContent",
     "countTextTokens",
@@ -88,6 +91,8 @@ def register(app: flask.Flask, state: EmulatorState) -> None:
             "generateContent": "models.generateContent",
             "streamGenerateContent": "models.streamGenerateContent",
             "countTokens": "models.countTokens",
+            "embedContent": "models.embedContent",
+            "batchEmbedContents": "models.batchEmbedContents",
         }.get(action)
         if counter:
             state.count(counter)
@@ -107,15 +112,24 @@ def register(app: flask.Flask, state: EmulatorState) -> None:
                     raise _not_found(version, model_id, "GetModel")
                 return api_json(model.to_json())
             rpc = action[0].upper() + action[1:]
-            authorize(state, version, rpc, write=True)
+            project = authorize(state, version, rpc, write=True)
             model = find_model(version, model_id)
-            needs = "generateContent" if action == "streamGenerateContent" else action
+            needs = {
+                "streamGenerateContent": "generateContent",
+                "batchEmbedContents": "embedContent",
+            }.get(action, action)
             if model is None or needs not in model.methods:
                 raise _not_found(version, model_id, action)
             body = json_object_body()
             if action == "countTokens":
                 return api_json(count_tokens_response(body))
+            if action == "embedContent":
+                return api_json(embed_content_response(model, body))
+            if action == "batchEmbedContents":
+                return api_json(batch_embed_response(model, body))
             req = parse_generate_request(body, f"{rpc}Request")
+            files = resolve_file_parts(state, project, req.file_uris)
+            req = with_context(req, files, resolve_cache(state, project, model.name, req))
             if action == "generateContent":
                 return api_json(generate_chunks(model, req, stream=False)[0])
             return _stream(state, generate_chunks(model, req, stream=True))

@@ -27,8 +27,36 @@ _UNREGISTERED_CALLER = (
 )
 
 
+_SERVICES = {
+    "ListModels": "ModelService",
+    "GetModel": "ModelService",
+    **dict.fromkeys(
+        ("CreateFile", "GetFile", "ListFiles", "DeleteFile", "RegisterFiles"), "FileService"
+    ),
+    **dict.fromkeys(
+        (
+            "CreateCachedContent",
+            "GetCachedContent",
+            "ListCachedContents",
+            "UpdateCachedContent",
+            "DeleteCachedContent",
+        ),
+        "CacheService",
+    ),
+}
+_KEYS_NOT_SUPPORTED = (
+    "API keys are not supported by this API. Expected OAuth2 access token or other "
+    "authentication credentials that assert a principal. "
+    "See https://cloud.google.com/docs/authentication"
+)
+_OVERLOADED = (
+    "API key for authentication is used with other authentication credentials. Expected only "
+    "one form of authentication."
+)
+
+
 def _method(version: str, name: str) -> str:
-    service = "ModelService" if name in ("ListModels", "GetModel") else "GenerativeService"
+    service = _SERVICES.get(name, "GenerativeService")
     return f"google.ai.generativelanguage.{version}.{service}.{name}"
 
 
@@ -106,6 +134,43 @@ def authorize(state: EmulatorState, version: str, name: str, *, write: bool) -> 
         return project
 
 
+def authorize_oauth(
+    state: EmulatorState, version: str, name: str, also: tuple[str, ...] = ()
+) -> tuple[Project, AccessTokenInfo]:
+    """As :func:`authorize`, for a method that takes OAuth only (``files:register``): an API key,
+    alone or beside a token, is refused as Google refuses it; the token must also hold one of
+    ``also`` (e.g. a Cloud Storage read scope), if given."""
+    method = _method(version, name)
+    request = flask.request
+    keys = [k for k in (request.headers.get("x-goog-api-key"), request.args.get("key")) if k]
+    authorization = request.headers.get("Authorization")
+    if keys and authorization is not None:
+        raise ApiFault(
+            401, "UNAUTHENTICATED", _OVERLOADED, "OVERLOADED_CREDENTIALS", {"method": method}
+        )
+    if keys:
+        raise _unauthenticated("CREDENTIALS_MISSING", _KEYS_NOT_SUPPORTED, method)
+    with state.lock:
+        info = bearer_token(state, authorization, method, GEMINI_WRITE_SCOPES)
+        if also and not info.scopes & set(also):
+            raise _insufficient_scope(method, also)
+        project = _quota_project(state, info)
+        if not project.api_enabled:
+            raise _service_disabled(project.number)
+        return project, info
+
+
+def _insufficient_scope(method: str, accepted: tuple[str, ...]) -> ApiFault:
+    return ApiFault(
+        403,
+        "PERMISSION_DENIED",
+        "Request had insufficient authentication scopes.",
+        "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+        {"method": method},
+        {"WWW-Authenticate": f'{_REALM}, error="insufficient_scope", scope="{" ".join(accepted)}"'},
+    )
+
+
 def bearer_token(
     state: EmulatorState, authorization: str | None, method: str, accepted: tuple[str, ...]
 ) -> AccessTokenInfo:
@@ -119,17 +184,7 @@ def bearer_token(
     if info.expires_at <= state.now():
         raise _unauthenticated("ACCESS_TOKEN_EXPIRED", _INVALID_CREDENTIALS, method)
     if not info.scopes & set(accepted):
-        raise ApiFault(
-            403,
-            "PERMISSION_DENIED",
-            "Request had insufficient authentication scopes.",
-            "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-            {"method": method},
-            {
-                "WWW-Authenticate": f'{_REALM}, error="insufficient_scope", '
-                f'scope="{" ".join(accepted)}"'
-            },
-        )
+        raise _insufficient_scope(method, accepted)
     return info
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gemini_oauth.emulator._catalogue import ModelInfo
@@ -77,12 +77,57 @@ _REQUEST_FIELDS = {
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    """A validated GenerateContentRequest, reduced to what the emulator uses."""
+    """A validated GenerateContentRequest, reduced to what the emulator uses.
+
+    ``file_uris`` are the ``fileData`` parts, in order: the route resolves them and folds their
+    content hashes into ``prompt`` (:func:`with_context`), so replies depend on the bytes.
+    """
 
     prompt: str
     prompt_tokens: int
     candidate_count: int
     max_output_tokens: int | None
+    file_uris: tuple[str, ...] = ()
+    cached_content: str | None = None
+    sets_instructions: bool = False  # systemInstruction, tools or toolConfig (not with a cache)
+    cached_tokens: int = 0
+
+
+def file_tokens(mime_type: str, size: int) -> int:
+    """Emulated token count of a file: 258 an image (as Gemini counts one), else 4 bytes a token."""
+    return 258 if mime_type.startswith("image/") else max(1, size // 4)
+
+
+def file_marker(mime_type: str, sha256: str) -> str:
+    """How a file stands in the prompt a reply is derived from."""
+    return f"[file {mime_type} sha256:{sha256[:16]}]"
+
+
+def with_context(
+    req: GenerateRequest, files: list[tuple[str, int]], cached: tuple[str, int] | None = None
+) -> GenerateRequest:
+    """``req`` with its resolved files (marker, tokens) and cached content (prompt, tokens)."""
+    pieces = [cached[0]] if cached else []
+    pieces += [req.prompt] if req.prompt else []
+    pieces += [marker for marker, _ in files]
+    cached_tokens = cached[1] if cached else 0
+    return replace(
+        req,
+        prompt="\n".join(pieces),
+        prompt_tokens=req.prompt_tokens + sum(t for _, t in files) + cached_tokens,
+        cached_tokens=cached_tokens,
+    )
+
+
+def file_uris_of(contents: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The ``fileData.fileUri`` of every part, in order."""
+    uris = []
+    for content in contents:
+        for part in content.get("parts", []):
+            data = part.get("fileData", part.get("file_data"))
+            if isinstance(data, dict):
+                uris.append(str(data.get("fileUri", data.get("file_uri", ""))))
+    return tuple(uris)
 
 
 def _check_contents(contents: Any, where: str) -> list[dict[str, Any]]:
@@ -105,8 +150,16 @@ def _check_content(content: Any, where: str) -> None:
     if not isinstance(parts, list) or not parts:
         raise invalid_argument("contents.parts must not be empty.", f"{where}.parts")
     for j, part in enumerate(parts):
-        if not isinstance(part, dict) or not isinstance(part.get("text"), str):
+        if isinstance(part, dict) and isinstance(part.get("text"), str):
+            continue
+        data = part.get("fileData", part.get("file_data")) if isinstance(part, dict) else None
+        if data is None:
             raise invalid_argument("a text part is required", f"{where}.parts[{j}].text")
+        uri = data.get("fileUri", data.get("file_uri")) if isinstance(data, dict) else None
+        if not isinstance(uri, str) or not uri:
+            raise invalid_argument(
+                "file_uri must not be empty", f"{where}.parts[{j}].file_data.file_uri"
+            )
 
 
 def parse_generate_request(body: dict[str, Any], where: str) -> GenerateRequest:
@@ -138,7 +191,14 @@ def parse_generate_request(body: dict[str, Any], where: str) -> GenerateRequest:
         raise invalid_argument(
             "must be a positive integer", f"{where}.generation_config.max_output_tokens"
         )
-    return GenerateRequest(prompt, tokens, count, limit)
+    cached = request.get("cachedContent")
+    if cached is not None and not isinstance(cached, str):
+        raise invalid_argument("must be a string", f"{where}.cached_content")
+    uris = file_uris_of(contents)
+    sets_instructions = any(
+        request.get(k) is not None for k in ("systemInstruction", "tools", "toolConfig")
+    )
+    return GenerateRequest(prompt, tokens, count, limit, uris, cached or None, sets_instructions)
 
 
 def _safety() -> list[dict[str, str]]:
@@ -186,6 +246,8 @@ def generate_chunks(
                 "totalTokenCount": req.prompt_tokens + output_tokens,
                 "promptTokensDetails": [{"modality": "TEXT", "tokenCount": req.prompt_tokens}],
             }
+            if req.cached_tokens:
+                chunk["usageMetadata"]["cachedContentTokenCount"] = req.cached_tokens
         chunk.update(modelVersion=model.id, responseId=response_id)
         chunks.append(chunk)
     return chunks
@@ -214,3 +276,19 @@ def count_tokens_response(body: dict[str, Any]) -> dict[str, Any]:
         "totalTokens": total,
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}],
     }
+
+
+def parse_cache_contents(body: dict[str, Any]) -> tuple[str, tuple[str, ...], int]:
+    """A CachedContent's ``contents`` and ``systemInstruction``: (text, file URIs, text tokens)."""
+    contents = body.get("contents") or []
+    if contents:
+        _check_contents(contents, "cached_content.contents")
+    pieces = [_text_of(contents)] if contents else []
+    system = body.get("systemInstruction", body.get("system_instruction"))
+    if system is not None:
+        _check_content(system, "cached_content.system_instruction")
+        pieces.insert(0, _text_of([system]))
+    if not contents and system is None:
+        raise invalid_argument("contents or system_instruction must be set", "cached_content")
+    text = "\n".join(pieces)
+    return text, file_uris_of(contents), count_tokens(text)

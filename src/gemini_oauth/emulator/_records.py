@@ -104,6 +104,78 @@ class Fault:
     latency: float = 0.0
     drop: bool = False
     body: dict[str, Any] | None = None
+    #: Cut the connection after reading this many bytes of the request body (an upload
+    #: interrupted mid-chunk); only the upload route reads bodies this way.
+    drop_after: int | None = None
+
+
+@dataclass
+class StoredFile:
+    """A Files API file: uploaded (bytes in the emulator's temp dir) or registered (gs://)."""
+
+    id: str
+    project_id: str
+    display_name: str
+    mime_type: str
+    size: int
+    sha256: str  # hex digest of the content
+    created_at: float
+    expires_at: float
+    active_at: float  # PROCESSING until then, ACTIVE after
+    source: str = "UPLOADED"  # or "REGISTERED"
+    path: str | None = None  # where an uploaded file's bytes are
+    gcs_uri: str | None = None
+
+
+@dataclass
+class Upload:
+    """A resumable upload session; its bytes grow in ``path`` as chunks arrive."""
+
+    id: str
+    project_id: str
+    file_id: str
+    display_name: str
+    mime_type: str
+    size: int  # declared by X-Goog-Upload-Header-Content-Length
+    path: str
+    created_at: float
+    received: int = 0
+    hasher: Any = None  # hashlib.sha256 of the bytes received so far
+    done: bool = False
+
+
+@dataclass
+class BucketObject:
+    """An object of the emulated Cloud Storage."""
+
+    bucket: str
+    name: str
+    data: bytes
+    content_type: str
+
+
+@dataclass
+class Bucket:
+    """An emulated bucket: its project, and whether the Gemini service agent may read it."""
+
+    name: str
+    project_id: str
+    service_agent_read: bool = True
+
+
+@dataclass
+class CachedContent:
+    """A cachedContents resource: what it holds (as the prompt text and files it stands for)."""
+
+    id: str
+    project_id: str
+    model: str
+    display_name: str
+    created_at: float
+    updated_at: float
+    expires_at: float
+    prompt: str  # the text and file digests the cache stands for (replies depend on it)
+    token_count: int
 
 
 def random_token(prefix: str, nbytes: int = 32) -> str:

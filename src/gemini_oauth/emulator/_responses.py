@@ -6,7 +6,9 @@ A leaf of the emulator: it imports no route module, so every route module can im
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,3 +126,13 @@ def json_object_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid_argument("Invalid JSON payload received. Expected a JSON object.")
     return body
+
+
+def drop_connection() -> Response:
+    """Cut this request's TCP connection; the answer returned never reaches the client."""
+    sock = request.environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+    return Response(status=500)

@@ -23,6 +23,9 @@ KNOWN_SCOPES = frozenset(
         _GL + ".tuning",
         _GL + ".tuning.readonly",
         AUTH + "sqlservice.login",  # in gcloud's default ADC scopes
+        AUTH + "devstorage.read_only",
+        AUTH + "devstorage.read_write",
+        AUTH + "devstorage.full_control",
     }
 )
 #: Scopes that only identify the user; a Testing app's grant of these alone never expires.
@@ -37,6 +40,15 @@ GEMINI_READ_SCOPES = (
     _GL + ".tuning.readonly",
 )
 GEMINI_WRITE_SCOPES = (CLOUD_PLATFORM, _GL, _GL + ".retriever", _GL + ".tuning")
+
+#: Scopes that let ``files:register`` read the caller's Cloud Storage objects.
+STORAGE_READ_SCOPES = (
+    CLOUD_PLATFORM,
+    AUTH + "cloud-platform.read-only",
+    AUTH + "devstorage.read_only",
+    AUTH + "devstorage.read_write",
+    AUTH + "devstorage.full_control",
+)
 
 _ALIASES = {"email": USERINFO_EMAIL, "profile": USERINFO_PROFILE}
 

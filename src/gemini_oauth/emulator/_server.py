@@ -12,14 +12,23 @@ import socket
 import threading
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from gemini_oauth.emulator import _control, _gemini, _metadata, _oauth_authorize, _oauth_token
+from gemini_oauth.emulator import (
+    _caches,
+    _control,
+    _files,
+    _gemini,
+    _metadata,
+    _oauth_authorize,
+    _oauth_token,
+    _uploads,
+)
 from gemini_oauth.emulator._constants import CONTROL_PREFIX
 from gemini_oauth.emulator._records import Fault
-from gemini_oauth.emulator._responses import json_error, rpc_error
+from gemini_oauth.emulator._responses import drop_connection, json_error, rpc_error
 from gemini_oauth.emulator._state import EmulatorState
 
 OAUTH_PREFIXES = ("/o/oauth2", "/token", "/revoke", "/tokeninfo", "/oauth2", "/v1/userinfo")
@@ -45,6 +54,9 @@ def create_app(state: EmulatorState) -> Flask:
     _oauth_token.register(app, state)
     _control.register(app, state)
     _metadata.register(app, state)
+    _files.register(app, state)
+    _uploads.register(app, state)
+    _caches.register(app, state)
     _gemini.register(app, state)
     return app
 
@@ -80,19 +92,17 @@ def _take_fault(state: EmulatorState, path: str) -> Fault | None:
 def _apply_fault(state: EmulatorState) -> Response | None:
     if request.path.startswith(CONTROL_PREFIX):
         return None
-    fault = _take_fault(state, request.path)
+    fault = _take_fault(state, request.full_path)  # a prefix may include the query
     if fault is None:
         return None
     state.count("faults")
     if fault.latency > 0:
         state.sleep(fault.latency)
+    if fault.drop_after is not None:
+        g.drop_after = fault.drop_after  # the upload route cuts the connection mid-body
+        return None
     if fault.drop:
-        sock = request.environ.get("werkzeug.socket")
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        return Response(status=500)  # never reaches the client: the socket is gone
+        return drop_connection()
     if fault.status is None:
         return None
     if fault.body is not None:

@@ -1,9 +1,11 @@
 """The emulator's world: users, projects, clients, grants, tokens, faults, counters, its clock and
-its sleep (the seam for every wait of the server).
+its sleep (the seam for every wait of the server); Files API files, buckets and cached contents.
 
 Everything is guarded by one re-entrant lock. With a ``path`` the persistent part (users,
 projects, clients, app status, clock offset, grants and tokens) is written as JSON, 0600 and
 atomically, after every change, and read back on start, so a restarted emulator loses no grant.
+Files, buckets and cached contents are not persisted: they hold content, and Google forgets them
+within days anyway (files after 48 hours, caches after their TTL).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from gemini_oauth.emulator._buckets import BucketStore
 from gemini_oauth.emulator._constants import (
     ACCESS_TOKEN_LIFETIME,
     DEFAULT_API_KEY,
@@ -30,9 +33,11 @@ from gemini_oauth.emulator._constants import (
     DEFAULT_USER,
     TESTING_REFRESH_LIFETIME,
 )
+from gemini_oauth.emulator._file_store import FileStore
 from gemini_oauth.emulator._records import (
     AccessTokenInfo,
     AuthCode,
+    CachedContent,
     Client,
     ConsentRequest,
     Fault,
@@ -67,6 +72,9 @@ class EmulatorState:
         #: How the server waits (fault latency, pauses between streamed chunks): a seam, so
         #: that tests can see what was asked for instead of waiting for it.
         self.sleep: Callable[[float], None] = time.sleep
+        #: Files API bytes live in a temp dir of the file store, never in the state file.
+        self.files = FileStore()
+        self.buckets = BucketStore()
         self.reset(save=False)
         if self.path is not None and self.path.exists():
             try:
@@ -150,6 +158,9 @@ class EmulatorState:
             self.codes: dict[str, AuthCode] = {}
             self.consents: dict[str, ConsentRequest] = {}
             self.faults: list[Fault] = []
+            self.files.clear()
+            self.buckets.clear()
+            self.cached_contents: dict[str, CachedContent] = {}
             self.counters: Counter[str] = Counter({name: 0 for name in OAUTH_COUNTERS})
             if save:
                 self.changed()
@@ -290,6 +301,9 @@ class EmulatorState:
                 ),
                 "pending_consents": len(self.consents),
                 "faults": len(self.faults),
+                "files": len(self.files.files),
+                "uploads": len(self.files.uploads),
+                "cached_contents": len(self.cached_contents),
                 "persistent": self.path is not None,
             }
 
