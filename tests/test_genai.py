@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -162,3 +163,106 @@ def test_missing_sdk_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(errors.GeminiOAuthError) as info:
         genai_client(Credentials("unused"))
     assert "gemini-oauth[genai]" in info.value.hint
+
+
+# ---------------------------------------------------------------- Files, embeddings, caches
+
+LONG = "The quick brown fox jumps over the lazy dog. " * 120
+
+
+def test_sdk_files_register_embed_and_caches(emulator: Emulator, tmp_path: Path) -> None:
+    """google-genai's own calls over OAuth, on the API version the SDK picks (v1)."""
+    from gemini_oauth import oauth_credentials
+
+    creds = make_creds(emulator)
+    client = genai_client(creds, base_url=emulator.base_url, quota_project=emulator.project_id)
+    path = tmp_path / "notes.txt"
+    path.write_text("emulated notes " * 100)
+    file = client.files.upload(file=path, config={"display_name": "notes"})
+    assert file.name and file.display_name == "notes" and file.size_bytes == 1500
+    assert client.files.get(name=file.name).state == "ACTIVE"
+    assert [f.name for f in client.files.list()] == [file.name]
+    reply = client.models.generate_content(model=MODEL, contents=[file, "Summarize"])
+    assert reply.text and "[file text/plain" in reply.text
+
+    uri = emulator.control.put_object("corpus", "doc.pdf", b"%PDF-1.4 x", "application/pdf")
+    auth = oauth_credentials(creds, quota_project=emulator.project_id)
+    assert auth.quota_project_id == emulator.project_id and auth.valid
+    registered = client.files.register_files(auth=auth, uris=[uri])
+    assert registered.files and registered.files[0].source == "REGISTERED"
+
+    embedded = client.models.embed_content(model="gemini-embedding-001", contents=["a", "b"])
+    assert embedded.embeddings and [len(e.values or []) for e in embedded.embeddings] == [3072] * 2
+
+    cache = client.caches.create(model=MODEL, config={"contents": [LONG], "ttl": "300s"})
+    assert cache.name and cache.usage_metadata and cache.usage_metadata.total_token_count == 1200
+    assert client.caches.get(name=cache.name).name == cache.name
+    assert [c.name for c in client.caches.list()] == [cache.name]
+    client.caches.update(name=cache.name, config={"ttl": "600s"})
+    cached = client.models.generate_content(
+        model=MODEL, contents="q", config={"cached_content": cache.name}
+    )
+    assert cached.usage_metadata and cached.usage_metadata.cached_content_token_count == 1200
+    client.caches.delete(name=cache.name)
+    client.files.delete(name=file.name)
+    counters = emulator.control.counters()
+    assert counters["files.register"] == 1 and counters["upload.finalized"] == 1
+    assert counters["cachedContents.create"] == 1 and counters["models.batchEmbedContents"] == 1
+
+
+def test_sdk_files_async(emulator: Emulator, tmp_path: Path) -> None:
+    from gemini_oauth import oauth_credentials
+
+    creds = make_creds(emulator)
+    client = genai_client(creds, base_url=emulator.base_url)
+    path = tmp_path / "a.txt"
+    path.write_text("async " * 500)
+    uri = emulator.control.put_object("corpus", "b.txt", b"hello", "text/plain")
+
+    async def main() -> None:
+        file = await client.aio.files.upload(file=path)
+        assert file.name and (await client.aio.files.get(name=file.name)).state == "ACTIVE"
+        assert [f.name async for f in await client.aio.files.list()] == [file.name]
+        registered = await client.aio.files.register_files(
+            auth=oauth_credentials(creds), uris=[uri]
+        )
+        assert registered.files and registered.files[0].size_bytes == 5
+        embedded = await client.aio.models.embed_content(model="text-embedding-004", contents="x")
+        assert embedded.embeddings and len(embedded.embeddings[0].values or []) == 768
+        cache = await client.aio.caches.create(model=MODEL, config={"contents": [LONG]})
+        assert cache.name
+        await client.aio.caches.delete(name=cache.name)
+        await client.aio.files.delete(name=file.name)
+
+    asyncio.run(main())
+    assert emulator.control.counters()["files.delete"] == 1
+
+
+def test_register_files_with_an_api_key_client_is_overloaded(emulator: Emulator) -> None:
+    """Plain google-genai (an API key) + auth= sends two credentials: Google refuses it, and
+    genai_client() is the way that works (python-genai#2674)."""
+    from google import genai
+
+    uri = emulator.control.put_object("corpus", "c.txt", b"x", "text/plain")
+    keyed = genai.Client(
+        api_key=emulator.api_key,
+        http_options=genai.types.HttpOptions(base_url=emulator.base_url),
+    )
+    with pytest.raises(genai_errors.ClientError) as caught:
+        keyed.files.register_files(auth=make_creds(emulator), uris=[uri])
+    assert caught.value.code == 401 and "OVERLOADED_CREDENTIALS" in str(caught.value)
+    with pytest.raises(genai_errors.ClientError) as caught:  # the key alone: OAuth is required
+        keyed._api_client.request("post", "files:register", {"uris": [uri]})
+    assert caught.value.code == 401 and "CREDENTIALS_MISSING" in str(caught.value)
+
+
+def test_register_files_uses_the_credentials_it_is_given(emulator: Emulator) -> None:
+    """The SDK's own Authorization (from auth=) is kept, not replaced by the client's."""
+    from gemini_oauth.scopes import RETRIEVER
+
+    uri = emulator.control.put_object("corpus", "d.txt", b"x", "text/plain")
+    client = genai_client(make_creds(emulator), base_url=emulator.base_url)
+    narrow = Credentials(emulator.control.issue_grant([RETRIEVER])["access_token"])
+    with pytest.raises(genai_errors.ClientError) as caught:
+        client.files.register_files(auth=narrow, uris=[uri])
+    assert caught.value.code == 403 and "SCOPE_INSUFFICIENT" in str(caught.value)
