@@ -104,6 +104,7 @@ _SERVICE_AGENT_HINT = (
     "--member=serviceAccount:SERVICE_AGENT --role=roles/storage.objectViewer (the agent named "
     "above)."
 )
+_OBJECT_HINT = "Check the gs:// URI: 'gcloud storage ls gs://BUCKET' lists what the bucket holds."
 _STORAGE_HINT = (
     "Delete files you no longer need ('gemini-oauth files list', then 'gemini-oauth files delete "
     "NAME'); uploaded files also expire 48 hours after upload."
@@ -171,6 +172,8 @@ def error_from_response(
         return NotFoundError(text_, hint=_CACHE_GONE_HINT, **kw)
     if "service agent" in lowered:
         return ApiError(text_, hint=_SERVICE_AGENT_HINT, **kw)
+    if status_code == 404 and "gs://" in message:
+        return NotFoundError(text_, hint=_OBJECT_HINT, **kw)
     if status_code == 404:
         return NotFoundError(text_, **kw)
     if reason == "FILE_STORAGE_QUOTA_EXCEEDED":

@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "models": "gemini_oauth._cli.api:models",
     "generate": "gemini_oauth._cli.api:generate",
     "curl": "gemini_oauth._cli.api:curl",
+    "files": "gemini_oauth._cli.files:files",
+    "embed": "gemini_oauth._cli.files:embed",
     "adc": "gemini_oauth._cli.adc:adc",
     "emulator": "gemini_oauth._cli.emulator:emulator",
     "demo": "gemini_oauth._cli.demo:demo",

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import click
@@ -117,6 +118,13 @@ def get_model(conn: Connection, name: str, as_json: bool) -> None:
 @click.option("--system", metavar="TEXT", help="A system instruction.")
 @click.option("--max-output-tokens", type=click.IntRange(1), help="Cap the answer length.")
 @click.option("--temperature", type=click.FloatRange(0.0, 2.0), help="Sampling temperature.")
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Upload this file (Files API), wait until it is ready, and prompt with it. Repeatable.",
+)
 @json_option("Print responses as JSON (one line per chunk).")
 @connection_options
 @verbose_option
@@ -128,9 +136,13 @@ def generate(
     system: str | None,
     max_output_tokens: int | None,
     temperature: float | None,
+    files: tuple[Path, ...],
     as_json: bool,
 ) -> None:
-    """Ask a model; the answer streams to stdout as it arrives. PROMPT '-' or none reads stdin."""
+    """Ask a model; the answer streams to stdout as it arrives. PROMPT '-' or none reads stdin.
+
+    With --file, the files are uploaded first (kept 48 hours; see 'gemini-oauth files list').
+    """
     from gemini_oauth._wire import text
 
     if prompt is None or prompt == "-":
@@ -146,14 +158,23 @@ def generate(
     if system:
         fields["systemInstruction"] = {"parts": [{"text": system}]}
     with conn.client() as api:
+        contents: Any = prompt
+        if files:
+            from gemini_oauth._cli.files import upload_and_wait
+
+            uploaded = [upload_and_wait(api, path) for path in files]
+            parts = [
+                {"fileData": {"fileUri": f["uri"], "mimeType": f["mimeType"]}} for f in uploaded
+            ]
+            contents = [*parts, prompt]
         if no_stream:
-            response = api.generate_content(model, prompt, **fields)
+            response = api.generate_content(model, contents, **fields)
             if as_json:
                 echo_json(response)
             else:
                 click.echo(text(response))
             return
-        for chunk in api.stream_generate_content(model, prompt, **fields):
+        for chunk in api.stream_generate_content(model, contents, **fields):
             if as_json:
                 click.echo(json.dumps(chunk, ensure_ascii=False))
             else:
