@@ -95,7 +95,7 @@ def test_embed(cli: Cli, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) ->
     assert code == 0 and data["model"] == "text-embedding-004"
     assert len(data["embeddings"][0]) == 768
     code, _, err = cli("embed", "x", "-m", "gemini-2.5-flash")
-    assert code == 4
+    assert code == 4 and "not supported for batchEmbedContents" in err
 
 
 def test_generate_with_a_file_as_a_real_process(emulator: Emulator, tmp_path: Path) -> None:
