@@ -159,9 +159,9 @@ def test_register_files_over_oauth(emulator: Emulator) -> None:
     with client(emulator) as api:  # cloud-platform: reads Cloud Storage
         [file] = api.register_files([uri])
         assert file["source"] == "REGISTERED" and file["sizeBytes"] == "10"
-    with client(emulator, make_creds(emulator, [RETRIEVER])) as narrow:
-        with pytest.raises(errors.ScopeInsufficientError):
-            narrow.register_files([uri])
+    narrow = client(emulator, make_creds(emulator, [RETRIEVER]))
+    with narrow, pytest.raises(errors.ScopeInsufficientError):
+        narrow.register_files([uri])
     emulator.control.set_bucket("bucket", service_agent_read=False)
     with client(emulator) as api, pytest.raises(errors.ApiError) as caught:
         api.register_files([uri])
