@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -87,3 +88,36 @@ def other_user() -> tuple[int, str]:
         if probe.returncode == 0:
             return OTHER_UID, candidate
     pytest.skip("no python interpreter that another uid may run")
+
+
+@pytest.fixture
+def seed_login(emulator: Emulator) -> Any:
+    """``seed_login(profile="default", lifetime=3600, scopes=DEFAULT_SCOPES, quota_project=None)``
+    caches an emulator grant as a logged-in profile (no browser); returns the token response.
+    A negative lifetime leaves an expired access token."""
+    from gemini_oauth import _clock
+    from gemini_oauth import _store as store
+    from gemini_oauth._client_secrets import client_from_dict
+    from gemini_oauth._credentials import save_login
+    from gemini_oauth._flow import LoginResult
+    from gemini_oauth.scopes import DEFAULT_SCOPES
+
+    def seed(
+        profile: str = "default",
+        lifetime: float = 3600.0,
+        scopes: tuple[str, ...] = DEFAULT_SCOPES,
+        quota_project: str | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = emulator.control.issue_grant(list(scopes))
+        result = LoginResult(
+            access_token=body["access_token"],
+            refresh_token=body["refresh_token"],
+            expires_at=_clock.now() + lifetime,
+            granted_scopes=tuple(scopes),
+            account=emulator.user_email,
+        )
+        client = client_from_dict(emulator.client_secret_json())
+        save_login(result, client, file=store.profile_file(profile), quota_project=quota_project)
+        return body
+
+    return seed

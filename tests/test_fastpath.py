@@ -64,13 +64,49 @@ def test_profile_from_environment(
 
 
 @pytest.mark.parametrize(
-    "args", [["--json"], ["--profile"], ["--profile", "../x"], ["-h"], ["--profile", "a", "b"]]
+    "args",
+    [
+        ["--profile"],
+        ["--profile", "../x"],
+        ["--profile", ""],
+        ["-h"],
+        ["--profile", "a", "b"],
+        ["--json", "--json", "--json"],
+        ["--profile", "--json", "default"],  # click reads '--json' as the profile name here
+        ["--json", "-v"],
+    ],
 )
 def test_anything_else_goes_to_the_full_cli(
     args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     write()
     assert run(args, capsys) == (False, "")
+
+
+@pytest.mark.parametrize(
+    "args", [["--json"], ["--json", "--profile", "work"], ["--profile=work", "--json"]]
+)
+def test_json_for_credential_helpers(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """The shape json.dumps(indent=2) gives, with the cache's expiry and the seconds left."""
+    file = write("work" if len(args) > 1 else "default", expires_in=1800)
+    expiry = file.read()["expiry"]  # type: ignore[index]
+    done, out = run(args, capsys)
+    assert done
+    data = json.loads(out)
+    assert list(data) == ["access_token", "expiry", "expires_in", "token_type"]
+    assert data["access_token"] == TOKEN and data["token_type"] == "Bearer"
+    assert data["expiry"] == expiry
+    assert 1700 < data["expires_in"] <= 1800
+    assert out == json.dumps(data, indent=2) + "\n"
+
+
+def test_json_of_a_token_that_needs_escapes_is_left_to_the_full_cli(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for odd in ('a"b', "a\\b", "tökén", "a\tb"):
+        write(token=odd)
+        assert run(["--json"], capsys) == (False, "")
+        assert run([], capsys)[0]  # the plain form is printed as ever
 
 
 def test_expiring_or_missing_tokens_are_left_to_the_refresher(

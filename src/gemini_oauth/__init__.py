@@ -18,6 +18,7 @@ _ERRORS = (
     "CacheError",
     "CallbackError",
     "ClientSecretError",
+    "CommandError",
     "ConsentDeniedError",
     "FileStateError",
     "GeminiOAuthError",
@@ -78,6 +79,7 @@ if TYPE_CHECKING:
     from gemini_oauth.errors import CacheError as CacheError
     from gemini_oauth.errors import CallbackError as CallbackError
     from gemini_oauth.errors import ClientSecretError as ClientSecretError
+    from gemini_oauth.errors import CommandError as CommandError
     from gemini_oauth.errors import ConsentDeniedError as ConsentDeniedError
     from gemini_oauth.errors import FileStateError as FileStateError
     from gemini_oauth.errors import GeminiOAuthError as GeminiOAuthError

@@ -458,11 +458,12 @@ def _now() -> float:
     return now()
 
 
-def _read_cached(path: Path) -> str | None:
+def _read_cached(path: Path) -> tuple[str, float] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if float(data["expires_at"]) - _now() > REFRESH_MARGIN:
-            return str(data["token"])
+        expires_at = float(data["expires_at"])
+        if expires_at - _now() > REFRESH_MARGIN:
+            return str(data["token"]), expires_at
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
@@ -470,24 +471,31 @@ def _read_cached(path: Path) -> str | None:
 
 def access_token(*, env: Mapping[str, str] | None = None, use_cache: bool = True) -> str:
     """An access token from ADC: cached if still good for 5 minutes, else a fresh refresh."""
+    return access_token_and_expiry(env=env, use_cache=use_cache)[0]
+
+
+def access_token_and_expiry(
+    *, env: Mapping[str, str] | None = None, use_cache: bool = True
+) -> tuple[str, float | None]:
+    """``access_token`` and when it expires (epoch seconds; None if the credentials never said)."""
     env = os.environ if env is None else env
-    if use_cache and (token := _cached_token(env)):
-        return token  # without importing google-auth or httpx
+    if use_cache and (cached := _cached_token(env)):
+        return cached  # without importing google-auth or httpx
     from google.oauth2.credentials import Credentials as UserCredentials
 
     creds, _ = _load([CLOUD_PLATFORM], None, env)  # the scope gcloud asks for
     _refresh(creds)
-    if isinstance(creds, UserCredentials) and creds.refresh_token and creds.expiry:
+    expires_at = creds.expiry.replace(tzinfo=timezone.utc).timestamp() if creds.expiry else None
+    if isinstance(creds, UserCredentials) and creds.refresh_token and expires_at:
         from gemini_oauth._store import TokenFile
 
         cache = _cache_path(creds.refresh_token, token_uri(env), env)
-        expires_at = creds.expiry.replace(tzinfo=timezone.utc).timestamp()
         dirs = (cache.parent.parent, cache.parent)
         TokenFile(cache, private_dirs=dirs).write({"token": creds.token, "expires_at": expires_at})
-    return str(creds.token)
+    return str(creds.token), expires_at
 
 
-def _cached_token(env: Mapping[str, str]) -> str | None:
+def _cached_token(env: Mapping[str, str]) -> tuple[str, float] | None:
     try:
         info = read_adc(Path(env.get(CREDENTIALS_ENV) or adc_path(env=env)))
     except AdcError:
@@ -535,6 +543,7 @@ __all__ = [
     "AdcLogin",
     "AdcStatus",
     "access_token",
+    "access_token_and_expiry",
     "adc_info",
     "adc_path",
     "adc_status",

@@ -1,4 +1,4 @@
-"""print-access-token from a valid cached token, with only the standard library.
+"""print-access-token (and ``--json``) from a valid cached token, with only the standard library.
 
 Imports nothing but os and sys (not even json). Returns False whenever anything needs more
 than reading a file (missing, expiring, unsafe, corrupt, unknown flags), and the full CLI
@@ -88,23 +88,54 @@ def flat_json_strings(text: str) -> dict[str, str | None]:
     return out
 
 
-def _profile_from(args: list[str]) -> str | None:
-    if not args:
-        return os.environ.get(PROFILE_ENV) or "default"
-    if len(args) == 2 and args[0] == "--profile":
-        return args[1]
-    if len(args) == 1 and args[0].startswith("--profile="):
-        return args[0][len("--profile=") :]
-    return None
+def access_token_json(token: str, expires_at: float, now: float) -> str | None:
+    """``print-access-token --json``: ``{access_token, expiry (RFC 3339), expires_in,
+    token_type}``, byte for byte as ``json.dumps(indent=2)`` writes it, for credential helpers.
+
+    None for a token that would need JSON escapes (access tokens never do); the caller then
+    uses ``json``.
+    """
+    from gemini_oauth._clock import to_rfc3339
+
+    if not (token.isascii() and token.isprintable()) or '"' in token or "\\" in token:
+        return None
+    return (
+        f'{{\n  "access_token": "{token}",\n  "expiry": "{to_rfc3339(expires_at)}",\n'
+        f'  "expires_in": {max(0, int(expires_at - now))},\n  "token_type": "Bearer"\n}}'
+    )
+
+
+def _parse(args: list[str]) -> tuple[str, bool] | None:
+    """(profile, --json) from ``[--profile NAME | --profile=NAME] [--json]`` in any order, as
+    click reads them; None for anything else."""
+    profile: str | None = None
+    as_json = False
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--json" and not as_json:
+            as_json = True
+        elif arg == "--profile" and profile is None:
+            profile = next(rest, None)
+            if profile is None:
+                return None
+        elif arg.startswith("--profile=") and profile is None:
+            profile = arg[len("--profile=") :]
+        else:
+            return None
+    if profile is None:
+        profile = os.environ.get(PROFILE_ENV) or "default"
+    return profile, as_json
 
 
 def try_print_access_token(args: list[str]) -> bool:
-    """Print the cached token of the profile and return True if it is valid beyond the margin."""
+    """Print the cached token of the profile (as JSON with ``--json``) and return True if it is
+    valid beyond the margin."""
     from gemini_oauth._clock import now
 
-    name = _profile_from(args)
-    if name is None or not valid_profile_name(name):
+    parsed = _parse(args)
+    if parsed is None or not valid_profile_name(parsed[0]):
         return False
+    name, as_json = parsed
     folder = os.path.join(config_home(), "profiles")
     try:
         dir_stat = os.lstat(folder)
@@ -123,14 +154,18 @@ def try_print_access_token(args: list[str]) -> bool:
         token, expiry = data["token"], data["expiry"]
         if not isinstance(token, str) or not token or not isinstance(expiry, str):
             return False
-        if rfc3339_to_epoch(expiry) - now() <= REFRESH_MARGIN:
+        expires_at, at = rfc3339_to_epoch(expiry), now()
+        if expires_at - at <= REFRESH_MARGIN:
             return False
     except (OSError, ValueError, TypeError, KeyError, IndexError):
         return False
     finally:
         os.close(fd)
+    text = access_token_json(token, expires_at, at) if as_json else token
+    if text is None:
+        return False
     try:
-        sys.stdout.write(token + "\n")
+        sys.stdout.write(text + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
         pass

@@ -19,6 +19,7 @@ message ever contains a token, code, verifier or client secret.
     ├── AdcError                 Application Default Credentials missing or unusable
     ├── NetworkError             the API could not be reached (refused, dropped, timed out)
     ├── FileStateError           an uploaded file FAILED processing, or never became ACTIVE
+    ├── CommandError             `gemini-oauth exec` could not start the command
     └── ApiError                 the Gemini API answered with an error (google.rpc.Status)
         ├── AuthenticationError      401: token expired, revoked or missing
         ├── ScopeInsufficientError   403 ACCESS_TOKEN_SCOPE_INSUFFICIENT
@@ -209,6 +210,14 @@ class FileStateError(GeminiOAuthError):
     )
 
 
+class CommandError(GeminiOAuthError):
+    """``gemini-oauth exec`` could not start the command (not found, not executable); exit 127,
+    as shells and ``env`` say "command not found"."""
+
+    exit_code = 127
+    default_hint = "Check the command after '--': a full path, or a name on PATH."
+
+
 class ApiError(GeminiOAuthError):
     """An error answer from the Gemini API, keeping Google's status, reason and metadata."""
 
@@ -281,6 +290,7 @@ __all__ = [
     "CacheError",
     "CallbackError",
     "ClientSecretError",
+    "CommandError",
     "ConsentDeniedError",
     "FileStateError",
     "GeminiOAuthError",

@@ -104,6 +104,25 @@ _PROFILE: dict[str, Any] = {
 profile_option = click.option("--profile", **_PROFILE)
 
 
+def grant_options(command: FC) -> FC:
+    """``--profile NAME`` / ``--adc``: whose tokens a command hands to other programs. The
+    command gets ``profile`` (None when neither the flag nor $GEMINI_OAUTH_PROFILE names one:
+    'default' if it exists, else ADC) and ``adc``."""
+    command = click.option(
+        "--adc",
+        is_flag=True,
+        help=f"Serve Application Default Credentials (gcloud's ADC file, ${CREDENTIALS_ENV}) "
+        "instead of a saved login.",
+    )(command)
+    return click.option(
+        "--profile",
+        metavar="NAME",
+        envvar=PROFILE_ENV,
+        help=f"Saved login to serve. Default: ${PROFILE_ENV}, else '{DEFAULT_PROFILE}' if it "
+        "exists, else Application Default Credentials.",
+    )(command)
+
+
 # ---------------------------------------------------------------- the API connection
 
 

@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "curl": "gemini_oauth._cli.api:curl",
     "files": "gemini_oauth._cli.files:files",
     "embed": "gemini_oauth._cli.files:embed",
+    "exec": "gemini_oauth._cli.exec_:exec_",
+    "metadata-server": "gemini_oauth._cli.metadata_server:metadata_server",
     "adc": "gemini_oauth._cli.adc:adc",
     "emulator": "gemini_oauth._cli.emulator:emulator",
     "demo": "gemini_oauth._cli.demo:demo",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import click
 
 from gemini_oauth import _adc as _adc
@@ -83,13 +85,24 @@ def login(
 
 @adc.command("print-access-token")
 @click.option("--no-cache", is_flag=True, help="Always refresh, as gcloud does.")
+@json_option(
+    "Print {access_token, expiry (RFC 3339), expires_in, token_type} as JSON, for credential "
+    "helpers."
+)
 @verbose_option
-def print_access_token(no_cache: bool) -> None:
+def print_access_token(no_cache: bool, as_json: bool) -> None:
     """Print an access token from ADC, as `gcloud auth application-default print-access-token`.
 
     The token is cached (0600, outside the ADC file) until 5 minutes before it expires.
     """
-    click.echo(_adc.access_token(use_cache=not no_cache))
+    token, expires_at = _adc.access_token_and_expiry(use_cache=not no_cache)
+    if as_json:
+        from gemini_oauth._cli.session import echo_token_json
+
+        expiry = datetime.fromtimestamp(expires_at, timezone.utc) if expires_at else None
+        echo_token_json(token, expiry)
+    else:
+        click.echo(token)
 
 
 @adc.command("set-quota-project")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import click
@@ -17,15 +18,19 @@ from gemini_oauth._cli._options import (
     verbose_option,
     yes_option,
 )
-from gemini_oauth._clock import rfc3339_to_epoch
+from gemini_oauth._clock import rfc3339_to_epoch, to_rfc3339
 from gemini_oauth._store import TokenFile, profile_file
 from gemini_oauth.scopes import short_name
 
 
 @click.command("print-access-token")
 @profile_option
+@json_option(
+    "Print {access_token, expiry (RFC 3339), expires_in, token_type} as JSON, for credential "
+    "helpers."
+)
 @verbose_option
-def print_access_token(profile: str) -> None:
+def print_access_token(profile: str, as_json: bool) -> None:
     """Print a valid access token, refreshing it if needed; nothing else goes to stdout.
 
     \b
@@ -42,7 +47,30 @@ def print_access_token(profile: str) -> None:
             creds.refresh(request)
         finally:
             request.close()
-    click.echo(creds.token)
+    if as_json:
+        echo_token_json(str(creds.token), creds.expiry)
+    else:
+        click.echo(creds.token)
+
+
+def echo_token_json(token: str, expiry: datetime | None) -> None:
+    """``--json`` of both print-access-token commands (the fast path's shape, one writer)."""
+    from gemini_oauth._fastpath import access_token_json
+
+    at = _clock.now()
+    expires_at = expiry.replace(tzinfo=timezone.utc).timestamp() if expiry else at
+    text = access_token_json(token, expires_at, at)
+    if text is not None:
+        click.echo(text)
+        return
+    echo_json(  # a token needing JSON escapes (never seen): the same shape through json
+        {
+            "access_token": token,
+            "expiry": to_rfc3339(expires_at),
+            "expires_in": max(0, int(expires_at - at)),
+            "token_type": "Bearer",
+        }
+    )
 
 
 def status_data(profile: str, file: TokenFile, data: dict[str, Any] | None) -> dict[str, Any]:
