@@ -35,8 +35,14 @@ from gemini_oauth.errors import CommandError
 
 #: Static-token variables (Terraform's, gcloud's), set only with --env-token.
 TOKEN_ENVS = ("GOOGLE_OAUTH_ACCESS_TOKEN", "CLOUDSDK_AUTH_ACCESS_TOKEN")
-#: Removed from the child: each would make a library skip the metadata server.
-HIDDEN_ENVS = (CREDENTIALS_ENV, PROFILE_ENV, "NO_GCE_CHECK", *TOKEN_ENVS)
+#: Removed from the child: each would make a library (or gcloud) skip the metadata server.
+HIDDEN_ENVS = (
+    CREDENTIALS_ENV,
+    PROFILE_ENV,
+    "NO_GCE_CHECK",
+    "CLOUDSDK_CORE_CHECK_GCE_METADATA",
+    *TOKEN_ENVS,
+)
 #: Signals forwarded to the child (when not already sent to it by the terminal).
 FORWARDED = tuple(
     getattr(signal, name)
@@ -138,12 +144,11 @@ def end_like(status: int) -> int:
     signum = -status
     sys.stdout.flush()
     sys.stderr.flush()
-    try:
+    with contextlib.suppress(OSError, ValueError):  # SIGKILL's action cannot be set (no need)
         signal.signal(signum, signal.SIG_DFL)
+    with contextlib.suppress(OSError, ValueError):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
         os.kill(os.getpid(), signum)
-    except (OSError, ValueError):  # pragma: no cover - no such signal here
-        pass
     return 128 + signum
 
 

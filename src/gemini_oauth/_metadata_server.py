@@ -5,15 +5,18 @@ Every Google client library finds credentials at the metadata server named by
 serves what google-auth's ``compute_engine`` asks for, in the shapes it parses: the ping,
 ``instance/service-accounts/{default,EMAIL}/`` (JSON with ``?recursive=true``), ``email``,
 ``scopes``, ``token`` (``{access_token, expires_in, token_type}`` as JSON), ``project/project-id``
-and ``universe/universe-domain``. Leaves are ``application/text``, JSON with ``?alt=json``.
+(the quota project, else the OAuth client's project), ``project/numeric-project-id`` (the client's
+project number: gcloud's test for "on GCE") and ``universe/universe-domain``. Leaves are
+``application/text``, JSON with ``?alt=json``.
 
 The real server's rules: no ``Metadata-Flavor: Google`` -> 403, any ``X-Forwarded-For`` -> 403
 (stops SSRF through proxies), every answer carries ``Metadata-Flavor: Google``. Ours: only access
 tokens leave, with their true remaining lifetime; a token for scopes the grant does not hold is
-refused with the reason (a token that would fail later is worse); ``identity`` says why a user's
-grant mints no audience-bound ID tokens. Any local user can connect to a loopback port, so a TCP
-connection whose peer socket another uid owns is refused (``_peer``: Linux's /proc/net/tcp); a
-Unix socket is guarded by its file mode (0600 in the user's directory) instead.
+refused with the reason (a token that would fail later is worse); ``identity`` answers 404 with
+why a user's grant mints no audience-bound ID tokens (gcloud reads 404 as "none here" and goes
+on). Any local user can connect to a loopback port, so a TCP connection whose peer socket another
+uid owns is refused (``_peer``: Linux's /proc/net/tcp); a Unix socket is guarded by its file
+mode (0600 in the user's directory) instead.
 """
 
 from __future__ import annotations
@@ -105,8 +108,8 @@ class MetadataApp:
         if len(parts) == 4 and parts[:2] == ["instance", "service-accounts"]:
             if parts[2] in accounts and parts[3] == "token":
                 return self._token(query)
-            if parts[2] in accounts and parts[3] == "identity":
-                return _refused(403, _IDENTITY_REFUSAL)
+            if parts[2] in accounts and parts[3] == "identity":  # 404, as a VM without one:
+                return _refused(404, _IDENTITY_REFUSAL)  # gcloud then goes on without it
         node: Any = self._tree(accounts)
         for part in parts:
             if not isinstance(node, dict) or part not in node:
@@ -128,8 +131,8 @@ class MetadataApp:
         project: dict[str, Any] = {}
         if source.project_id:
             project["project-id"] = source.project_id
-        if source.project_id and source.project_id == source.client_project_number:
-            project["numeric-project-id"] = source.project_id
+        if source.client_project_number:  # gcloud's test for "on GCE" reads it
+            project["numeric-project-id"] = source.client_project_number
         return {
             "instance": {"service-accounts": {name: entry for name in accounts}},
             "project": project,

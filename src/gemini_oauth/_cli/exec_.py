@@ -31,9 +31,10 @@ def exec_(profile: str | None, adc: bool, env_token: bool, command: tuple[str, .
     server through GCE_METADATA_HOST and GCE_METADATA_IP (GOOGLE_CLOUD_QUOTA_PROJECT is set from
     the login's quota project). So that they use it even when you have an ADC file or
     GOOGLE_APPLICATION_CREDENTIALS: COMMAND runs without GOOGLE_APPLICATION_CREDENTIALS (nor
-    GEMINI_OAUTH_PROFILE, NO_GCE_CHECK), and with CLOUDSDK_CONFIG and GEMINI_OAUTH_HOME naming
-    an empty private directory that is removed afterwards: gcloud and gemini-oauth in COMMAND
-    start with no saved login and use the server too.
+    GEMINI_OAUTH_PROFILE, NO_GCE_CHECK, CLOUDSDK_CORE_CHECK_GCE_METADATA), and with
+    CLOUDSDK_CONFIG and GEMINI_OAUTH_HOME naming an empty private directory that is removed
+    afterwards: gcloud and gemini-oauth in COMMAND start with no saved login and use the
+    server too, as on a VM.
 
     Only access tokens reach COMMAND; the refresh token never enters its environment,
     arguments or files. The server refreshes as needed and stops when COMMAND ends. Signals
