@@ -19,7 +19,9 @@ from gemini_oauth._cli._options import exit_with, grant_options, verbose_option
     "to an access token: a static token, valid at most its remaining lifetime (under an hour).",
 )
 @verbose_option
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument(
+    "command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND [ARGS]..."
+)
 def exec_(profile: str | None, adc: bool, env_token: bool, command: tuple[str, ...]) -> None:
     """Run COMMAND with a metadata server serving your login's access tokens to it.
 
