@@ -104,23 +104,26 @@ _PROFILE: dict[str, Any] = {
 profile_option = click.option("--profile", **_PROFILE)
 
 
-def grant_options(command: FC) -> FC:
+def grant_options(command: Callable[..., R]) -> Callable[..., R]:
     """``--profile NAME`` / ``--adc``: whose tokens a command hands to other programs. The
     command gets ``profile`` (None when neither the flag nor $GEMINI_OAUTH_PROFILE names one:
-    'default' if it exists, else ADC) and ``adc``."""
-    command = click.option(
+    'default' if it exists, else ADC, as for the API commands) and ``adc``."""
+
+    @functools.wraps(command)
+    def with_grant(*args: Any, **kwargs: Any) -> R:
+        named = click.get_current_context().get_parameter_source("profile")
+        if named is ParameterSource.DEFAULT:
+            kwargs["profile"] = None
+        return command(*args, **kwargs)
+
+    with_adc = click.option(
         "--adc",
         is_flag=True,
         help=f"Serve Application Default Credentials (gcloud's ADC file, ${CREDENTIALS_ENV}) "
-        "instead of a saved login.",
-    )(command)
-    return click.option(
-        "--profile",
-        metavar="NAME",
-        envvar=PROFILE_ENV,
-        help=f"Saved login to serve. Default: ${PROFILE_ENV}, else '{DEFAULT_PROFILE}' if it "
-        "exists, else Application Default Credentials.",
-    )(command)
+        f"instead of a saved login. Also what is served when no profile is named and no "
+        f"'{DEFAULT_PROFILE}' login exists.",
+    )(with_grant)
+    return profile_option(with_adc)
 
 
 # ---------------------------------------------------------------- the API connection
