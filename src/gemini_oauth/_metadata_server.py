@@ -29,6 +29,7 @@ import socket
 import stat
 import tempfile
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -227,7 +228,14 @@ class _Handler(BaseHTTPRequestHandler):
         """Requests are logged by ``_serve`` (path and status, never a body)."""
 
 
-class _TcpServer(ThreadingHTTPServer):
+class _Quiet:
+    """A failure in a handler (a bug) is logged redacted, not printed raw by socketserver."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.error("%s", redact(traceback.format_exc()).rstrip())
+
+
+class _TcpServer(_Quiet, ThreadingHTTPServer):
     daemon_threads = True
     owner: MetadataServer
 
@@ -236,7 +244,7 @@ class _TcpServer6(_TcpServer):
     address_family = socket.AF_INET6
 
 
-class _UnixServer(ThreadingMixIn, UnixStreamServer):
+class _UnixServer(_Quiet, ThreadingMixIn, UnixStreamServer):
     daemon_threads = True
     owner: MetadataServer
 
