@@ -44,7 +44,7 @@ def _isolated_home(
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(home / "gcloud"))
     # Tests stay on loopback: google-auth and gcloud must not probe the GCE metadata server
     # (169.254.169.254). Tests of the emulator's metadata server undo this explicitly.
-    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    monkeypatch.setenv("NO_GCE_CHECK", "true")
     monkeypatch.setenv("CLOUDSDK_CORE_CHECK_GCE_METADATA", "false")
     monkeypatch.setenv("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
     monkeypatch.setenv("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true")

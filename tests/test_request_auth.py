@@ -219,7 +219,7 @@ def test_adc_file_is_used(
 
 
 def test_no_credentials_anywhere(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    monkeypatch.setenv("NO_GCE_CHECK", "true")
     with pytest.raises(errors.AdcError) as info:
         GeminiClient(base_url="http://127.0.0.1:9")
     assert "gemini-oauth login" in info.value.hint

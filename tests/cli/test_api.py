@@ -161,7 +161,7 @@ def test_quota_project_flag_and_its_error(emulator: Emulator, cli: Cli) -> None:
 
 
 def test_not_logged_in(emulator: Emulator, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    monkeypatch.setenv("NO_GCE_CHECK", "true")
     code, _, err = cli("models", "list")
     assert code == 3 and "gemini-oauth login" in err
     seed(emulator)

@@ -65,7 +65,7 @@ def _gcloud_env(config: Path, **extra: str) -> dict[str, str]:
         CLOUDSDK_CORE_CHECK_GCE_METADATA="false",
         GCE_METADATA_HOST="127.0.0.1:9",
         GCE_METADATA_IP="127.0.0.1:9",
-        NO_GCE_CHECK="True",
+        NO_GCE_CHECK="true",
     )
     env.update(extra)
     return env
