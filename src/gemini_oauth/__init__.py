@@ -11,6 +11,7 @@ TYPE_CHECKING = False  # not typing's: importing typing costs the fast path ~5 m
 __version__ = "0.1.0"
 
 _ERRORS = (
+    "AccountMismatchError",
     "AdcError",
     "ApiError",
     "ApiKeyInvalidError",
@@ -29,6 +30,7 @@ _ERRORS = (
     "NetworkError",
     "NotFoundError",
     "PortInUseError",
+    "QuotaProjectError",
     "RateLimitError",
     "RevocationError",
     "ScopeInsufficientError",
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     from gemini_oauth._wire import CachedContentPage as CachedContentPage
     from gemini_oauth._wire import FilePage as FilePage
     from gemini_oauth._wire import ModelPage as ModelPage
+    from gemini_oauth.errors import AccountMismatchError as AccountMismatchError
     from gemini_oauth.errors import AdcError as AdcError
     from gemini_oauth.errors import ApiError as ApiError
     from gemini_oauth.errors import ApiKeyInvalidError as ApiKeyInvalidError
@@ -90,6 +93,7 @@ if TYPE_CHECKING:
     from gemini_oauth.errors import NetworkError as NetworkError
     from gemini_oauth.errors import NotFoundError as NotFoundError
     from gemini_oauth.errors import PortInUseError as PortInUseError
+    from gemini_oauth.errors import QuotaProjectError as QuotaProjectError
     from gemini_oauth.errors import RateLimitError as RateLimitError
     from gemini_oauth.errors import RevocationError as RevocationError
     from gemini_oauth.errors import ScopeInsufficientError as ScopeInsufficientError

@@ -14,7 +14,6 @@ import logging
 import ntpath
 import os
 import posixpath
-import re
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -24,17 +23,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
+from gemini_oauth._adc_trust import check_adc_info
+from gemini_oauth._cache_format import usable_token
 from gemini_oauth._constants import (
     CLOUDSDK_CONFIG_ENV,
     CREDENTIALS_ENV,
     GOOGLE_TOKEN_URI,
     HOME_ENV,
+    MAX_JSON_FILE,
     PROJECT_ENVS,
     QUOTA_PROJECT_ENV,
     REFRESH_MARGIN,
     TOKEN_HOST_ENV,
     UNIVERSE_DOMAIN,
 )
+from gemini_oauth._project import check_project_id
+from gemini_oauth._redact import server_text
+from gemini_oauth._urls import checked_url
 from gemini_oauth.errors import AdcError
 from gemini_oauth.scopes import CLOUD_PLATFORM, GCLOUD_QUICKSTART_SCOPES
 
@@ -43,6 +48,7 @@ if TYPE_CHECKING:
 
     from gemini_oauth._client_secrets import ClientSecret
     from gemini_oauth._flow import LoginResult
+    from gemini_oauth._store import TokenFile
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +56,6 @@ ADC_FILENAME = "application_default_credentials.json"
 #: Client id of gcloud's own ADC client (public, from google-auth's _cloud_sdk).
 GCLOUD_CLIENT_ID_PREFIX = "764086051850-"
 SET_QUOTA_HINT = "Run 'gemini-oauth adc set-quota-project PROJECT_ID'."
-_PROJECT_RE = re.compile(r"^(?:[a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[0-9]{1,20}$")
 
 
 # --- where the file lives -------------------------------------------------------------------
@@ -78,9 +83,21 @@ def adc_path(platform: str | None = None, env: Mapping[str, str] | None = None) 
 
 
 def token_uri(env: Mapping[str, str] | None = None) -> str:
-    """The token endpoint: $CLOUDSDK_AUTH_TOKEN_HOST (gcloud's auth/token_host) or Google's."""
+    """The token endpoint: $CLOUDSDK_AUTH_TOKEN_HOST (gcloud's auth/token_host) or Google's.
+
+    The refresh token and client secret go there: https, or http only on this machine.
+    """
     env = os.environ if env is None else env
-    return env.get(TOKEN_HOST_ENV) or GOOGLE_TOKEN_URI
+    value = env.get(TOKEN_HOST_ENV)
+    if not value:
+        return GOOGLE_TOKEN_URI
+    try:
+        return checked_url(value)
+    except ValueError as exc:
+        raise AdcError(
+            f"${TOKEN_HOST_ENV} ({value[:100]!r}) cannot be used: {exc}.",
+            hint=f"Unset {TOKEN_HOST_ENV}, or point it at an https:// token endpoint.",
+        ) from None
 
 
 def revoke_uri(env: Mapping[str, str] | None = None) -> str:
@@ -142,10 +159,14 @@ def read_adc(path: Path | None = None) -> dict[str, Any]:
     """Read an ADC file; AdcError when it is missing or not a JSON object."""
     path = path or adc_path()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_JSON_FILE + 1)
+        if len(raw) > MAX_JSON_FILE:
+            raise ValueError("larger than any credentials file")
+        data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise AdcError(f"No Application Default Credentials at {path}.") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise AdcError(
             f"Cannot read Application Default Credentials at {path}: {type(exc).__name__}.",
             hint="Run 'gemini-oauth adc login' to write a fresh file.",
@@ -162,17 +183,8 @@ def _write(path: Path, text: str) -> None:
     TokenFile(path).write_text(text.replace("\n", os.linesep))  # gcloud: text mode, CRLF on Windows
 
 
-def is_project_id(value: str) -> bool:
-    """A Google Cloud project id (``my-project-123``, ``example.com:proj``) or number."""
-    return bool(_PROJECT_RE.match(value))
-
-
 def _check_project(project: str) -> None:
-    if not is_project_id(project):
-        raise AdcError(
-            f"{project!r} is not a Google Cloud project id.",
-            hint="Use the project ID (e.g. my-project-123) or number from the console.",
-        )
+    check_project_id(project, source="The quota project", error=AdcError)
 
 
 def overwrite_warnings(
@@ -399,25 +411,36 @@ def _load(
             f"{CREDENTIALS_ENV} names {path}, which does not exist.",
             hint=f"Fix or unset {CREDENTIALS_ENV}.",
         )
+    if quota_project:
+        check_project_id(quota_project)
+    elif env.get(QUOTA_PROJECT_ENV):
+        quota_project = check_project_id(env[QUOTA_PROJECT_ENV], source=f"${QUOTA_PROJECT_ENV}")
+    uri = token_uri(env)  # a bad $CLOUDSDK_AUTH_TOKEN_HOST fails before anything is read
     try:
         if path.is_file():
+            info = read_adc(path)  # what is checked is what google-auth loads
+            check_adc_info(info, path, env, quota_hint=SET_QUOTA_HINT)
             with warnings.catch_warnings():  # google-auth's own default() silences it too
                 warnings.simplefilter("ignore", DeprecationWarning)
-                creds, project = google.auth.load_credentials_from_file(str(path))  # type: ignore[no-untyped-call]
+                creds, project = google.auth.load_credentials_from_dict(info)  # type: ignore[no-untyped-call]
         else:
             creds, project = google.auth.default()
     except google.auth.exceptions.DefaultCredentialsError as exc:
         raise AdcError(
-            f"No usable Application Default Credentials: {_first_line(exc)}",
+            f"No usable Application Default Credentials: {server_text(_first_line(exc))}",
             hint="Run 'gemini-oauth adc login', or set GOOGLE_APPLICATION_CREDENTIALS to a key "
             "file.",
         ) from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a malformed field
+        raise AdcError(
+            f"The credentials at {path} are malformed ({type(exc).__name__}).",
+            hint="Run 'gemini-oauth adc login' to write a fresh file, or download the key again.",
+        ) from None
     project = next((env[name] for name in PROJECT_ENVS if env.get(name)), None) or project
-    quota = quota_project or env.get(QUOTA_PROJECT_ENV)
-    if quota:
-        creds = creds.with_quota_project(quota)
+    if quota_project:
+        creds = creds.with_quota_project(quota_project)
     if isinstance(creds, UserCredentials):
-        creds = creds.with_token_uri(token_uri(env))
+        creds = creds.with_token_uri(uri)
     creds = with_scopes_if_required(creds, scopes)  # type: ignore[no-untyped-call]
     return creds, project
 
@@ -444,12 +467,11 @@ def _refresh(creds: google.auth.credentials.Credentials) -> None:
 # 0600 cache keyed by a hash of the refresh token, never in the ADC file.
 
 
-def _cache_path(refresh_token: str, uri: str, env: Mapping[str, str]) -> Path:
-    from gemini_oauth._store import config_home
+def _cache_file(refresh_token: str, uri: str, env: Mapping[str, str]) -> TokenFile:
+    from gemini_oauth._store import home_file
 
-    base = Path(env[HOME_ENV]) if env.get(HOME_ENV) else config_home()
     key = hashlib.sha256(f"{uri}\n{refresh_token}".encode()).hexdigest()[:32]
-    return base.absolute() / "adc-tokens" / f"{key}.json"
+    return home_file("adc-tokens", f"{key}.json", env.get(HOME_ENV) or None)
 
 
 def _now() -> float:
@@ -458,13 +480,16 @@ def _now() -> float:
     return now()
 
 
-def _read_cached(path: Path) -> tuple[str, float] | None:
+def _read_cached(file: TokenFile) -> tuple[str, float] | None:
+    raw = file.read_bytes()
+    if raw is None or len(raw) > MAX_JSON_FILE:
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw)
         expires_at = float(data["expires_at"])
-        if expires_at - _now() > REFRESH_MARGIN:
+        if expires_at - _now() > REFRESH_MARGIN and usable_token(data["token"]):
             return str(data["token"]), expires_at
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         pass
     return None
 
@@ -487,11 +512,8 @@ def access_token_and_expiry(
     _refresh(creds)
     expires_at = creds.expiry.replace(tzinfo=timezone.utc).timestamp() if creds.expiry else None
     if isinstance(creds, UserCredentials) and creds.refresh_token and expires_at:
-        from gemini_oauth._store import TokenFile
-
-        cache = _cache_path(creds.refresh_token, token_uri(env), env)
-        dirs = (cache.parent.parent, cache.parent)
-        TokenFile(cache, private_dirs=dirs).write({"token": creds.token, "expires_at": expires_at})
+        cache = _cache_file(creds.refresh_token, token_uri(env), env)
+        cache.write({"token": creds.token, "expires_at": expires_at})
     return str(creds.token), expires_at
 
 
@@ -503,12 +525,12 @@ def _cached_token(env: Mapping[str, str]) -> tuple[str, float] | None:
     refresh_token = info.get("refresh_token")
     if info.get("type") != "authorized_user" or not isinstance(refresh_token, str):
         return None
-    return _read_cached(_cache_path(refresh_token, token_uri(env), env))
+    return _read_cached(_cache_file(refresh_token, token_uri(env), env))
 
 
 def _forget_cached(refresh_token: str, env: Mapping[str, str]) -> None:
     with contextlib.suppress(OSError):
-        _cache_path(refresh_token, token_uri(env), env).unlink()
+        _cache_file(refresh_token, token_uri(env), env).delete()
 
 
 # --- revoke ---------------------------------------------------------------------------------
@@ -550,7 +572,6 @@ __all__ = [
     "config_dir",
     "default_credentials",
     "dumps_adc",
-    "is_project_id",
     "login",
     "overwrite_warnings",
     "read_adc",

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlencode
 
+from gemini_oauth._client_secrets import check_endpoint
 from gemini_oauth._constants import is_loopback_host
 from gemini_oauth.errors import CallbackError, ConsentDeniedError, LoginError
 
@@ -28,7 +29,12 @@ def authorization_url(
     login_hint: str | None = None,
     prompt: str | None = None,
 ) -> str:
-    """The authorization request, PKCE S256, offline access (RFC 6749 §4.1.1, RFC 7636 §4.3)."""
+    """The authorization request, PKCE S256, offline access (RFC 6749 §4.1.1, RFC 7636 §4.3).
+
+    Rebuilt from parsed parts and percent-encoded throughout: nothing in it means anything to a
+    shell or an HTTP header. A malformed ``auth_uri`` raises ClientSecretError.
+    """
+    base = check_endpoint("auth_uri", client.auth_uri)
     params = {
         "response_type": "code",
         "client_id": client.client_id,
@@ -43,8 +49,8 @@ def authorization_url(
         params["login_hint"] = login_hint
     if prompt:
         params["prompt"] = prompt
-    sep = "&" if "?" in client.auth_uri else "?"
-    return client.auth_uri + sep + urlencode(params)
+    sep = "&" if "?" in base else "?"
+    return base + sep + urlencode(params)
 
 
 def parse_callback(

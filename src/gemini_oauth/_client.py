@@ -23,6 +23,7 @@ import httpx
 from gemini_oauth._api_errors import error_from_response
 from gemini_oauth._content_client import AsyncContentMixin, ContentMixin
 from gemini_oauth._files_client import AsyncFilesMixin, FilesMixin
+from gemini_oauth._redact import server_text
 from gemini_oauth._request_auth import (
     OAuthHeaders,
     bearer_of,
@@ -43,10 +44,13 @@ from gemini_oauth._wire import (
     model_page,
     model_path,
 )
-from gemini_oauth.errors import ApiError, LoginRequiredError, NetworkError
+from gemini_oauth.errors import ApiError, GeminiOAuthError, LoginRequiredError, NetworkError
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
+
+#: Errors of our own request (a header with a newline, an unknown scheme): never resent.
+_LOCAL_ERRORS = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
 
 
 class BaseClient:
@@ -115,7 +119,10 @@ class BaseClient:
         attempts: Attempts, exc: httpx.TransportError, method: str
     ) -> Decision:
         # A read timeout on a POST: the model may still be working, a repeat would double it.
-        repeatable = not (method == "POST" and isinstance(exc, httpx.ReadTimeout))
+        # A local protocol error (a malformed header or URL of ours) would fail the same way.
+        repeatable = not (method == "POST" and isinstance(exc, httpx.ReadTimeout)) and not (
+            isinstance(exc, _LOCAL_ERRORS)
+        )
         return attempts.after_transport_error(repeatable=repeatable)
 
     def _error(self, response: httpx.Response) -> ApiError:
@@ -127,8 +134,14 @@ class BaseClient:
         )
 
     @staticmethod
-    def _network_error(exc: httpx.TransportError, url: str) -> NetworkError:
+    def _network_error(exc: httpx.TransportError, url: str) -> GeminiOAuthError:
         kind = type(exc).__name__
+        if isinstance(exc, _LOCAL_ERRORS):
+            return GeminiOAuthError(
+                f"The request to {url.split('?')[0]} was not sent: it is malformed ({kind}: "
+                f"{server_text(exc, 120)}).",
+                hint="Check the quota project, endpoint and headers given to gemini-oauth.",
+            )
         return NetworkError(f"Could not reach {url.split('?')[0]} ({kind}) after retrying.")
 
     def _check_event(self, event: Any) -> dict[str, Any]:

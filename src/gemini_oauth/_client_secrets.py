@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gemini_oauth._constants import CLIENT_SECRET_ENV, is_loopback_host
+from gemini_oauth._constants import CLIENT_SECRET_ENV
+from gemini_oauth._urls import checked_url, host_of, is_trusted_host
 from gemini_oauth.errors import ClientSecretError
 
 
@@ -61,7 +62,7 @@ def load_client_secret(path: str | Path | None = None) -> ClientSecret:
         data = json.loads(file.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ClientSecretError(f"Cannot read {str(file)!r}: {exc.strerror}.") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ClientSecretError(
             f"{str(file)!r} is not valid JSON ({type(exc).__name__}).",
             hint="Download the file again from Google Cloud console > Google Auth platform > "
@@ -98,39 +99,58 @@ def client_from_dict(data: Any, *, path: Path | None = None) -> ClientSecret:
     for key in ("client_id", "client_secret", "auth_uri", "token_uri", "revoke_uri", "project_id"):
         if key in body and not isinstance(body[key], str):
             raise ClientSecretError(f"{where}: 'installed.{key}' is not a string.")
-    for key in ("auth_uri", "token_uri", "revoke_uri"):
-        if key in body:
-            check_endpoint(key, body[key], where)
-    token_uri: str = body["token_uri"]
+    for key in ("client_id", "project_id"):  # shown on the terminal: printable, no blanks
+        value = body.get(key, "")
+        if not (value.isascii() and value.isprintable() and " " not in value):
+            raise ClientSecretError(f"{where}: 'installed.{key}' is not a plain id.")
+    if not body["client_secret"].isprintable():
+        raise ClientSecretError(f"{where}: 'installed.client_secret' has control characters.")
+    endpoints = {
+        key: check_endpoint(key, body[key], where)
+        for key in ("auth_uri", "token_uri", "revoke_uri")
+        if body.get(key)
+    }
+    token_uri = endpoints["token_uri"]
     redirects = body.get("redirect_uris", [])
     if not isinstance(redirects, list) or not all(isinstance(u, str) for u in redirects):
         raise ClientSecretError(f"{where}: 'installed.redirect_uris' is not a list of strings.")
     return ClientSecret(
         client_id=body["client_id"],
         client_secret=body["client_secret"],
-        auth_uri=body["auth_uri"],
+        auth_uri=endpoints["auth_uri"],
         token_uri=token_uri,
-        revoke_uri=body.get("revoke_uri") or _origin(token_uri) + "/revoke",
+        revoke_uri=endpoints.get("revoke_uri") or _origin(token_uri) + "/revoke",
         project_id=body.get("project_id", ""),
         redirect_uris=tuple(redirects),
         path=path,
     )
 
 
-def check_endpoint(name: str, url: str, where: str = "The OAuth client") -> None:
-    """An endpoint must be https, or http on a loopback host (the emulator); never with userinfo."""
-    parts = urlsplit(url)
+def check_endpoint(name: str, url: str, where: str = "The OAuth client") -> str:
+    """The endpoint rebuilt from checked parts (``_urls.checked_url``: https, or http on a
+    loopback host for the emulator; RFC 3986 characters only); ClientSecretError otherwise."""
     try:
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 (raises ValueError on a bad port)
-    except ValueError:
-        host = ""
-    ok_scheme = parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host))
-    if not host or not ok_scheme or "@" in parts.netloc or any(c.isspace() for c in url):
+        return checked_url(url)
+    except ValueError as exc:
         raise ClientSecretError(
             f"{where}: '{name}' must be an https:// URL (or http:// on 127.0.0.1 for the "
-            f"emulator), got {url[:100]!r}."
-        )
+            f"emulator), but {exc}: {url[:100]!r}.",
+            hint="Download the client file again from Google Cloud console > Google Auth "
+            "platform > Clients.",
+        ) from None
+
+
+def endpoint_warnings(client: ClientSecret) -> list[str]:
+    """What to tell the user before signing in: endpoints that are neither Google's nor local."""
+    notes = []
+    for name in ("auth_uri", "token_uri", "revoke_uri"):
+        url = getattr(client, name)
+        if not is_trusted_host(host_of(url)):
+            notes.append(
+                f"the client file's {name} is {url}, which is not Google's: your sign-in, "
+                "authorization code and tokens go there."
+            )
+    return notes
 
 
 def _origin(url: str) -> str:

@@ -24,6 +24,8 @@ CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
 CLOUDSDK_CONFIG_ENV = "CLOUDSDK_CONFIG"
 #: gcloud's property auth/token_host as an environment variable: a full token URI.
 TOKEN_HOST_ENV = "CLOUDSDK_AUTH_TOKEN_HOST"  # noqa: S105
+#: ADC credential types allowed besides the defaults, comma-separated (e.g. external_account).
+ADC_TYPES_ENV = "GEMINI_OAUTH_ALLOW_ADC_TYPES"
 #: Project ids google-auth reads for ADC.
 PROJECT_ENVS = ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT")
 #: API keys that make Google's SDKs use a key instead of OAuth.
@@ -38,8 +40,14 @@ UNIVERSE_DOMAIN = "googleapis.com"
 # -- times -----------------------------------------------------------------------------------
 #: Refresh an access token when fewer than this many seconds remain.
 REFRESH_MARGIN = 300.0
+#: The longest access-token lifetime believed (Google's are one hour); longer answers are cut.
+MAX_TOKEN_LIFETIME = 86400
 #: Refresh tokens of an app in Testing status last this long (Google's rule).
 TESTING_REFRESH_LIFETIME = 7 * 86400
+
+# -- sizes -----------------------------------------------------------------------------------
+#: A token cache, ADC or client file is never larger: bigger ones are refused unread.
+MAX_JSON_FILE = 1 << 20
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "[::1]", "localhost"})
 

@@ -7,11 +7,11 @@ Shared by the REST clients (``_client``), the google-genai adapter (``_genai``) 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from gemini_oauth._constants import (
     BASE_URL_ENV,
@@ -19,14 +19,23 @@ from gemini_oauth._constants import (
     GEMINI_BASE_URL,
     PROFILE_ENV,
     QUOTA_PROJECT_ENV,
-    is_loopback_host,
 )
+from gemini_oauth._project import check_project_id
 from gemini_oauth._token_endpoint import from_google_auth
-from gemini_oauth.errors import AdcError, GeminiOAuthError, LoginRequiredError
+from gemini_oauth._urls import checked_url, host_of, is_local_host
+from gemini_oauth.errors import (
+    AdcError,
+    CacheError,
+    GeminiOAuthError,
+    LoginRequiredError,
+    QuotaProjectError,
+)
 from gemini_oauth.scopes import CLOUD_PLATFORM
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
+
+log = logging.getLogger(__name__)
 
 
 def resolve_credentials(
@@ -63,30 +72,57 @@ def _adc() -> Credentials:
 
 
 def resolve_quota_project(explicit: str | None, credentials: Credentials) -> str | None:
-    """Explicit argument (``""`` means none), else $GOOGLE_CLOUD_QUOTA_PROJECT, else the creds'."""
+    """Explicit argument (``""`` means none), else $GOOGLE_CLOUD_QUOTA_PROJECT, else the creds'.
+
+    Whichever is used must be a project id (``_project.check_project_id``): it becomes a header.
+    """
     if explicit is not None:
-        return explicit or None
-    return os.environ.get(QUOTA_PROJECT_ENV) or (
-        getattr(credentials, "quota_project_id", None) or None
+        return check_project_id(explicit) if explicit else None
+    if os.environ.get(QUOTA_PROJECT_ENV):
+        return check_project_id(os.environ[QUOTA_PROJECT_ENV], source=f"${QUOTA_PROJECT_ENV}")
+    stored = getattr(credentials, "quota_project_id", None)
+    if not stored:
+        return None
+    file = getattr(credentials, "file", None)
+    where = f"the cached login {file.path}" if file is not None else "these credentials"
+    return check_project_id(
+        stored,
+        source=f"The quota project of {where}",
+        error=CacheError if file is not None else QuotaProjectError,
+        hint=f'Fix or remove "quota_project_id" in {file.path}, or pass --quota-project ID.'
+        if file is not None
+        else "Set a valid quota project on the credentials, or pass quota_project=ID.",
     )
 
 
 def resolve_base_url(explicit: str | None) -> str:
-    """Explicit argument, else $GOOGLE_GEMINI_BASE_URL, else Google's endpoint."""
+    """Explicit argument, else $GOOGLE_GEMINI_BASE_URL, else Google's endpoint.
+
+    The URL rule is ``_urls.checked_url``'s, without a query; a host that is neither
+    ``*.googleapis.com`` nor this machine gets the bearer token too, so it is warned about.
+    """
     url = (explicit or os.environ.get(BASE_URL_ENV) or GEMINI_BASE_URL).rstrip("/")
-    if not url.startswith(("https://", "http://")):
+    if not url.lower().startswith(("https://", "http://")):
         raise GeminiOAuthError(
             f"The API base URL {url!r} does not start with https:// or http://.",
-            hint=f"Pass --endpoint {GEMINI_BASE_URL} (or fix GOOGLE_GEMINI_BASE_URL).",
+            hint=f"Pass --endpoint {GEMINI_BASE_URL} (or fix {BASE_URL_ENV}).",
         )
-    host = urlsplit(url).hostname or ""
-    if url.startswith("http://") and not is_loopback_host(host):
+    try:
+        checked = checked_url(url, query=False).rstrip("/")
+    except ValueError as exc:
         raise GeminiOAuthError(
-            f"The API base URL {url!r} is plain http to another machine: the access token would "
-            "cross the network in clear text.",
-            hint="Use https://, or http:// only to 127.0.0.1, [::1] or localhost (an emulator).",
+            f"The API base URL {url!r} cannot be used: {exc}.",
+            hint="Use https://, or http:// only to 127.0.0.1, [::1] or localhost (an emulator): "
+            f"--endpoint {GEMINI_BASE_URL} (or fix {BASE_URL_ENV}).",
+        ) from None
+    host = host_of(checked)
+    if not (host.endswith(".googleapis.com") or is_local_host(host)):
+        log.warning(
+            "The API base URL %s is neither Google's (*.googleapis.com) nor this machine; "
+            "your access token is sent there.",
+            checked,
         )
-    return url
+    return checked
 
 
 def oauth_credentials(

@@ -5,13 +5,15 @@ message ever contains a token, code, verifier or client secret.
 
     GeminiOAuthError
     ├── ClientSecretError        client_secret.json missing, unreadable or not a Desktop client
+    ├── QuotaProjectError        a quota project id that is not a project id
     ├── CacheError               a token cache that is corrupt or unsafe
     ├── LoginError               the interactive login did not complete
     │   ├── ConsentDeniedError   the user pressed Deny (error=access_denied)
     │   ├── CallbackError        a redirect that failed a check (state, path, host)
     │   ├── LoginTimeoutError    nobody finished the login in time
     │   ├── PortInUseError       the requested loopback port is taken
-    │   └── ScopeNotGrantedError the user unticked a scope that is required
+    │   ├── ScopeNotGrantedError the user unticked a scope that is required
+    │   └── AccountMismatchError the sign-in was of another account than asked for or cached
     ├── LoginRequiredError       no usable credentials and not allowed to log in
     ├── TokenEndpointError       the token endpoint refused or answered nonsense
     │   └── InvalidGrantError    refresh token revoked or expired (Testing apps: 7 days)
@@ -65,6 +67,13 @@ class ClientSecretError(GeminiOAuthError):
     )
 
 
+class QuotaProjectError(GeminiOAuthError):
+    """A quota project (flag, argument or environment) that is not a Google Cloud project id."""
+
+    exit_code = 2
+    default_hint = "Use the project ID (e.g. my-project-123) or number from the console."
+
+
 class CacheError(GeminiOAuthError):
     """A token cache file is corrupt, unsafe (symlink, group/world readable) or unwritable."""
 
@@ -110,6 +119,18 @@ class ScopeNotGrantedError(LoginError):
             or "Run 'gemini-oauth login' again and leave every requested permission ticked.",
         )
         self.missing = missing
+
+
+class AccountMismatchError(LoginError):
+    """The account signed in is not the one asked for (``--login-hint``) or the one the profile
+    already holds. Nothing was saved; ``expected`` and ``actual`` are the two accounts."""
+
+    def __init__(
+        self, message: str, *, expected: str, actual: str, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.expected = expected
+        self.actual = actual
 
 
 class LoginRequiredError(GeminiOAuthError):
@@ -283,6 +304,7 @@ class ServerError(ApiError):
 
 
 __all__ = [
+    "AccountMismatchError",
     "AdcError",
     "ApiError",
     "ApiKeyInvalidError",
@@ -301,6 +323,7 @@ __all__ = [
     "NetworkError",
     "NotFoundError",
     "PortInUseError",
+    "QuotaProjectError",
     "RateLimitError",
     "RevocationError",
     "ScopeInsufficientError",

@@ -18,6 +18,7 @@ from gemini_oauth._cli._options import (
     verbose_option,
     yes_option,
 )
+from gemini_oauth._project import is_project_id
 
 
 @click.group()
@@ -63,7 +64,7 @@ def login(
             "ask for it); add it, e.g. --scopes cloud-platform,retriever.",
             param_hint="--scopes",
         )
-    if quota_project and not _adc.is_project_id(quota_project):
+    if quota_project and not is_project_id(quota_project):
         raise click.BadParameter("not a Google Cloud project id.", param_hint="--quota-project")
     written = _adc.login(
         client_secret,
@@ -110,7 +111,7 @@ def print_access_token(no_cache: bool, as_json: bool) -> None:
 @verbose_option
 def set_quota_project(project_id: str) -> None:
     """Set the project billed for API calls made with ADC (quota_project_id)."""
-    if not _adc.is_project_id(project_id):
+    if not is_project_id(project_id):
         raise click.BadParameter(
             "not a project id; use the ID (e.g. my-project-123) or number from the console.",
             param_hint="PROJECT_ID",
