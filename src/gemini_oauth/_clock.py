@@ -20,11 +20,18 @@ def to_rfc3339(epoch: float) -> str:
 
 def rfc3339_to_epoch(value: str) -> float:
     """Parse ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` (google-auth's expiry format) to epoch seconds."""
-    if len(value) < 20 or value[-1] != "Z" or value[4] != "-" or value[10] != "T":
+    digits = value[0:4] + value[5:7] + value[8:10] + value[11:13] + value[14:16] + value[17:19]
+    frac = value[19:-1]
+    if (
+        len(value) < 20
+        or value[-1] != "Z"
+        or value[4] + value[7] + value[10] + value[13] + value[16] != "--T::"
+        or not (digits.isascii() and digits.isdigit())
+        or (frac and not (frac[0] == "." and frac[1:].isascii() and frac[1:].isdigit()))
+    ):
         raise ValueError("not an RFC 3339 UTC time")
     y, m, d = int(value[0:4]), int(value[5:7]), int(value[8:10])
     hh, mm, ss = int(value[11:13]), int(value[14:16]), int(value[17:19])
-    frac = value[19:-1]
     if not (1 <= m <= 12 and 1 <= d <= 31 and hh < 24 and mm < 60 and ss < 61):
         raise ValueError("not an RFC 3339 UTC time")
     # days from civil (Howard Hinnant), avoiding calendar/datetime imports on the hot path

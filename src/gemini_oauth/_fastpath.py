@@ -2,8 +2,10 @@
 
 Imports nothing but os and sys (not even json). Returns False whenever anything needs more
 than reading a file (missing, expiring, unsafe, corrupt, unknown flags), and the full CLI
-takes over. The path rules are the store's own
-(``_paths``), as is the refresh margin (``_constants``).
+takes over. The rules are the store's own: the trust of folders and files (``_paths``), the
+shape of a cache file and of a usable token (``_cache_format``), the refresh margin
+(``_constants``). It serves a token only where the full CLI would serve the same one without
+repairing, refusing or setting aside anything (tests/test_fastpath.py feeds both the same files).
 """
 
 from __future__ import annotations
@@ -11,11 +13,22 @@ from __future__ import annotations
 import os
 import sys
 
+from gemini_oauth._cache_format import is_cache_data, usable_token
 from gemini_oauth._clock import rfc3339_to_epoch
-from gemini_oauth._constants import PROFILE_ENV, REFRESH_MARGIN
-from gemini_oauth._paths import config_home, valid_profile_name
+from gemini_oauth._constants import MAX_JSON_FILE, PROFILE_ENV, REFRESH_MARGIN
+from gemini_oauth._paths import (
+    config_home,
+    home_given,
+    others_may_replace_entries,
+    owned_by_me,
+    private,
+    valid_profile_name,
+)
 
 _WS = " \t\n\r"
+_DIGITS = "0123456789"
+_LITERALS = {"null": None, "true": True, "false": False}
+_NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
 
 def _skip(text: str, i: int) -> int:
@@ -24,13 +37,47 @@ def _skip(text: str, i: int) -> int:
     return i
 
 
-def flat_json_strings(text: str) -> dict[str, str | None]:
-    """The string members of a flat JSON object (the cache's shape), without importing json.
+def _number(text: str) -> int | float:
+    """A JSON number (RFC 8259 §6), or NaN/Infinity as Python's json reads them; else ValueError.
 
-    Values may be strings, lists of strings or literals; anything else raises ValueError, as does
-    malformed input (IndexError is raised for truncated input). ``json`` (it imports ``re``)
-    would add 5-9 ms to a 12-20 ms process and miss the 1.5x goal in a clean venv (figures in
-    docs/ARCHITECTURE.md); ``_json.scanstring`` is its C string decoder.
+    ``float()`` alone would take ``1_0``, ``+1``, ``.5``, ``nan`` and blanks, which json refuses.
+    """
+    if text in _NON_FINITE:
+        return _NON_FINITE[text]
+    i = 1 if text[:1] == "-" else 0
+    start = i
+    while i < len(text) and text[i] in _DIGITS:
+        i += 1
+    whole = text[start:i]
+    if not whole or (len(whole) > 1 and whole[0] == "0"):
+        raise ValueError("not a JSON number")
+    simple = i == len(text)
+    if i < len(text) and text[i] == ".":
+        i += 1
+        j = i
+        while i < len(text) and text[i] in _DIGITS:
+            i += 1
+        if i == j:
+            raise ValueError("not a JSON number")
+    if i < len(text) and text[i] in "eE":
+        i += 1 + (i + 1 < len(text) and text[i + 1] in "+-")
+        j = i
+        while i < len(text) and text[i] in _DIGITS:
+            i += 1
+        if i == j:
+            raise ValueError("not a JSON number")
+    if i != len(text):
+        raise ValueError("not a JSON number")
+    return int(text) if simple else float(text)
+
+
+def flat_json(text: str) -> dict[str, object]:
+    """A flat JSON object (the cache's shape) as ``json.loads`` gives it, without importing json.
+
+    Values may be strings, lists of strings, numbers or literals; anything else raises
+    ValueError, as does malformed input (IndexError is raised for truncated input). ``json`` (it
+    imports ``re``) would add 5-9 ms to a 12-20 ms process and miss the 1.5x goal in a clean venv
+    (figures in docs/ARCHITECTURE.md); ``_json.scanstring`` is its C string decoder.
     """
     try:
         from _json import scanstring
@@ -43,7 +90,7 @@ def flat_json_strings(text: str) -> dict[str, str | None]:
         except SystemError:  # _json reports bad strings through json.decoder, not imported here
             raise ValueError("malformed string") from None
 
-    out: dict[str, str | None] = {}
+    out: dict[str, object] = {}
     i = _skip(text, 0)
     if text[i] != "{":
         raise ValueError("not an object")
@@ -61,28 +108,37 @@ def flat_json_strings(text: str) -> dict[str, str | None]:
         if text[i] == '"':
             out[key], i = string_at(i + 1)
         elif text[i] == "[":
+            items: list[str] = []
             i = _skip(text, i + 1)
             while text[i] != "]":
                 if text[i] != '"':
                     raise ValueError("expected a string")
-                i = _skip(text, string_at(i + 1)[1])
+                item, i = string_at(i + 1)
+                items.append(item)
+                i = _skip(text, i)
                 if text[i] == ",":
                     i = _skip(text, i + 1)
+                    if text[i] == "]":
+                        raise ValueError("trailing ','")
                 elif text[i] != "]":
                     raise ValueError("expected ',' or ']'")
             i += 1
-            out[key] = None
+            out[key] = items
         else:
             j = i
             while text[j] not in ",}" + _WS:
                 j += 1
-            if text[i:j] not in ("null", "true", "false"):
-                float(text[i:j])
-            out[key], i = None, j
+            word = text[i:j]
+            out[key], i = (_LITERALS[word] if word in _LITERALS else _number(word)), j
         i = _skip(text, i)
         if text[i] not in ",}":
             raise ValueError("expected ',' or '}'")
-        i = _skip(text, i + 1) if text[i] == "," else i + 1
+        if text[i] == ",":
+            i = _skip(text, i + 1)
+            if text[i] == "}":
+                raise ValueError("trailing ','")
+        else:
+            i += 1
     if text[i:].strip(_WS):
         raise ValueError("trailing data")
     return out
@@ -127,6 +183,20 @@ def _parse(args: list[str]) -> tuple[str, bool] | None:
     return profile, as_json
 
 
+def _trusted_folders(home: str, folder: str) -> bool:
+    """The home and profiles folders pass the store's checks with nothing to repair."""
+    try:
+        home_stat, dir_stat = os.lstat(home), os.lstat(folder)
+    except OSError:
+        return False
+    for st in (home_stat, dir_stat):
+        if st.st_mode & 0o170000 != 0o040000 or not owned_by_me(st):  # a real folder, ours
+            return False
+    if home_given():  # never repaired, only refused when others may rename what is in it
+        return private(dir_stat) and not others_may_replace_entries(home_stat)
+    return private(dir_stat) and private(home_stat)
+
+
 def try_print_access_token(args: list[str]) -> bool:
     """Print the cached token of the profile (as JSON with ``--json``) and return True if it is
     valid beyond the margin."""
@@ -136,9 +206,11 @@ def try_print_access_token(args: list[str]) -> bool:
     if parsed is None or not valid_profile_name(parsed[0]):
         return False
     name, as_json = parsed
-    folder = os.path.join(config_home(), "profiles")
+    home = config_home()
+    folder = os.path.join(home, "profiles")
+    if not _trusted_folders(home, folder):
+        return False
     try:
-        dir_stat = os.lstat(folder)
         fd = os.open(
             os.path.join(folder, name + ".json"), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
         )
@@ -146,18 +218,22 @@ def try_print_access_token(args: list[str]) -> bool:
         return False
     try:
         st = os.fstat(fd)
-        if os.name != "nt" and (
-            (st.st_mode | dir_stat.st_mode) & 0o077 or st.st_mode & 0o170000 != 0o100000
-        ):
+        if st.st_mode & 0o170000 != 0o100000 or not owned_by_me(st) or not private(st):
             return False
-        data = flat_json_strings(os.read(fd, 1 << 20).decode())
-        token, expiry = data["token"], data["expiry"]
-        if not isinstance(token, str) or not token or not isinstance(expiry, str):
+        raw = os.read(fd, MAX_JSON_FILE + 1)
+        if len(raw) > MAX_JSON_FILE or len(raw) < st.st_size:
             return False
+        data = flat_json(raw.decode())
+        if not is_cache_data(data):
+            return False
+        token, expiry = data.get("token"), data.get("expiry")
+        if not usable_token(token) or not isinstance(expiry, str):
+            return False
+        assert isinstance(token, str)
         expires_at, at = rfc3339_to_epoch(expiry), now()
         if expires_at - at <= REFRESH_MARGIN:
             return False
-    except (OSError, ValueError, TypeError, KeyError, IndexError):
+    except (OSError, ValueError, TypeError, KeyError, IndexError, OverflowError):
         return False
     finally:
         os.close(fd)

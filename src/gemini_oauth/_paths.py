@@ -1,12 +1,19 @@
-"""Where gemini-oauth keeps its files, and which profile names are safe. Standard library only.
+"""Where gemini-oauth keeps its files, which profile names are safe, and which folders and files
+it may trust. Standard library only.
 
 ``platform_config_dir`` is platformdirs' ``user_config_dir("gemini-oauth")`` computed without
 importing platformdirs (the print-access-token fast path imports this module).
+
+Trust is decided by ownership: a folder or file of the cache is used only if it belongs to this
+user (``st_uid == geteuid()``), whoever may read it. The store repairs the modes of what it made
+(the profile folders, the files, the default home) and refuses the rest; the fast path serves a
+token only where the store would neither refuse nor repair anything.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 from gemini_oauth._constants import HOME_ENV
@@ -42,3 +49,26 @@ def platform_config_dir(
 def config_home() -> str:
     """$GEMINI_OAUTH_HOME, else the platform's per-user config directory of gemini-oauth."""
     return os.environ.get(HOME_ENV) or platform_config_dir()
+
+
+def home_given() -> bool:
+    """Whether the home was named by the user ($GEMINI_OAUTH_HOME): then it is never chmod-ed."""
+    return bool(os.environ.get(HOME_ENV))
+
+
+_POSIX = os.name != "nt"
+
+
+def owned_by_me(st: os.stat_result) -> bool:
+    """The file or folder belongs to this (effective) user; always true where uids do not exist."""
+    return not _POSIX or st.st_uid == os.geteuid()
+
+
+def private(st: os.stat_result) -> bool:
+    """No permission for group or others (POSIX)."""
+    return not _POSIX or not st.st_mode & 0o077
+
+
+def others_may_replace_entries(st: os.stat_result) -> bool:
+    """A folder that others may write to without the sticky bit: they may rename what is in it."""
+    return _POSIX and bool(st.st_mode & 0o022) and not st.st_mode & stat.S_ISVTX

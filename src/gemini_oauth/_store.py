@@ -2,6 +2,8 @@
 
 A cache file is a google-auth ``authorized_user`` file plus cache fields (see ARCHITECTURE.md).
 Reads take no lock (writes are atomic renames); writers and refreshers hold ``lock()``.
+Trust is by ownership (``_paths``): every folder and file must belong to this user; the modes of
+what the tool made are repaired, a home the user named is never chmod-ed, anything else is refused.
 """
 
 from __future__ import annotations
@@ -18,15 +20,24 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from gemini_oauth._constants import REFRESH_MARGIN
+from gemini_oauth._cache_format import is_cache_data
+from gemini_oauth._constants import HOME_ENV, MAX_JSON_FILE, REFRESH_MARGIN
 from gemini_oauth._paths import config_home as _config_home
-from gemini_oauth._paths import valid_profile_name
+from gemini_oauth._paths import (
+    home_given,
+    others_may_replace_entries,
+    owned_by_me,
+    platform_config_dir,
+    private,
+    valid_profile_name,
+)
 from gemini_oauth.errors import CacheError
 
 __all__ = [
     "REFRESH_MARGIN",
     "TokenFile",
     "config_home",
+    "home_file",
     "is_cache_data",
     "list_profiles",
     "profile_file",
@@ -36,7 +47,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 _POSIX = os.name != "nt"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_REQUIRED = ("client_id", "client_secret", "refresh_token")
 
 
 def config_home() -> Path:
@@ -52,24 +62,6 @@ def validate_profile_name(name: str) -> str:
             hint="Use 1-64 letters, digits, '.', '_' or '-', not starting with '.'.",
         )
     return name
-
-
-def is_cache_data(data: object) -> bool:
-    """True if ``data`` has the shape of a cache file (authorized_user, maybe with a token)."""
-    if not isinstance(data, dict):
-        return False
-    if not all(isinstance(data.get(k), str) and data[k] for k in _REQUIRED):
-        return False
-    if data.get("type", "authorized_user") != "authorized_user":
-        return False
-    scopes = data.get("scopes")
-    if scopes is not None and not (
-        isinstance(scopes, str)
-        or (isinstance(scopes, list) and all(isinstance(s, str) for s in scopes))
-    ):
-        return False
-    optional_str = ("token", "expiry", "token_uri", "account", "quota_project_id")
-    return all(data.get(k) is None or isinstance(data[k], str) for k in optional_str)
 
 
 class _PathLock:
@@ -120,14 +112,23 @@ _LOCKS_GUARD = threading.Lock()
 
 
 class TokenFile:
-    """One cache file and its lock. ``private_dirs`` are created 0700 and kept that way."""
+    """One cache file and its lock.
+
+    ``given_dirs`` (a home the user named) must be this user's and not open to others' renames;
+    they are never chmod-ed. ``private_dirs`` are created 0700 and kept that way.
+    """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, private_dirs: tuple[Path, ...] = ()
+        self,
+        path: str | os.PathLike[str],
+        *,
+        private_dirs: tuple[Path, ...] = (),
+        given_dirs: tuple[Path, ...] = (),
     ) -> None:
         self.path = Path(path).absolute()
         self.lock_path = self.path.with_suffix(".lock")
         self.private_dirs = private_dirs
+        self.given_dirs = given_dirs
 
     def __repr__(self) -> str:
         return f"TokenFile({str(self.path)!r})"
@@ -151,6 +152,10 @@ class TokenFile:
                 return None
         return self.read()
 
+    def read_bytes(self) -> bytes | None:
+        """The file's bytes (None if absent) after the trust checks, unparsed; for other shapes."""
+        return self._read_bytes()
+
     def _read_bytes(self) -> bytes | None:
         self._check_dirs()
         try:
@@ -165,26 +170,36 @@ class TokenFile:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise CacheError(f"The token cache {self.path} is not a regular file.")
-            if _POSIX and st.st_mode & 0o077:
-                try:
-                    os.fchmod(fd, 0o600)
-                except OSError:
-                    raise CacheError(
-                        f"The token cache {self.path} is readable by others and cannot be made "
-                        "private; refusing to use it.",
-                        hint=f"Run 'chmod 600 {self.path}' as its owner, or delete it and log in.",
-                    ) from None
-                log.warning(
-                    "The token cache %s was readable by others (mode %o); changed it to 0600.",
-                    self.path,
-                    stat.S_IMODE(st.st_mode),
+            if not owned_by_me(st):
+                raise CacheError(
+                    f"The token cache {self.path} belongs to another user (uid {st.st_uid}); "
+                    "refusing to use it.",
+                    hint=f"Delete {self.path} (as root or its owner), then run 'gemini-oauth "
+                    "login'.",
                 )
-            chunks = []
-            while chunk := os.read(fd, 1 << 16):
-                chunks.append(chunk)
-            return b"".join(chunks)
+            if not private(st):
+                self._make_private(fd, st)
+            raw = os.read(fd, MAX_JSON_FILE + 1)  # larger: no cache file; set aside as corrupt
+            while len(raw) <= MAX_JSON_FILE and (chunk := os.read(fd, 1 << 16)):
+                raw += chunk
+            return raw
         finally:
             os.close(fd)
+
+    def _make_private(self, fd: int, st: os.stat_result) -> None:
+        try:
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~0o077)
+        except OSError:
+            raise CacheError(
+                f"The token cache {self.path} is readable by others and cannot be made "
+                "private; refusing to use it.",
+                hint=f"Run 'chmod 600 {self.path}' as its owner, or delete it and log in.",
+            ) from None
+        log.warning(
+            "The token cache %s was readable by others (mode %o); changed it to 0600.",
+            self.path,
+            stat.S_IMODE(st.st_mode),
+        )
 
     def _symlink_error(self) -> CacheError:
         return CacheError(
@@ -193,22 +208,22 @@ class TokenFile:
         )
 
     def _check_dirs(self, create: bool = False) -> None:
+        """Each folder must be this user's real folder; repair the modes of ours, refuse the rest.
+
+        A sticky bit is never removed (only group and other permissions are).
+        """
         try:
-            for folder in self.private_dirs:
+            for folder in (*self.given_dirs, *self.private_dirs):
+                ours = folder not in self.given_dirs
                 if create:
                     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
                 try:
                     st = folder.lstat()
                 except FileNotFoundError:
                     continue
-                if stat.S_ISLNK(st.st_mode):
-                    raise CacheError(
-                        f"The cache directory {folder} is a symbolic link; refusing to use it.",
-                        hint=f"Remove the link ({folder}) or point GEMINI_OAUTH_HOME at a real "
-                        "folder.",
-                    )
-                if _POSIX and st.st_mode & 0o077:
-                    os.chmod(folder, 0o700)
+                _check_folder(folder, st, ours=ours)
+                if ours and not private(st):
+                    os.chmod(folder, stat.S_IMODE(st.st_mode) & ~0o077)
                     log.warning(
                         "The cache directory %s was open to others (mode %o); changed it to 0700.",
                         folder,
@@ -219,7 +234,7 @@ class TokenFile:
         except OSError as exc:  # e.g. the home is under a plain file, or not writable
             raise CacheError(
                 f"Cannot use the cache folder {self.path.parent}: {exc.strerror}.",
-                hint="Point GEMINI_OAUTH_HOME at a folder you can write to.",
+                hint=f"Point {HOME_ENV} at a folder you can write to.",
             ) from None
 
     def _set_aside(self) -> Path:
@@ -293,11 +308,43 @@ class TokenFile:
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
+    if len(raw) > MAX_JSON_FILE:
+        return None
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return data if is_cache_data(data) else None
+
+
+def _check_folder(folder: Path, st: os.stat_result, *, ours: bool) -> None:
+    """Refuse a cache folder that is a link, not a folder, another user's, or (a home the user
+    named) open to others' renames."""
+    if stat.S_ISLNK(st.st_mode):
+        raise CacheError(
+            f"The cache directory {folder} is a symbolic link; refusing to use it.",
+            hint=f"Remove the link ({folder}) or point {HOME_ENV} at a real folder.",
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise CacheError(
+            f"The cache directory {folder} is not a folder.",
+            hint=f"Move {folder} away, or point {HOME_ENV} at a folder.",
+        )
+    own = f"e.g. {HOME_ENV}={platform_config_dir()}"
+    if not owned_by_me(st):
+        raise CacheError(
+            f"The cache directory {folder} belongs to another user (uid {st.st_uid}), who could "
+            "read or replace what is cached there; refusing to use it.",
+            hint=f"Point {HOME_ENV} at a folder of your own ({own}), or remove {folder}."
+            if not ours
+            else f"Remove {folder} (as root or its owner), then run 'gemini-oauth login'.",
+        )
+    if not ours and others_may_replace_entries(st):
+        raise CacheError(
+            f"The cache home {folder} may be written by others and has no sticky bit, so they "
+            "could replace what is cached there; refusing to use it.",
+            hint=f"Point {HOME_ENV} at a folder of your own ({own}), or run 'chmod go-w {folder}'.",
+        )
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -310,12 +357,24 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def home_file(folder: str, name: str, home: str | os.PathLike[str] | None = None) -> TokenFile:
+    """A file of the cache home: ``<home>/<folder>/<name>``, with the home's trust rules.
+
+    A home the user named (``home`` or $GEMINI_OAUTH_HOME) is never chmod-ed; the default one is
+    the tool's own and kept 0700, like ``<folder>``.
+    """
+    given = home is not None or home_given()
+    root = (Path(home) if home is not None else config_home()).absolute()
+    inner = root / folder
+    if given:
+        return TokenFile(inner / name, given_dirs=(root,), private_dirs=(inner,))
+    return TokenFile(inner / name, private_dirs=(root, inner))
+
+
 def profile_file(name: str = "default", home: str | os.PathLike[str] | None = None) -> TokenFile:
     """The cache of a named profile: ``<home>/profiles/<name>.json``."""
     validate_profile_name(name)
-    root = Path(home) if home is not None else config_home()
-    folder = root.absolute() / "profiles"
-    return TokenFile(folder / f"{name}.json", private_dirs=(folder.parent, folder))
+    return home_file("profiles", f"{name}.json", home)
 
 
 def list_profiles(home: str | os.PathLike[str] | None = None) -> list[str]:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from gemini_oauth._cache_format import usable_token
+from gemini_oauth._constants import MAX_TOKEN_LIFETIME
 from gemini_oauth._redact import server_text
 from gemini_oauth._retry import RETRYABLE_STATUS, Action, RetryPolicy
 from gemini_oauth.errors import (
@@ -53,6 +55,7 @@ ADC_LOGIN = "'gemini-oauth adc login'"
 ANY_LOGIN = "'gemini-oauth login' (or 'gemini-oauth adc login' for Application Default Credentials)"
 
 _SAFE_CODE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_QB = frozenset('"\\')
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
 _TROUBLE = "The token endpoint is having trouble; try again in a minute."
 _STILL_LIVE = (
@@ -144,7 +147,7 @@ def parse_token_response(
         raise error_from_answer(status, data, sign_in=sign_in, kept=kept)
     retry = f"Try again in a minute; if it persists, run {sign_in}."
     access = data.get("access_token")
-    if not isinstance(access, str) or not access:
+    if not usable_token(access):
         said = "The token endpoint answered without a usable access token (no access_token string)"
         raise TokenEndpointError(
             _sentence(said, kept),
@@ -152,6 +155,8 @@ def parse_token_response(
             hint=retry,
         )
     expires_in = _int(data.get("expires_in"))
+    if expires_in is not None:
+        expires_in = min(expires_in, MAX_TOKEN_LIFETIME)  # 1e20 would overflow every date
     if expires_in is None:
         raise TokenEndpointError(
             _sentence("The token endpoint's answer has no valid expires_in", kept),
@@ -166,11 +171,12 @@ def parse_token_response(
             hint=retry,
         )
     refresh, id_token, scope = data.get("refresh_token"), data.get("id_token"), data.get("scope")
+    assert isinstance(access, str)
     return TokenResponse(
         access_token=access,
         expires_in=expires_in,
         refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-        granted_scopes=tuple(scope.split()) if isinstance(scope, str) else (),
+        granted_scopes=_scopes(scope),
         id_token=id_token if isinstance(id_token, str) and id_token else None,
         account=id_token_email(id_token) if isinstance(id_token, str) else "",
     )
@@ -249,7 +255,7 @@ def id_token_email(id_token: str) -> str:
         return ""
     try:
         payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):
         return ""
     email = payload.get("email") if isinstance(payload, dict) else None
     return email if isinstance(email, str) and email.isprintable() else ""
@@ -273,9 +279,16 @@ def _transient_status(status: int) -> bool:
 def _json_object(body: bytes | str) -> Mapping[str, Any] | None:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, Mapping) else None
+
+
+def _scopes(value: Any) -> tuple[str, ...]:
+    """The granted scopes, each as RFC 6749 §3.3 allows (printable ASCII, no quote or backslash)."""
+    if not isinstance(value, str):
+        return ()
+    return tuple(s for s in value.split() if s.isascii() and s.isprintable() and not set(s) & _QB)
 
 
 def _int(value: Any) -> int | None:
@@ -283,6 +296,8 @@ def _int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(min(value, MAX_TOKEN_LIFETIME))
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 12:
         return int(value)
     return None
