@@ -574,7 +574,7 @@ def test_login_says_where_it_stands_and_returns_what_a_caller_shows(
     out = io.StringIO()
     agent = HeadlessUserAgent()
     creds = credentials.login(
-        client_secret_file, SCOPES, profile="work", quota_project="qp-1", out=out,
+        client_secret_file, SCOPES, profile="work", quota_project="qp-project-1", out=out,
         open_browser=agent, timeout=20,
     )  # fmt: skip
     agent.join(timeout=10)
@@ -583,12 +583,12 @@ def test_login_says_where_it_stands_and_returns_what_a_caller_shows(
     asked = "openid, userinfo.email, cloud-platform, generative-language.retriever"
     assert f"Asking for: {asked}.\n" in said
     assert creds.file is not None and creds.file.path == store.profile_file("work").path
-    assert creds.account == emulator.user_email and creds.quota_project_id == "qp-1"
+    assert creds.account == emulator.user_email and creds.quota_project_id == "qp-project-1"
     assert set(creds.granted_scopes or ()) == set(SCOPES)
     again = credentials.login(
         client_secret_file, SCOPES, profile="work", out=io.StringIO(), open_browser=agent
     )
-    assert again.quota_project_id == "qp-1"  # kept from the profile when not given
+    assert again.quota_project_id == "qp-project-1"  # kept from the profile when not given
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from google.oauth2 import credentials as ga_credentials
 
 from gemini_oauth import _clock
+from gemini_oauth._cache_format import usable_token
 from gemini_oauth._clock import rfc3339_to_epoch, to_rfc3339
 from gemini_oauth._constants import (
     GOOGLE_REVOKE_URI,
@@ -18,6 +19,7 @@ from gemini_oauth._constants import (
     REFRESH_MARGIN,
     TESTING_REFRESH_LIFETIME,
 )
+from gemini_oauth._project import check_project_id
 from gemini_oauth._retry import RetryPolicy
 from gemini_oauth._store import TokenFile, profile_file
 from gemini_oauth._token_endpoint import (
@@ -27,8 +29,20 @@ from gemini_oauth._token_endpoint import (
     refresh_request,
     revoke,
 )
-from gemini_oauth.errors import GeminiOAuthError, InvalidGrantError, LoginError, LoginRequiredError
-from gemini_oauth.scopes import QUICKSTART_SCOPES, granted_form, parse_scopes, short_name
+from gemini_oauth.errors import (
+    AccountMismatchError,
+    GeminiOAuthError,
+    InvalidGrantError,
+    LoginError,
+    LoginRequiredError,
+)
+from gemini_oauth.scopes import (
+    QUICKSTART_SCOPES,
+    USERINFO_EMAIL,
+    granted_form,
+    parse_scopes,
+    short_name,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -97,12 +111,13 @@ class CachedCredentials(ga_credentials.Credentials):
         if isinstance(data.get("expiry"), str):
             try:
                 expiry = _naive_utc(rfc3339_to_epoch(data["expiry"]))
-            except ValueError:
+            except (ValueError, OverflowError, OSError):  # unreadable, or year 0 / 10000
                 expiry = None
         scopes = _scope_list(data) or None
         rapt = data.get("rapt_token")
+        token = data.get("token")
         return cls(
-            data.get("token") if expiry is not None else None,
+            token if expiry is not None and usable_token(token) else None,
             refresh_token=data["refresh_token"],
             token_uri=data.get("token_uri") or GOOGLE_TOKEN_URI,
             client_id=data["client_id"],
@@ -351,11 +366,15 @@ def login(
     The other options are ``_flow.run_login``'s. The credentials carry what a caller shows:
     ``account``, ``granted_scopes``, ``quota_project_id`` and ``file``.
     """
+    if quota_project:
+        check_project_id(quota_project)  # before the browser, not after
     target = file or profile_file(profile, home)  # a bad profile name fails before any browser
+    held = (target.read() or {}).get("account") or ""  # an untrusted cache fails here too
+    command = "gemini-oauth login" if file else login_command(profile)
     client, result = sign_in(
         client_secret,
         scopes,
-        command="gemini-oauth login" if file else login_command(profile),
+        command=command,
         out=out,
         no_browser=no_browser,
         port=port,
@@ -366,11 +385,66 @@ def login(
         prompt_input=prompt_input,
         http=http,
     )
+    email_asked = USERINFO_EMAIL in parse_scopes(scopes)
+    if held and not login_hint and (result.account or email_asked):  # else it cannot be told
+        where = f"profile {profile}" if file is None else str(target.path)
+        _keep_account(held, where, client, result, out, prompt_input, http, profile)
     save_login(result, client, file=target, quota_project=quota_project)
     data = target.read()
     if data is None:  # pragma: no cover - we just wrote it
         raise LoginRequiredError(f"The login was not saved to {target.path}.")
     return CachedCredentials.from_cache(data, target)
+
+
+def _keep_account(
+    held: str,
+    where: str,
+    client: ClientSecret,
+    result: LoginResult,
+    out: TextIO | None,
+    prompt_input: Callable[[str], str] | None,
+    http: httpx.Client | None,
+    profile: str,
+) -> None:
+    """A sign-in as another account than the one cached replaces it only if the user says so.
+
+    Asked on the terminal (or ``prompt_input``); without one, refused. A refused sign-in is
+    revoked (``_flow.discard``) and AccountMismatchError raised; nothing is saved.
+    """
+    from gemini_oauth._flow import discard, in_notebook, same_account, shown_account
+
+    if same_account(held, result.account):
+        return
+    stream = out if out is not None else sys.stderr
+    new = result.account or "(an account that was not shared)"
+    question = f"You signed in as {new}, but {where} belongs to {held}; replace {held} with {new}?"
+    if prompt_input is not None or sys.stdin.isatty() or in_notebook():
+        print(question + " [y/N] ", end="", file=stream, flush=True)
+        try:
+            answer = (prompt_input or (lambda _: input()))("")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() in ("y", "yes"):
+            return
+        said = discard(client, result, http)
+        raise AccountMismatchError(
+            f"Kept {held} in {where}; the sign-in as {shown_account(result.account)} was not "
+            f"saved and {said}.",
+            expected=held,
+            actual=result.account,
+            hint=f"Run '{login_command(profile)} --login-hint {held}' to sign in as {held}.",
+        )
+    said = discard(client, result, http)
+    flag = _profile_flag(profile)
+    replace = f"--login-hint {result.account}" if result.account else "--login-hint EMAIL"
+    raise AccountMismatchError(
+        f"You signed in as {shown_account(result.account)}, but {where} belongs to {held}; "
+        f"with no terminal to ask on, nothing was saved and {said}.",
+        expected=held,
+        actual=result.account,
+        hint=f"To replace {held}, run '{login_command(profile)} {replace}', or "
+        f"'gemini-oauth logout{flag}' first.",
+    )
 
 
 def load_creds(
@@ -397,6 +471,8 @@ def load_creds(
     InvalidGrantError instead of opening a login.
     """
     file = profile_file(profile) if profile else TokenFile(token)
+    if quota_project:
+        check_project_id(quota_project)
     wanted = parse_scopes(scopes)
     if interactive is None:
         from gemini_oauth._flow import in_notebook

@@ -2,6 +2,12 @@
 
 Mix-up defence (RFC 9700 §4.4): each login has its own random redirect path, and a code received on
 it is only ever exchanged at the token_uri of the same client file whose auth_uri issued it.
+
+Login CSRF defence (another local user finishing the login with their own account): the browser
+gets a one-time launcher address, not the authorization URL, and the listener serves only this
+user's programs where the system can tell (``_loopback``); after the exchange, the account must be
+the one asked for with ``login_hint`` (else the new grant is revoked and AccountMismatchError
+raised). ``_credentials.login`` adds the profile's own account to that check.
 """
 
 from __future__ import annotations
@@ -18,8 +24,15 @@ from gemini_oauth import _clock
 from gemini_oauth._authorize import authorization_url, parse_callback
 from gemini_oauth._loopback import LoopbackListener, callback_path
 from gemini_oauth._pkce import make_state, make_verifier, s256_challenge
-from gemini_oauth._token_endpoint import TokenResponse, exchange_code, token_request
-from gemini_oauth.errors import CallbackError, LoginError, PortInUseError, ScopeNotGrantedError
+from gemini_oauth._token_endpoint import TokenResponse, exchange_code, revoke, token_request
+from gemini_oauth.errors import (
+    AccountMismatchError,
+    CallbackError,
+    GeminiOAuthError,
+    LoginError,
+    PortInUseError,
+    ScopeNotGrantedError,
+)
 from gemini_oauth.scopes import USERINFO_EMAIL, expand_scope, granted_form, short_name
 
 if TYPE_CHECKING:
@@ -37,6 +50,10 @@ IDENTITY_SCOPES = frozenset(
     }
 )
 PASTE_ATTEMPTS = 3
+UNVERIFIED_PEERS_NOTE = (
+    "note: this system does not tell which local user's program answers on 127.0.0.1; "
+    "pass --login-hint EMAIL to have the account you sign in with checked."
+)
 
 
 @dataclass
@@ -113,12 +130,18 @@ def run_login(
 
     redirect_uri, code = "", None
     if not no_browser:
-        with LoopbackListener(port=port, timeout=timeout) as listener:
+
+        def warn(text: str) -> None:
+            _say(stream, f"warning: {text}")
+
+        with LoopbackListener(port=port, timeout=timeout, warn=warn) as listener:
             redirect_uri = listener.redirect_uri
             url = url_for(redirect_uri)
             _say(stream, "Opening the sign-in page in your browser. If it does not open, visit:")
             _say(stream, f"\n    {url}\n")
-            if _open(open_browser or webbrowser.open, url):
+            if not listener.verify_peers and not login_hint:
+                _say(stream, UNVERIFIED_PEERS_NOTE)
+            if _open(open_browser or webbrowser.open, listener.launcher(url)):
                 _say(stream, f"Waiting for the browser (up to {timeout:g} s; Ctrl-C to cancel)...")
                 code = listener.wait(state)
             else:
@@ -129,16 +152,68 @@ def run_login(
     _say(stream, "Authorization received; exchanging it for tokens...")
     issued = _clock.now()  # before the request: the expiry errs on the early side
     token = _exchange(client, token_request(client, code, verifier, redirect_uri), http)
-    granted = token.granted_scopes or requested
-    _check_scopes(requested, required, granted, stream)
-    return LoginResult(
+    result = LoginResult(
         access_token=token.access_token,
         refresh_token=token.refresh_token,
         expires_at=issued + token.expires_in,
-        granted_scopes=granted,
+        granted_scopes=token.granted_scopes or requested,
         id_token=token.id_token,
         account=token.account,
     )
+    if login_hint and not same_account(login_hint, result.account):
+        said = discard(client, result, http)
+        raise AccountMismatchError(
+            f"You signed in as {shown_account(result.account)}, but --login-hint asked for "
+            f"{login_hint}; nothing was saved and {said}.",
+            expected=login_hint,
+            actual=result.account,
+            hint=f"Run 'gemini-oauth login --login-hint {login_hint}' again and choose "
+            f"{login_hint} in the browser.",
+        )
+    _check_scopes(requested, required, result.granted_scopes, stream)
+    return result
+
+
+def same_account(one: str, other: str) -> bool:
+    """The same Google account: case-insensitive; for Gmail, dots in the name do not count."""
+    a, b = one.strip().lower(), other.strip().lower()
+    if not a or not b:
+        return False
+
+    def canonical(email: str) -> str:
+        name, _, domain = email.rpartition("@")
+        if domain in ("gmail.com", "googlemail.com"):
+            return name.replace(".", "") + "@gmail.com"
+        return email
+
+    return canonical(a) == canonical(b)
+
+
+def shown_account(account: str) -> str:
+    """An account for messages; an empty one is one the sign-in did not share."""
+    return account or "an account whose address the sign-in did not share (no email scope)"
+
+
+def discard(client: ClientSecret, result: LoginResult, http: httpx.Client | None = None) -> str:
+    """Revoke a sign-in that will not be kept (RFC 7009); says what happened, never raises."""
+    from gemini_oauth._transport import HttpxRequest
+
+    request = HttpxRequest(http)
+    try:
+        revoke(
+            request,
+            client.revoke_uri,
+            result.refresh_token or result.access_token,
+            kept="the new sign-in was not saved",
+        )
+    except GeminiOAuthError:
+        return (
+            "its grant could not be revoked (remove this app's access for that account at "
+            "https://myaccount.google.com/permissions)"
+        )
+    finally:
+        request.close()
+    return "its grant was revoked"
 
 
 def _say(stream: TextIO, text: str) -> None:

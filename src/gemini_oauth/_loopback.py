@@ -3,19 +3,31 @@
 It listens on 127.0.0.1 (and ::1 on the same port where possible) only, on a fresh unguessable
 path, answers stray requests with 404, and returns the code of the first valid callback. Nothing a
 browser sends is logged. Sockets are closed on every exit path.
+
+Any local user may connect to 127.0.0.1, and any local user can read a browser's command line in
+/proc. So where the system tells a peer's owner (``_peer``), only this user's programs are served:
+another uid's connection is refused before a byte is read. The browser is not given the
+authorization URL itself but a one-time launcher on this listener that redirects to it, so its
+command line holds nothing another user could finish the login with. A launcher opened twice
+stops the login where peers cannot be checked (someone else may have read it first).
+Connections are bounded: the oldest idle one makes room for a new one, and one that has sent
+nothing is dropped after a short wait.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
+import os
 import secrets
 import selectors
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from gemini_oauth import _peer
 from gemini_oauth._authorize import parse_callback
 from gemini_oauth.errors import (
     CallbackError,
@@ -26,7 +38,15 @@ from gemini_oauth.errors import (
 )
 
 MAX_REQUEST = 16 * 1024
+MAX_CONNECTIONS = 64
+#: Seconds a connection may stay open without completing its request.
 CONNECTION_IDLE = 10.0
+#: Seconds a connection may stay open having sent nothing at all (a preconnect, or a squatter).
+SILENT_IDLE = 2.0
+FOREIGN_PEER = (
+    "A connection from another user's program{who} was refused: only your own browser may finish "
+    "this sign-in. If your browser runs as another user, use --no-browser and paste the address."
+)
 
 
 def callback_path() -> str:
@@ -42,14 +62,32 @@ class _Conn:
 
 
 class LoopbackListener:
-    """Wait for the authorization redirect on ``http://127.0.0.1:PORT/oauth2callback/<random>``."""
+    """Wait for the authorization redirect on ``http://127.0.0.1:PORT/oauth2callback/<random>``.
 
-    def __init__(self, *, port: int = 0, timeout: float = 300.0, max_bad: int = 20) -> None:
+    ``warn`` receives what the user should know (a refused connection of another user).
+    ``verify_peers`` (default: where the system tells a peer's owner) serves this uid only.
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        timeout: float = 300.0,
+        max_bad: int = 20,
+        warn: Callable[[str], None] | None = None,
+        verify_peers: bool | None = None,
+    ) -> None:
         self.requested_port = port
         self.timeout = timeout
         self.max_bad = max_bad
         self.path = callback_path()
         self.port = 0
+        self.verify_peers = _peer.supported() if verify_peers is None else verify_peers
+        self._warn = warn
+        self._warned = False
+        self._launch_path = "/start/" + secrets.token_urlsafe(16)
+        self._launch_target: str | None = None
+        self._launched = False
         self._listeners: list[socket.socket] = []
         self._conns: dict[socket.socket, _Conn] = {}
 
@@ -88,6 +126,17 @@ class LoopbackListener:
                 sock.close()
         self._listeners, self._conns = [], {}
 
+    def launcher(self, url: str) -> str:
+        """A one-time address on this listener that redirects the browser to ``url``.
+
+        Give it to the browser instead of ``url``: its command line (readable by other users)
+        then holds nothing that could finish this login.
+        """
+        if any(ord(c) < 0x21 or ord(c) > 0x7E for c in url):
+            raise ValueError("the authorization URL must be printable ASCII without blanks")
+        self._launch_target = url
+        return f"http://127.0.0.1:{self.port}{self._launch_path}"
+
     def hosts(self) -> frozenset[str]:
         """The Host header values accepted (DNS-rebinding defence)."""
         return frozenset(f"{h}:{self.port}" for h in ("127.0.0.1", "[::1]", "localhost"))
@@ -114,6 +163,8 @@ class LoopbackListener:
                     if sock in self._listeners:
                         self._accept(sel, sock)
                         continue
+                    if sock not in self._conns:  # evicted by an accept in this same round
+                        continue
                     request = self._read(sel, sock)
                     if request is None:
                         continue
@@ -137,19 +188,43 @@ class LoopbackListener:
             conn, _ = lsock.accept()
         except OSError:
             return
-        if len(self._conns) >= 64:
-            conn.close()
-            return
+        if self.verify_peers:
+            owner = _peer.peer_uid(conn)
+            if owner != os.geteuid():
+                self._refuse_foreign(conn, owner)
+                return
+        if len(self._conns) >= MAX_CONNECTIONS:
+            self._evict(sel)
         conn.setblocking(False)
         self._conns[conn] = _Conn(conn, time.monotonic())
         sel.register(conn, selectors.EVENT_READ)
 
+    def _refuse_foreign(self, conn: socket.socket, owner: int | None) -> None:
+        """Answer 403 without reading anything, close, and tell the user once."""
+        with contextlib.suppress(OSError):
+            conn.setblocking(False)
+            conn.send(_page(403, "Not your sign-in", "This sign-in belongs to another user."))
+        conn.close()
+        if self._warn is not None and not self._warned:
+            self._warned = True
+            self._warn(FOREIGN_PEER.format(who=f" (uid {owner})" if owner is not None else ""))
+
+    def _evict(self, sel: selectors.BaseSelector) -> None:
+        """Make room: close the oldest connection that has sent nothing, else the oldest one."""
+        silent = [c for c in self._conns.values() if not c.data]
+        victim = min(silent or self._conns.values(), key=lambda c: c.started)
+        self._close(sel, victim.sock)
+
+    def _close(self, sel: selectors.BaseSelector, sock: socket.socket) -> None:
+        sel.unregister(sock)
+        del self._conns[sock]
+        sock.close()
+
     def _drop_idle(self, sel: selectors.BaseSelector, now: float) -> None:
         for sock, conn in list(self._conns.items()):
-            if now - conn.started > CONNECTION_IDLE:
-                sel.unregister(sock)
-                del self._conns[sock]
-                sock.close()
+            limit = CONNECTION_IDLE if conn.data else SILENT_IDLE
+            if now - conn.started > limit:
+                self._close(sel, sock)
 
     def _read(self, sel: selectors.BaseSelector, sock: socket.socket) -> bytes | None:
         """Read until the end of the request head; None while incomplete or after closing it."""
@@ -181,13 +256,12 @@ class LoopbackListener:
         parts = lines[0].split(" ")
         fields = (h.partition(":") for h in lines[1:])
         hosts = [v.strip().lower() for k, _, v in fields if k.strip().lower() == "host"]
-        if (
-            len(parts) != 3
-            or parts[0] != "GET"
-            or len(hosts) != 1
-            or hosts[0] not in self.hosts()
-            or parts[1].partition("?")[0] != self.path
-        ):
+        if len(parts) != 3 or parts[0] != "GET" or len(hosts) != 1 or hosts[0] not in self.hosts():
+            _send(sock, 404, "Not found", "Nothing here.")
+            return None
+        if parts[1] == self._launch_path and self._launch_target is not None:
+            return self._launch(sock)
+        if parts[1].partition("?")[0] != self.path:
             _send(sock, 404, "Not found", "Nothing here.")
             return None
         try:
@@ -210,6 +284,27 @@ class LoopbackListener:
         )
         return code
 
+    def _launch(self, sock: socket.socket) -> LoginError | None:
+        """The launcher: once, a redirect to the authorization URL; then a page, or an error."""
+        if not self._launched:
+            self._launched = True
+            assert self._launch_target is not None
+            _send(sock, 302, "Signing in", "Continue to the sign-in page.", self._launch_target)
+            return None
+        _send(
+            sock,
+            410,
+            "Link already used",
+            "This sign-in link was already opened. Use the address printed in the terminal.",
+        )
+        if self.verify_peers:
+            return None  # only this user's programs get here: a reload, not an attack
+        return LoginError(
+            "The sign-in link was opened twice; another program on this machine may have read it "
+            "from the browser's command line, so this login was stopped.",
+            hint="Run 'gemini-oauth login' again; if it happens again, use --no-browser.",
+        )
+
 
 def _bind(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -220,7 +315,7 @@ def _bind(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
         if exclusive is not None:
             sock.setsockopt(socket.SOL_SOCKET, exclusive, 1)
         sock.bind((host, port))
-        sock.listen(16)
+        sock.listen(128)
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
@@ -235,13 +330,22 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{ti
 h1{{font-size:1.4em}}</style></head><body><h1>{title}</h1><p>{text}</p></body></html>"""
 
 
-def _send(sock: socket.socket, status: int, title: str, text: str) -> None:
+def _page(status: int, title: str, text: str, location: str | None = None) -> bytes:
     """A small self-contained page; no external resources, no referrer, no caching."""
     body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode("utf-8")
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 431: "Too Large"}[status]
+    reason = {
+        200: "OK",
+        302: "Found",
+        400: "Bad Request",
+        403: "Forbidden",
+        404: "Not Found",
+        410: "Gone",
+        431: "Too Large",
+    }[status]
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"
-        "Content-Type: text/html; charset=utf-8\r\n"
+        + (f"Location: {location}\r\n" if location else "")
+        + "Content-Type: text/html; charset=utf-8\r\n"
         f"Content-Length: {len(body)}\r\n"
         "Referrer-Policy: no-referrer\r\n"
         "Cache-Control: no-store\r\n"
@@ -249,7 +353,13 @@ def _send(sock: socket.socket, status: int, title: str, text: str) -> None:
         "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\n"
         "Connection: close\r\n\r\n"
     ).encode("ascii")
+    return head + body
+
+
+def _send(
+    sock: socket.socket, status: int, title: str, text: str, location: str | None = None
+) -> None:
     with contextlib.suppress(OSError):
         sock.setblocking(True)
         sock.settimeout(2.0)
-        sock.sendall(head + body)
+        sock.sendall(_page(status, title, text, location))

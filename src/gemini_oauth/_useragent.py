@@ -2,7 +2,8 @@
 
 Used by the demo and by tests as the browser, e.g.
 ``BROWSER="python -m gemini_oauth._useragent %s"`` (webbrowser runs that without a shell).
-Only consent pages with a plain HTML form are understood, such as the emulator's.
+Only consent pages with a plain HTML form are understood, such as the emulator's. A login's
+one-time launcher address (``_loopback``) is followed to the authorization URL first.
 """
 
 from __future__ import annotations
@@ -82,6 +83,26 @@ def _check_http(url: str) -> None:
         raise ValueError("only http:// and https:// URLs can be opened")
 
 
+def resolve_launcher(url: str, timeout: float = 30.0) -> str:
+    """The authorization URL behind a loopback launcher (one GET, as a browser would make);
+    any other URL is returned as it is."""
+    parts = urlsplit(url)
+    loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
+    if parts.scheme != "http" or not loopback or "redirect_uri=" in parts.query:
+        return url
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path or "/", headers={"Host": parts.netloc})
+        response = conn.getresponse()
+        response.read()
+        location = response.getheader("Location")
+    finally:
+        conn.close()
+    if response.status in (301, 302, 303, 307, 308) and location:
+        return urljoin(url, location)
+    return url
+
+
 def approve(
     url: str,
     *,
@@ -96,6 +117,7 @@ def approve(
     the authorization server; the one out of it is the client's, visited if ``follow_redirect``.
     """
     _check_http(url)
+    url = resolve_launcher(url, timeout)
     drop = {name for item in untick for name in (item, expand_scope(item)) if item.strip()}
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         page = client.get(url)
@@ -191,6 +213,7 @@ class HeadlessUserAgent:
 
     def _run(self, url: str) -> None:
         try:
+            url = resolve_launcher(url, self.timeout)
             self.result = approve(url, action=self.action, untick=self.untick, timeout=self.timeout)
         except Exception as exc:  # reported through .error, the thread must not die loudly
             self.error = exc
@@ -226,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     try:
+        args.url = resolve_launcher(args.url)
         final = approve(
             args.url,
             action="deny" if args.deny else "allow",
@@ -236,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"useragent: {exc.message}", file=sys.stderr)
         report_failure(args.url)
         return 1
-    except httpx.HTTPError as exc:  # its text may hold a URL with a code: name the type only
+    except (httpx.HTTPError, OSError, http.client.HTTPException) as exc:  # no URL: name the type
         print(f"useragent: HTTP failure ({type(exc).__name__})", file=sys.stderr)
         report_failure(args.url)
         return 1

