@@ -1,7 +1,8 @@
 """Gemini API errors (``{"error": google.rpc.Status}``) -> the typed ApiError, with the fix.
 
-Pure: a status code and a body in, an exception out. Server text is kept to Google's message,
-with any secret the caller names blanked out.
+Pure: a status code and a body in, an exception out. Server text is untrusted: the message,
+status, reason and metadata pass through ``_redact.server_text`` (one line, no control
+characters, secrets redacted), with any secret the caller names blanked out first.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
+from gemini_oauth._redact import server_text
 from gemini_oauth.errors import (
     ApiError,
     ApiKeyInvalidError,
@@ -37,7 +39,10 @@ def _reason_phrase(status_code: int) -> str:
 def _error_info(details: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
     for detail in details:
         if str(detail.get("@type", "")).endswith("google.rpc.ErrorInfo"):
-            return str(detail.get("reason", "")), dict(detail.get("metadata") or {})
+            metadata = detail.get("metadata")
+            pairs = metadata.items() if isinstance(metadata, dict) else ()
+            safe = {server_text(k, 100): server_text(v, 300) for k, v in pairs}
+            return server_text(detail.get("reason", ""), 100), safe
     return "", {}
 
 
@@ -125,7 +130,7 @@ def error_from_response(
     raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     try:
         parsed: Any = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = None
     if isinstance(parsed, list) and parsed:  # streamGenerateContent without alt=sse
         parsed = parsed[0]
@@ -134,11 +139,12 @@ def error_from_response(
         err = {"message": " ".join(raw.split())[:200] or _reason_phrase(status_code)}
     details = [d for d in err.get("details") or [] if isinstance(d, dict)]
     reason, metadata = _error_info(details)
-    status = str(err.get("status", ""))
+    status = server_text(err.get("status", ""), 100)
     message = str(err.get("message", "")).strip()
     for secret in secrets:
         if secret:
             message = message.replace(secret, "[redacted]")
+    message = server_text(message, 1000)
     shown = f"({reason})" if reason and reason != status else ""
     label = " ".join(x for x in (str(status_code), status, shown) if x)
     kw: dict[str, Any] = {

@@ -1,4 +1,9 @@
-"""Redaction of OAuth secrets from text: the last line of defence for logs and error output.
+"""Redaction of OAuth secrets from text, and text from elsewhere made safe to show.
+
+``redact`` is the last line of defence for logs and error output; ``server_text`` makes what a
+server said fit for an error message; ``terminal_text`` keeps other text (model output, names
+from the API) from driving the terminal: ESC sequences could retitle it, write the clipboard
+(OSC 52) or hide what came before.
 
 Nothing should ever hand a secret to a log or an error message; this catches what slips through.
 It hides values by name (``code=``, ``state=``, ``"access_token": "..."``, ``Authorization:
@@ -112,6 +117,25 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+#: C0 and C1 control characters and DEL, but for tab and newline: what a terminal acts on.
+_CONTROLS = dict.fromkeys(
+    [c for c in range(0x20) if c not in (0x09, 0x0A)] + [0x7F, *range(0x80, 0xA0)]
+)
+
+
+def terminal_text(text: str) -> str:
+    """``text`` without C0/C1 control characters (ESC, CSI, OSC, CR, BEL...) but tab and newline."""
+    return text.translate(_CONTROLS)
+
+
+_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in (0x7F, *range(0x80, 0xA0))}
+
+
+def json_for_terminal(text: str) -> str:
+    """JSON text with DEL and C1 characters escaped (json escapes C0 itself): the same data."""
+    return text.translate(_JSON_ESCAPES)
 
 
 def server_text(value: object, limit: int = 200) -> str:

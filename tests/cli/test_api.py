@@ -1,4 +1,4 @@
-"""models, generate and curl: in-process through run() and as real processes, on the emulator."""
+"""models and generate: in-process through run() and as real processes, on the emulator."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import httpx
 import pytest
 
 from gemini_oauth import _clock
@@ -198,75 +196,6 @@ def test_models_list_with_adc(
     assert code == 4 and "project 4040" in err
     assert counters(emulator)["token.refresh_token"] >= 1
     cli.assert_no_secrets([grant["access_token"], grant["refresh_token"], emulator.client_secret])
-
-
-# ---------------------------------------------------------------- curl
-
-
-def test_curl_runs_curl_with_the_headers(emulator: Emulator, cli: Cli) -> None:
-    secrets = seed(emulator)
-    code, out, _ = cli("curl", "/v1/models", "-sS")
-    assert code == 0 and json.loads(out)["models"]
-    body = json.dumps({"contents": [{"parts": [{"text": "curl says hi"}]}]})
-    code, out, _ = cli(
-        "curl",
-        f"models/{MODEL}:generateContent",
-        "-sS",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        body,
-    )
-    assert code == 0 and "curl says hi" in json.dumps(json.loads(out))
-    code, out, _ = cli("curl", "/v1/models/nope", "-sS", "--fail")
-    assert code == 22  # curl's own exit code, passed through
-    c = counters(emulator)
-    assert c["models.list"] == 1 and c["models.generateContent"] == 1 and c["models.get"] == 1
-    cli.assert_no_secrets(secrets)
-
-
-def test_curl_print_headers(emulator: Emulator, cli: Cli) -> None:
-    seed(emulator)
-    code, out, _ = cli("curl", "--print-headers")
-    assert code == 0
-    headers = dict(line.split(": ", 1) for line in out.splitlines())
-    assert headers["Authorization"].startswith("Bearer ")
-    assert headers["x-goog-user-project"] == emulator.project_id
-    response = httpx.get(emulator.base_url + "/v1/models", headers=headers)
-    assert response.status_code == 200
-    code, out, _ = cli("curl", "--print-headers", "--json", "--quota-project", "")
-    assert code == 0 and set(json.loads(out)) == {"Authorization"}
-
-
-def test_curl_sends_the_token_only_to_the_api_endpoint(emulator: Emulator, cli: Cli) -> None:
-    """A full URL on another origin is refused before anything is sent (the token would leak)."""
-    secrets = seed(emulator)
-    code, out, _ = cli("curl", emulator.base_url + "/v1/models", "-sS")  # same origin: fine
-    assert code == 0 and json.loads(out)["models"]
-    for foreign in ("http://127.0.0.2:9/v1/models", "https://example.com/v1/models"):
-        code, _, err = cli("curl", foreign, "-sS")
-        assert code == 2 and "Refusing to send your access token" in err and "--endpoint" in err
-    assert counters(emulator)["models.list"] == 1
-    cli.assert_no_secrets(secrets)
-
-
-def test_curl_refuses_its_options_before_path(emulator: Emulator, cli: Cli) -> None:
-    """'-sS' in PATH's place would let curl take the next word, a URL anywhere, as its URL."""
-    secrets = seed(emulator)
-    foreign = "http://127.0.0.2:9/steal"
-    code, out, err = cli("curl", "-sS", foreign, "models")
-    assert (code, out) == (2, "") and "curl's options go after PATH" in err
-    assert "gemini-oauth curl /v1/models -sS" in err
-    cli.assert_no_secrets(secrets)
-
-
-def test_curl_missing(
-    emulator: Emulator, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seed(emulator)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    code, _, err = cli("curl", "/v1/models")
-    assert code == 1 and "curl was not found" in err and "--print-headers" in err
 
 
 # ---------------------------------------------------------------- real processes

@@ -46,8 +46,10 @@ def say(text: str) -> None:
 
 
 def echo_json(data: Any) -> None:
-    """The one JSON shape of --json output: indented, UTF-8 as is."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """The one JSON shape of --json output: indented, UTF-8 as is (C1 controls escaped)."""
+    from gemini_oauth._redact import json_for_terminal
+
+    click.echo(json_for_terminal(json.dumps(data, indent=2, ensure_ascii=False)))
 
 
 def exit_with(code: int) -> NoReturn:

@@ -16,7 +16,7 @@ import click
 from gemini_oauth import __version__
 from gemini_oauth._cli import _debug
 from gemini_oauth._cli._options import say, verbose_option
-from gemini_oauth._redact import redact
+from gemini_oauth._redact import redact, terminal_text
 from gemini_oauth.errors import GeminiOAuthError
 
 # command name -> "module:attribute"; modules load only when their command runs or is listed.
@@ -27,7 +27,7 @@ COMMANDS: dict[str, str] = {
     "print-access-token": "gemini_oauth._cli.session:print_access_token",
     "models": "gemini_oauth._cli.api:models",
     "generate": "gemini_oauth._cli.api:generate",
-    "curl": "gemini_oauth._cli.api:curl",
+    "curl": "gemini_oauth._cli.curl:curl",
     "files": "gemini_oauth._cli.files:files",
     "embed": "gemini_oauth._cli.files:embed",
     "exec": "gemini_oauth._cli.exec_:exec_",
@@ -76,8 +76,8 @@ def cli() -> None:
 def run(args: list[str]) -> int:
     """Run the CLI and return its exit code; errors print their message and hint to stderr.
 
-    Whatever is printed for an error goes through ``redact``: a last line of defence, since no
-    error should hold a secret in the first place.
+    Whatever is printed for an error goes through ``redact`` and ``terminal_text``: a last line
+    of defence, since no error should hold a secret or a terminal escape in the first place.
     """
     try:
         return _run(args)
@@ -91,9 +91,9 @@ def _run(args: list[str]) -> int:
         # lets every other exception through to here.
         code = cli.main(args, prog_name="gemini-oauth", standalone_mode=False)
     except GeminiOAuthError as exc:
-        say(redact(f"error: {exc.message}"))
+        say(_shown(f"error: {exc.message}"))
         if exc.hint:
-            say(redact(f"  {exc.hint}"))
+            say(_shown(f"  {exc.hint}"))
         return exc.exit_code
     except click.exceptions.Abort:
         say("Aborted.")
@@ -104,16 +104,20 @@ def _run(args: list[str]) -> int:
     except click.ClickException as exc:
         shown = io.StringIO()
         exc.show(file=shown)
-        click.echo(redact(shown.getvalue()), err=True, nl=False)
+        click.echo(_shown(shown.getvalue()), err=True, nl=False)
         return exc.exit_code
     except Exception as exc:  # a bug: say so without a raw traceback (it could hold a secret)
         if _debug.active():
-            say(redact(traceback.format_exc()).rstrip())
-        say(redact(f"error: unexpected {type(exc).__name__}: {exc}"))
+            say(_shown(traceback.format_exc()).rstrip())
+        say(_shown(f"error: unexpected {type(exc).__name__}: {exc}"))
         hint = "" if _debug.active() else "run again with --verbose for the traceback, and "
         say(f"  This is a bug in gemini-oauth: {hint}please report it.")
         return 1
     return code if isinstance(code, int) else 0  # commands return None: 0 unless exit_with
+
+
+def _shown(text: str) -> str:
+    return terminal_text(redact(text))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,13 +1,9 @@
-"""Calling Gemini: ``models list|get``, ``generate``, and ``curl`` with the OAuth headers added."""
+"""Calling Gemini: ``models list|get`` and ``generate`` (``curl`` is in ``curl.py``)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +13,28 @@ from gemini_oauth._cli._options import (
     Connection,
     connection_options,
     echo_json,
-    exit_with,
     json_option,
     say,
     verbose_option,
 )
-from gemini_oauth.errors import GeminiOAuthError
+from gemini_oauth._redact import json_for_terminal, terminal_text
 
 # ---------------------------------------------------------------- models
+
+
+def _cell(value: object) -> str:
+    """A field from the API, fit for one cell: no control characters, tabs or newlines."""
+    return " ".join(terminal_text(str(value)).split())
 
 
 def model_row(model: dict[str, Any]) -> list[str]:
     """name, display name, input and output token limits, methods."""
     return [
-        str(model.get("name", "")).removeprefix("models/"),
-        str(model.get("displayName", "")),
-        str(model.get("inputTokenLimit", "")),
-        str(model.get("outputTokenLimit", "")),
-        ",".join(model.get("supportedGenerationMethods") or []),
+        _cell(str(model.get("name", "")).removeprefix("models/")),
+        _cell(model.get("displayName", "")),
+        _cell(model.get("inputTokenLimit", "")),
+        _cell(model.get("outputTokenLimit", "")),
+        _cell(",".join(map(str, model.get("supportedGenerationMethods") or []))),
     ]
 
 
@@ -44,11 +44,12 @@ def _print_models(models: list[dict[str, Any]]) -> None:
             click.echo("\t".join(model_row(model)))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("Name", "Display name", "Input", "Output", "Methods", box=None)
     for model in models:
-        table.add_row(*model_row(model))
+        table.add_row(*(escape(cell) for cell in model_row(model)))
     Console().print(table)
 
 
@@ -88,7 +89,7 @@ def list_models(
     else:
         _print_models(found)
     if next_token:
-        say(f"More models: add --all, or --page-token {next_token}")
+        say(f"More models: add --all, or --page-token {_cell(next_token)}")
 
 
 @models.command("get")
@@ -105,7 +106,7 @@ def get_model(conn: Connection, name: str, as_json: bool) -> None:
         return
     for key, value in model.items():
         shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-        click.echo(f"{key}: {shown}")
+        click.echo(f"{_cell(key)}: {_cell(shown)}")
 
 
 # ---------------------------------------------------------------- generate
@@ -142,8 +143,12 @@ def generate(
     """Ask a model; the answer streams to stdout as it arrives. PROMPT '-' or none reads stdin.
 
     With --file, the files are uploaded first (kept 48 hours; see 'gemini-oauth files list').
+
+    On a terminal, control characters in the answer (but tab and newline) are not printed.
     """
     from gemini_oauth._wire import text
+
+    shown = terminal_text if sys.stdout.isatty() else str
 
     if prompt is None or prompt == "-":
         if sys.stdin.isatty():
@@ -172,129 +177,13 @@ def generate(
             if as_json:
                 echo_json(response)
             else:
-                click.echo(text(response))
+                click.echo(shown(text(response)))
             return
         for chunk in api.stream_generate_content(model, contents, **fields):
             if as_json:
-                click.echo(json.dumps(chunk, ensure_ascii=False))
+                click.echo(json_for_terminal(json.dumps(chunk, ensure_ascii=False)))
             else:
-                click.echo(text(chunk), nl=False)
+                click.echo(shown(text(chunk)), nl=False)
             sys.stdout.flush()
     if not as_json:
         click.echo()
-
-
-# ---------------------------------------------------------------- curl
-
-
-def _auth_headers(conn: Connection) -> dict[str, str]:
-    from gemini_oauth._request_auth import (
-        OAuthHeaders,
-        resolve_credentials,
-        resolve_quota_project,
-    )
-    from gemini_oauth._transport import HttpxRequest
-
-    creds = resolve_credentials(profile=conn.profile, adc=conn.adc)
-    request = HttpxRequest()
-    try:
-        oauth = OAuthHeaders(creds, resolve_quota_project(conn.quota_project, creds))
-        headers = oauth.headers(request)
-    finally:
-        request.close()
-    return {
-        "Authorization": headers["authorization"],
-        **({"x-goog-user-project": oauth.quota_project} if oauth.quota_project else {}),
-    }
-
-
-def curl_url(path: str, endpoint: str | None, api_version: str) -> str:
-    """``models`` -> BASE/v1/models; ``/v1beta/models`` -> BASE/v1beta/models; URLs stay."""
-    from urllib.parse import urlsplit
-
-    from gemini_oauth._request_auth import resolve_base_url
-
-    base = resolve_base_url(endpoint)
-    if path.startswith(("https://", "http://")):
-        url, ours = urlsplit(path), urlsplit(base)
-        google = url.scheme == "https" and (url.hostname or "").endswith(".googleapis.com")
-        if not google and (url.scheme, url.netloc) != (ours.scheme, ours.netloc):
-            raise click.UsageError(
-                f"Refusing to send your access token to {url.scheme}://{url.netloc}: it is "
-                f"neither the API endpoint ({base}) nor a googleapis.com host. If you trust it, "
-                "pass it as --endpoint."
-            )
-        return path
-    path = path.lstrip("/")
-    if not path.startswith(("v1/", "v1beta/")) and path not in ("v1", "v1beta"):
-        path = f"{api_version}/{path}"
-    return f"{base}/{path}"
-
-
-@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option(
-    "--print-headers",
-    is_flag=True,
-    help="Only print the headers, one per line "
-    "(for: curl -H @<(gemini-oauth curl --print-headers) URL).",
-)
-@json_option("With --print-headers: print them as JSON.")
-@connection_options
-@click.argument("path", required=False)
-@click.argument("curl_args", nargs=-1, type=click.UNPROCESSED)
-def curl(
-    conn: Connection,
-    print_headers: bool,
-    as_json: bool,
-    path: str | None,
-    curl_args: tuple[str, ...],
-) -> None:
-    """Run curl on PATH with the OAuth headers added; arguments after PATH go to curl as they are.
-
-    This command's options come before PATH, curl's after it (so -v there is curl's; for this
-    command's own logs, use 'gemini-oauth -v curl ...'). PATH may be 'models' (the
-    --api-version is prefixed), '/v1beta/models', or a full URL on the API endpoint or a
-    googleapis.com host.
-
-    \b
-    gemini-oauth curl /v1/models -sS
-    gemini-oauth curl models/gemini-2.5-flash:generateContent \\
-        -H 'Content-Type: application/json' -d '{"contents":[{"parts":[{"text":"Hi"}]}]}'
-
-    The headers reach curl through a private temporary file, never its command line. curl sends
-    them to every URL it is given: give it no URL but PATH.
-    """
-    if print_headers:
-        headers = _auth_headers(conn)
-        if as_json:
-            echo_json(headers)
-        else:
-            for name, value in headers.items():
-                click.echo(f"{name}: {value}")
-        return
-    if not path:
-        raise click.UsageError("Give a PATH (e.g. /v1/models), or use --print-headers.")
-    if path.startswith("-"):  # curl's option before PATH: curl would get the real URL unchecked
-        raise click.UsageError(
-            "curl's options go after PATH, this command's before it: "
-            "gemini-oauth curl [OPTIONS] PATH [CURL_ARGS]..., e.g. gemini-oauth curl /v1/models -sS"
-        )
-    program = shutil.which("curl")
-    if program is None:
-        raise GeminiOAuthError(
-            "curl was not found on PATH.",
-            hint="Install curl, or use 'gemini-oauth curl --print-headers' with another client.",
-        )
-    url = curl_url(path, conn.endpoint, conn.api_version)
-    headers = _auth_headers(conn)
-    folder = tempfile.mkdtemp(prefix="gemini-oauth-")  # 0700
-    header_file = os.path.join(folder, "headers")
-    try:
-        fd = os.open(header_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.writelines(f"{name}: {value}\n" for name, value in headers.items())
-        code = subprocess.run([program, "-H", f"@{header_file}", url, *curl_args]).returncode
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    if code:
-        exit_with(code)

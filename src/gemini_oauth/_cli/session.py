@@ -19,6 +19,7 @@ from gemini_oauth._cli._options import (
     yes_option,
 )
 from gemini_oauth._clock import rfc3339_to_epoch, to_rfc3339
+from gemini_oauth._redact import terminal_text
 from gemini_oauth._store import TokenFile, profile_file
 from gemini_oauth.scopes import short_name
 
@@ -140,7 +141,7 @@ def status(profile: str, as_json: bool) -> None:
         f"  - Cache: {escape(info['cache_path'])}",
     ]
     for row in rows:
-        out.print(row)
+        out.print(terminal_text(row))
 
 
 @click.command()

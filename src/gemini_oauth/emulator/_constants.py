@@ -22,5 +22,8 @@ TESTING_REFRESH_LIFETIME = 7 * 24 * 3600
 
 #: Every control route is under this path; faults never apply to it.
 CONTROL_PREFIX = "/__emulator__"
+#: A header every control request other than GET may carry instead of a JSON content type:
+#: a web page's cross-site form or simple request can send neither.
+CONTROL_HEADER = "X-Emulator-Control"
 #: The Gemini API's service name, as Google's errors name it.
 GEMINI_SERVICE = "generativelanguage.googleapis.com"

@@ -3,11 +3,16 @@
 Tests steer the emulator through it: the clock, faults, counters, app status, users, projects,
 clients, and ``grants`` (a token response for a consented grant, without clicking through consent).
 Its Python client, ``EmulatorControl``, is in ``_control_client.py``.
+
+A web page open in the user's browser can POST to 127.0.0.1 too (a cross-site "simple" request
+needs no preflight), so every control request but GET must carry a JSON content type or the
+``X-Emulator-Control`` header, which such a request cannot.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 import secrets
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +21,7 @@ from flask import Flask, Response, jsonify, request
 
 from gemini_oauth.emulator._buckets import MAX_OBJECT_BYTES
 from gemini_oauth.emulator._constants import (
+    CONTROL_HEADER,
     CONTROL_PREFIX,
     DEFAULT_CLIENT_ID,
     DEFAULT_PROJECT_ID,
@@ -55,11 +61,32 @@ def _field(
     return value
 
 
+def _finite(data: dict[str, Any], name: str, default: Any = ...) -> Any:
+    """A number field that must be finite and not negative (a clock step, a delay), or None."""
+    value = _field(data, name, (int, float, type(None)), default)
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise ControlError(f"{name} must be a finite number of seconds, not negative")
+    return value
+
+
 def register(app: Flask, state: EmulatorState) -> None:
     """Add the control routes to ``app``."""
 
     def ok(**extra: Any) -> Response:
         return jsonify({"ok": True, **extra})
+
+    @app.before_request
+    def refuse_cross_site() -> Response | None:
+        if not request.path.startswith(CONTROL_PREFIX) or request.method in ("GET", "HEAD"):
+            return None
+        if request.mimetype == "application/json" or request.headers.get(CONTROL_HEADER):
+            return None
+        return json_error(
+            403,
+            "invalid_request",
+            f"Control requests need Content-Type: application/json or an {CONTROL_HEADER} "
+            "header (a cross-site form or simple request can send neither).",
+        )
 
     @app.errorhandler(ControlError)
     def bad(exc: ControlError) -> Response:
@@ -68,6 +95,8 @@ def register(app: Flask, state: EmulatorState) -> None:
     @app.post(f"{CONTROL_PREFIX}/clock/advance")
     def advance() -> Response:
         seconds = float(_field(_body(), "seconds", (int, float)))
+        if not math.isfinite(seconds):
+            raise ControlError("seconds must be a finite number")
         with state.lock:
             state.clock_offset += seconds
             state.changed()
@@ -91,8 +120,8 @@ def register(app: Flask, state: EmulatorState) -> None:
             path=path,
             status=status,
             count=_field(data, "count", (int, type(None)), 1),
-            retry_after=_field(data, "retry_after", (int, float, type(None)), None),
-            latency=float(_field(data, "latency", (int, float), 0.0)),
+            retry_after=_finite(data, "retry_after", None),
+            latency=float(_finite(data, "latency", 0.0)),
             drop=bool(_field(data, "drop", bool, False)),
             body=_field(data, "body", (dict, type(None)), None),
             drop_after=_field(data, "drop_after", (int, type(None)), None),

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from gemini_oauth.emulator._constants import CONTROL_PREFIX, DEFAULT_USER
+from gemini_oauth.emulator._constants import CONTROL_HEADER, CONTROL_PREFIX, DEFAULT_USER
 
 
 @functools.cache
@@ -28,7 +28,10 @@ class EmulatorControl:
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
-            base_url=f"{self.base_url}{CONTROL_PREFIX}/", timeout=timeout, verify=_ssl_context()
+            base_url=f"{self.base_url}{CONTROL_PREFIX}/",
+            timeout=timeout,
+            verify=_ssl_context(),
+            headers={CONTROL_HEADER: "1"},  # what a cross-site request cannot send
         )
 
     def close(self) -> None:
