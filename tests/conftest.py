@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +122,51 @@ def seed_login(emulator: Emulator) -> Any:
         return body
 
     return seed
+
+
+class Trap:
+    """A local HTTP server (and proxy) that records every request it gets: where a secret must
+    never go. ``seen`` holds (request line, headers) pairs."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        seen = self.seen = list[tuple[str, dict[str, str]]]()
+
+        class Handler(BaseHTTPRequestHandler):
+            def _record(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("latin-1") if length else ""
+                seen.append((self.requestline + (" " + body if body else ""), dict(self.headers)))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            do_GET = do_POST = do_CONNECT = _record
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.url = f"http://{host}:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def authorizations(self) -> list[str]:
+        return [headers.get("Authorization", "(none)") for _, headers in self.seen]
+
+
+@pytest.fixture
+def trap() -> Iterator[Trap]:
+    """A Trap on 127.0.0.1, proven to see what is sent to it, then emptied."""
+    import httpx
+
+    server = Trap()
+    httpx.post(server.url + "/probe", headers={"Authorization": "Bearer probe"}, timeout=10)
+    assert server.authorizations == ["Bearer probe"]
+    server.seen.clear()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()

@@ -291,7 +291,11 @@ def test_google_auth_refreshes_our_file_at_the_emulator(
     creds, _ = google.auth.default()
     assert isinstance(creds, Credentials) and creds.quota_project_id == emulator.project_id
     creds = creds.with_token_uri(f"{emulator.base_url}/token")
-    creds.refresh(HttpxRequest())
+    request = HttpxRequest()
+    try:
+        creds.refresh(request)
+    finally:
+        request.close()
     assert _models_status(emulator, creds.token) == 200
 
 
@@ -323,7 +327,7 @@ def test_access_token_closes_the_http_client_it_made(
         warnings.simplefilter("always", ResourceWarning)
         assert adc.access_token(use_cache=False)
         gc.collect()
-    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
 
 
 def test_access_token_invalid_grant(
@@ -496,3 +500,76 @@ def test_login_checks_the_quota_project_before_the_browser(
             client_secret_file, quota_project="Not A Project!", open_browser=no_browser_expected
         )
     assert emulator.control.counters().get("auth", 0) == 0
+
+
+# --- what a file may make us do (finding 9, 10) ----------------------------------------------
+
+_EXTERNAL = {
+    "type": "external_account",
+    "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/"
+    "providers/q",
+    "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+    "token_url": "https://sts.googleapis.com/v1/token",
+    "credential_source": {"url": "http://127.0.0.1:9/subject"},
+}
+
+
+def _adc_file(gcloud_dir: Path, content: Any) -> Path:
+    path = adc.adc_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def test_other_types_load_only_when_allowed_by_name(
+    gcloud_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _adc_file(gcloud_dir, _EXTERNAL)
+    with pytest.raises(AdcError, match="of type 'external_account'") as info:
+        adc.default_credentials()
+    assert "GEMINI_OAUTH_ALLOW_ADC_TYPES=external_account" in info.value.hint
+    monkeypatch.setenv("GEMINI_OAUTH_ALLOW_ADC_TYPES", "external_account")
+    creds, _ = adc.default_credentials()  # loaded, not refreshed: nothing is fetched here
+    assert type(creds).__module__ == "google.auth.identity_pool"
+
+
+def test_an_impersonation_of_an_external_account_is_refused(gcloud_dir: Path) -> None:
+    _adc_file(gcloud_dir, {
+        "type": "impersonated_service_account",
+        "service_account_impersonation_url": "https://iamcredentials.googleapis.com/v1/x",
+        "source_credentials": _EXTERNAL,
+    })  # fmt: skip
+    with pytest.raises(AdcError, match="of type 'external_account'"):
+        adc.default_credentials()
+
+
+def test_an_endpoint_in_clear_in_the_file_is_refused(gcloud_dir: Path) -> None:
+    info = {"type": "authorized_user", "client_id": "c", "client_secret": "s",
+            "refresh_token": "r", "token_uri": "http://example.com/token"}  # fmt: skip
+    _adc_file(gcloud_dir, info)
+    with pytest.raises(AdcError, match="token_uri that is not https://"):
+        adc.default_credentials()
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [('"just a string"', "is not a JSON object"), ("[" * 100_000, "Cannot read")],
+    ids=["string", "deep"],
+)
+def test_files_that_are_no_credentials_are_adc_errors(
+    gcloud_dir: Path, content: str, words: str
+) -> None:
+    """Finding 10: a JSON string gave AttributeError, deep nesting RecursionError."""
+    _adc_file(gcloud_dir, content)
+    for call in (adc.default_credentials, adc.adc_status, adc.access_token):
+        with pytest.raises(AdcError, match=words):
+            call()
+
+
+def test_a_bad_quota_project_in_the_file_is_an_adc_error(gcloud_dir: Path) -> None:
+    path = adc.write_adc(_Result("r-1", "ann@example.com"), _Client())
+    info = json.loads(path.read_text())
+    path.write_text(json.dumps({**info, "quota_project_id": "p\r\nX-Injected: yes"}))
+    with pytest.raises(AdcError, match="is not a Google Cloud project id") as err:
+        adc.default_credentials()
+    assert str(path) in err.value.message and "adc set-quota-project" in err.value.hint

@@ -440,3 +440,15 @@ class socket_free_port:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def test_a_request_that_cannot_be_sent_is_not_sent_again(emulator: Emulator) -> None:
+    """Finding 4: a local protocol error (here a token with a newline) was retried with backoff."""
+    slept: list[float] = []
+    token = "secret-part\nrest"
+    api = GeminiClient(Credentials(token), base_url=emulator.base_url, sleep=slept.append)
+    with api, pytest.raises(errors.GeminiOAuthError, match="was not sent") as info:
+        api.list_models()
+    assert not isinstance(info.value, errors.NetworkError) and slept == []
+    assert "secret-part" not in str(info.value)
+    assert emulator.control.counters().get("models.list", 0) == 0

@@ -125,3 +125,67 @@ def test_unreadable_file(tmp_path: Path) -> None:
     path.chmod(0)
     with pytest.raises(ClientSecretError, match="Cannot read"):
         load_client_secret(path)
+
+
+# ---------------------------------------------------------------- endpoints from elsewhere
+
+
+@pytest.mark.parametrize(
+    ("auth_uri", "words"),
+    [
+        ("https://accounts.google.com/o/oauth2/auth$(touch${IFS}/tmp/x)", "'{', '}'"),
+        ("https://accounts.google.com/o/oauth2/auth`id`", "'`'"),
+        ("https://accounts.google.com/o/oauth2/auth\x1b]0;x\x07", "'\\x07', '\\x1b'"),
+        ("https://accounts.google.com/o/oauth2/auth\\x", "'\\\\'"),
+        ("https://accounts.google.com/o/oauth2/auth%zz", "percent-escape"),
+        ("https://[::1/t", "not a valid [IPv6] literal"),
+        ("https://user@accounts.google.com/auth", "userinfo"),
+        ("https://accounts.google.com:99999/auth", "port"),
+        ("https://accounts.google.com/auth#frag", "fragment"),
+        ("https://a_b.example/auth", "host name"),
+        ("http://example.com/auth", "clear text"),
+    ],
+)
+def test_malformed_endpoints_are_refused(tmp_path: Path, auth_uri: str, words: str) -> None:
+    """Finding 6 (and 10): only well-formed https (or loopback http) URLs of RFC 3986 characters."""
+    with pytest.raises(ClientSecretError) as info:
+        load_client_secret(write(tmp_path / "c.json", installed(auth_uri=auth_uri)))
+    assert words in info.value.message and "auth_uri" in info.value.message
+
+
+def test_shell_characters_are_rebuilt_percent_encoded(tmp_path: Path) -> None:
+    """RFC 3986 allows $ ( ) ; in a path: the URL is rebuilt with them encoded."""
+    uri = "https://accounts.google.com/o/oauth2/auth$(touch$IFS/tmp/x);id"
+    client = load_client_secret(write(tmp_path / "c.json", installed(auth_uri=uri)))
+    assert (
+        client.auth_uri
+        == "https://accounts.google.com/o/oauth2/auth%24%28touch%24IFS/tmp/x%29%3Bid"
+    )
+
+
+@pytest.mark.parametrize("key", ["client_id", "project_id"])
+def test_ids_shown_on_the_terminal_are_plain(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ClientSecretError, match=f"installed.{key}' is not a plain id"):
+        load_client_secret(write(tmp_path / "c.json", installed(**{key: "1-a\x1b[2Jb"})))
+
+
+def test_a_deeply_nested_file_is_a_client_file_error(tmp_path: Path) -> None:
+    """Finding 10: RecursionError became 'This is a bug'."""
+    with pytest.raises(ClientSecretError, match="not valid JSON"):
+        load_client_secret(write(tmp_path / "c.json", "[" * 100_000))
+
+
+def test_endpoints_neither_googles_nor_local_are_warned_about(tmp_path: Path) -> None:
+    """Finding 12."""
+    from gemini_oauth._client_secrets import endpoint_warnings
+
+    google = load_client_secret(write(tmp_path / "g.json", installed()))
+    assert endpoint_warnings(google) == []
+    other = installed(token_uri="https://oauth.example.net/token")
+    client = load_client_secret(write(tmp_path / "o.json", other))
+    assert endpoint_warnings(client) == [
+        "the client file's token_uri is https://oauth.example.net/token, which is not Google's: "
+        "your sign-in, authorization code and tokens go there.",
+        "the client file's revoke_uri is https://oauth.example.net/revoke, which is not "
+        "Google's: your sign-in, authorization code and tokens go there.",
+    ]

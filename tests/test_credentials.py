@@ -610,3 +610,105 @@ def test_login_errors_name_the_profiles_login(
     agent.join(timeout=10)
     assert f"Run '{command}' again and press Allow" in info.value.hint
     assert not store.profile_file(profile).path.exists()
+
+
+# ---------------------------------------------------------------- whose account a profile holds
+
+
+def _profile_of(emulator: Emulator, email: str, profile: str = "work") -> None:
+    body = emulator.control.issue_grant(SCOPES, email=email)
+    result = LoginResult(body["access_token"], body["refresh_token"], _clock.now() + 3600,
+                         tuple(SCOPES), account=email)  # fmt: skip
+    client = client_from_dict(emulator.client_secret_json())
+    credentials.save_login(result, client, file=store.profile_file(profile))
+
+
+def test_a_profile_is_not_taken_over_by_another_account_without_asking(
+    emulator: Emulator, client_secret_file: Path
+) -> None:
+    """Finding 1: the profile holds alice; the sign-in came back as tester (the CSRF case, or a
+    mistake). Without a terminal to ask on: refused, the new grant revoked, alice kept."""
+    from gemini_oauth._useragent import HeadlessUserAgent
+    from gemini_oauth.errors import AccountMismatchError
+
+    emulator.control.add_user("alice@example.com")
+    _profile_of(emulator, "alice@example.com")
+    before = store.profile_file("work").path.read_bytes()
+    with pytest.raises(AccountMismatchError) as info:
+        credentials.login(client_secret_file, SCOPES, profile="work", out=io.StringIO(),
+                          open_browser=HeadlessUserAgent(), timeout=20)  # fmt: skip
+    error = info.value
+    assert "You signed in as tester@example.com, but profile work belongs to alice" in error.message
+    assert "its grant was revoked" in error.message
+    assert "'gemini-oauth login --profile work --login-hint tester@example.com'" in error.hint
+    assert "'gemini-oauth logout --profile work'" in error.hint
+    assert store.profile_file("work").path.read_bytes() == before
+    assert emulator.control.counters()["revoke"] == 1
+    assert emulator.control.state()["live_grants"] == 1  # alice's own grant lives on
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_a_terminal_is_asked_before_another_account_replaces_the_profiles(
+    emulator: Emulator, client_secret_file: Path, answer: str
+) -> None:
+    from gemini_oauth._useragent import HeadlessUserAgent
+    from gemini_oauth.errors import AccountMismatchError
+
+    emulator.control.add_user("alice@example.com")
+    _profile_of(emulator, "alice@example.com")
+    out, asked = io.StringIO(), []
+
+    def terminal(prompt: str) -> str:
+        asked.append(out.getvalue().rsplit("\n", 1)[-1])
+        return answer
+
+    def sign_in() -> credentials.CachedCredentials:
+        return credentials.login(client_secret_file, SCOPES, profile="work", out=out,
+                                 open_browser=HeadlessUserAgent(), prompt_input=terminal,
+                                 timeout=20)  # fmt: skip
+
+    question = (
+        "You signed in as tester@example.com, but profile work belongs to alice@example.com; "
+        "replace alice@example.com with tester@example.com? [y/N] "
+    )
+    if answer == "y":
+        assert sign_in().account == emulator.user_email
+        assert asked == [question]
+        return
+    with pytest.raises(AccountMismatchError, match=r"Kept alice@example\.com in profile work"):
+        sign_in()
+    assert asked == [question] and emulator.control.counters()["revoke"] == 1
+    data = json.loads(store.profile_file("work").path.read_text())
+    assert data["account"] == "alice@example.com"
+
+
+def test_a_login_hint_for_another_account_replaces_without_asking(
+    emulator: Emulator, client_secret_file: Path
+) -> None:
+    """Asked for by name (the fix the refusal suggests): no question, no refusal."""
+    from gemini_oauth._useragent import HeadlessUserAgent
+
+    emulator.control.add_user("alice@example.com")
+    _profile_of(emulator, "alice@example.com")
+    creds = credentials.login(client_secret_file, SCOPES, profile="work", out=io.StringIO(),
+                              login_hint=emulator.user_email, open_browser=HeadlessUserAgent(),
+                              timeout=20)  # fmt: skip
+    assert creds.account == emulator.user_email
+
+
+def test_sign_in_warns_about_endpoints_that_are_not_googles(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Finding 12: a client file from elsewhere may send the sign-in anywhere; the user is told."""
+    from gemini_oauth._useragent import HeadlessUserAgent
+
+    data = emulator.client_secret_json()
+    data["installed"]["revoke_uri"] = "https://revoke.example.net/revoke"
+    (tmp_path / "client_secret.json").write_text(json.dumps(data))
+    out = io.StringIO()
+    credentials.login(tmp_path / "client_secret.json", SCOPES, out=out,
+                      open_browser=HeadlessUserAgent(), timeout=20)  # fmt: skip
+    assert (
+        "warning: the client file's revoke_uri is https://revoke.example.net/revoke, which is "
+        "not Google's" in out.getvalue()
+    )

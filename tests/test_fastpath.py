@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gemini_oauth import _store as store
@@ -214,3 +214,95 @@ def test_bad_strings_are_value_errors_before_json_is_imported() -> None:
     )
     bad = ['{"token": "half', '{"token": "a\\q"}', '{"token": "a\tb"}', '{"half']
     subprocess.run([sys.executable, "-c", code, *bad], timeout=30, check=True)
+
+
+# ---------------------------------------------------------------- the fast path and the full CLI
+
+_FUTURE = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 7200))
+_PAST = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200))
+_STRING_ALTERNATIVES = ['""', "null", "1", "true", '["c"]']
+_FIELDS: dict[str, list[str]] = {
+    "type": ['"authorized_user"', '"service_account"', "null", "1", ""],
+    "client_id": ['"c"', *_STRING_ALTERNATIVES, ""],
+    "client_secret": ['"s"', *_STRING_ALTERNATIVES],
+    "refresh_token": ['"r"', *_STRING_ALTERNATIVES],
+    "token": ['"ya29.fresh-token"', '"bad token"', '"\\ud800ya29"', '"tok\\u00e9n"', "null", "5",
+              '["ya29.x"]', '""', ""],
+    "expiry": [f'"{_FUTURE}"', f'"{_PAST}"', '"2099-13-01T00:00:00Z"', '"0000-01-01T00:00:00Z"',
+               '"+099-01-01T00:00:00Z"', '"2099-01-01T00:00:00.5Z"', '"2099-01-01T00:00:00._5Z"',
+               '"２０９９-01-01T00:00:00Z"', "null", "1", ""],
+    "scopes": ['["openid"]', '"openid email"', "[1]", "5", "null", '["a",]', ""],
+    "quota_project_id": ['"my-project-1"', "5", "null", '"p\\r\\nX: y"', ""],
+    "extra": ["1_0", "+1", "nan", ".5", "1.", "01", "-0", "1e5", "1E+5", "Infinity", "NaN",
+              "-Infinity", "-NaN", "true", "null", "[1]", "{}", "[]", '"\\u0000"', "1 2", "0x1",
+              ""],
+}  # fmt: skip
+
+
+@st.composite
+def cache_files(draw: st.DrawFn) -> tuple[str, int, int, bool]:
+    """A cache file's text (often almost valid), the file's and folder's modes, a linked home."""
+    members = []
+    for key, values in _FIELDS.items():
+        value = draw(st.sampled_from(values[:1] * 3 + values))  # mostly the good value
+        if value:
+            members.append(f'"{key}": {value}')
+    members.append('"token_uri": "http://127.0.0.1:9/token"')  # a refresh fails at once
+    if draw(st.booleans()):
+        members.insert(0, '"token": "ya29.shadowed"')  # a duplicate key: the last one wins
+    text = (
+        "{" + ", ".join(draw(st.permutations(members))) + draw(st.sampled_from(["}", ",}", "} "]))
+    )
+    return (
+        text,
+        draw(st.sampled_from([0o600, 0o600, 0o644, 0o400])),
+        draw(st.sampled_from([0o700, 0o700, 0o755])),
+        draw(st.booleans()) and draw(st.booleans()),
+    )
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=cache_files())
+def test_the_fast_path_serves_only_what_the_full_cli_would(
+    case: tuple[str, int, int, bool],
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Finding 11: both read the same file; when the fast path prints a token, the full CLI prints
+    the same one, and the full CLI never fails untyped (finding 10)."""
+    from gemini_oauth._cli._root import run as full_cli
+
+    text, file_mode, folder_mode, linked = case
+    base = tmp_path_factory.mktemp("case")
+    home = base / "home"
+    (home / "profiles").mkdir(parents=True, mode=0o700)
+    if linked:
+        os.replace(home, base / "real")
+        home.symlink_to(base / "real")
+    path = home / "profiles" / "default.json"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    path.chmod(file_mode)
+    (home / "profiles").chmod(folder_mode)
+    monkeypatch.setenv("GEMINI_OAUTH_HOME", str(home))
+    served = try_print_access_token([])
+    fast = capsys.readouterr().out
+    code = full_cli(["print-access-token"])
+    out, err = capsys.readouterr()
+    assert code in (0, 1, 2, 3, 4) and "unexpected" not in err, err
+    if served:
+        assert (code, out) == (0, fast), (text, err)
+
+
+def test_a_symlinked_home_is_refused_by_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gemini_oauth._cli._root import run as full_cli
+
+    write()
+    real = Path(os.environ["GEMINI_OAUTH_HOME"])
+    monkeypatch.setenv("GEMINI_OAUTH_HOME", str(tmp_path / "link"))
+    (tmp_path / "link").symlink_to(real)
+    assert run([], capsys) == (False, "")
+    assert full_cli(["print-access-token"]) == 1
+    assert "symbolic link" in capsys.readouterr().err

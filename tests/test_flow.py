@@ -6,6 +6,7 @@ import io
 import logging
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +23,7 @@ from gemini_oauth._token_endpoint import parse_token_response, token_request
 from gemini_oauth._useragent import HeadlessUserAgent, approve
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.errors import (
+    AccountMismatchError,
     CallbackError,
     ConsentDeniedError,
     InvalidGrantError,
@@ -361,3 +363,80 @@ def test_uses_the_given_http_client(client: ClientSecret) -> None:
         )
         assert not http.is_closed
     assert result.access_token and seen == [client.token_uri]
+
+
+# ---------------------------------------------------------------- whose account it is
+
+
+class SignsInAs:
+    """A browser whose user picks ``email`` on the consent page, whatever the login hinted."""
+
+    def __init__(self, email: str) -> None:
+        self.email = email
+        self.thread: threading.Thread | None = None
+
+    def __call__(self, url: str) -> bool:
+        self.thread = threading.Thread(target=self._approve, args=(url,), daemon=True)
+        self.thread.start()
+        return True
+
+    def _approve(self, url: str) -> None:  # in a thread: the listener serves once we return
+        from urllib.parse import parse_qsl, urlencode
+
+        from gemini_oauth._useragent import resolve_launcher
+
+        real = urlsplit(resolve_launcher(url))
+        query = [(k, v) for k, v in parse_qsl(real.query) if k != "login_hint"]
+        approve(real._replace(query=urlencode([*query, ("login_hint", self.email)])).geturl())
+
+
+def test_a_login_hint_must_be_the_account_signed_in(
+    emulator: Emulator, client: ClientSecret
+) -> None:
+    """Finding 1: --login-hint A, but the consent was given as B: refused, B's grant revoked."""
+    emulator.control.add_user("bob@example.com")
+    out = io.StringIO()
+    with pytest.raises(AccountMismatchError) as info:
+        run_login(client, DEFAULT_SCOPES, login_hint=emulator.user_email, out=out,
+                  open_browser=SignsInAs("bob@example.com"), timeout=20)  # fmt: skip
+    error = info.value
+    assert (error.expected, error.actual) == (emulator.user_email, "bob@example.com")
+    assert "You signed in as bob@example.com, but --login-hint asked for" in error.message
+    assert "its grant was revoked" in error.message and error.exit_code == 3
+    assert f"--login-hint {emulator.user_email}" in error.hint
+    counters = emulator.control.counters()
+    assert counters["token.authorization_code"] == 1 and counters["revoke"] == 1
+    assert emulator.control.state()["live_grants"] == 0  # bob's new grant is gone
+
+
+def test_a_login_hint_matches_in_any_letter_case(emulator: Emulator, client: ClientSecret) -> None:
+    result = run_login(client, DEFAULT_SCOPES, login_hint=emulator.user_email.upper(),
+                       open_browser=SignsInAs(emulator.user_email), out=io.StringIO(),
+                       timeout=20)  # fmt: skip
+    assert result.account == emulator.user_email
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("Ann@Example.com", "ann@example.com", True),
+        ("first.last@gmail.com", "firstlast@googlemail.com", True),
+        ("first.last@example.com", "firstlast@example.com", False),
+        ("ann@example.com", "", False),
+    ],
+)
+def test_same_account(one: str, other: str, same: bool) -> None:
+    assert flow.same_account(one, other) is same
+
+
+def test_an_absurd_expires_in_at_login_is_cut_to_a_day(
+    emulator: Emulator, client: ClientSecret
+) -> None:
+    """Finding 10: expires_in 1e20 overflowed after the code was consumed: the login was lost."""
+    answer = {"access_token": "ya29.absurd", "refresh_token": "1//absurd", "token_type": "Bearer",
+              "expires_in": 10**20, "scope": " ".join(DEFAULT_SCOPES)}  # fmt: skip
+    emulator.control.add_fault("/token", 200, body=answer)
+    before = time.time()
+    result = run_login(client, DEFAULT_SCOPES, open_browser=HeadlessUserAgent(),
+                       out=io.StringIO(), timeout=20)  # fmt: skip
+    assert result.access_token == "ya29.absurd" and result.expires_at <= before + 86400 + 60

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from gemini_oauth import _peer
 from gemini_oauth._loopback import LoopbackListener
 from gemini_oauth.errors import (
     CallbackError,
@@ -170,3 +173,90 @@ def test_fixed_port_and_exception_closes() -> None:
         raise RuntimeError("boom")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))
+
+
+# ---------------------------------------------------------------- the launcher and the peers
+
+
+def test_the_launcher_redirects_once(pool: ThreadPoolExecutor) -> None:
+    target = "http://127.0.0.1:9/o/oauth2/auth?state=s&redirect_uri=x"
+    with LoopbackListener(timeout=10) as lb:
+        launcher = lb.launcher(target)
+        assert launcher.startswith(f"http://127.0.0.1:{lb.port}/start/") and "state" not in launcher
+        result = pool.submit(lb.wait, STATE)
+        first = httpx.get(launcher, timeout=5)
+        assert first.status_code == 302 and first.headers["location"] == target
+        assert first.headers["referrer-policy"] == "no-referrer"
+        again = httpx.get(launcher, timeout=5)  # a reload, from this user's own browser
+        assert again.status_code == 410 and "already" in again.text
+        _get(f"{lb.redirect_uri}?state={STATE}&code=fine")
+        assert result.result(5) == "fine"
+
+
+def test_where_peers_cannot_be_told_a_second_launch_stops_the_login(
+    pool: ThreadPoolExecutor,
+) -> None:
+    """Someone else may have read the launcher from the browser's argv and opened it first."""
+    with LoopbackListener(timeout=10, verify_peers=False) as lb:
+        launcher = lb.launcher("http://127.0.0.1:9/auth?state=s")
+        result = pool.submit(lb.wait, STATE)
+        assert httpx.get(launcher, timeout=5).status_code == 302
+        assert httpx.get(launcher, timeout=5).status_code == 410
+        with pytest.raises(LoginError, match="opened twice"):
+            result.result(5)
+
+
+def test_a_launcher_never_carries_a_header_break() -> None:
+    with LoopbackListener() as lb, pytest.raises(ValueError):
+        lb.launcher("http://127.0.0.1:9/auth?x=1\r\nSet-Cookie: a=b")
+
+
+_KNOCK = """
+import socket, sys
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as s:
+    s.sendall(sys.argv[2].encode() + b"\\r\\n\\r\\n")
+    answer = b""
+    while chunk := s.recv(4096):
+        answer += chunk
+print(answer.split(b"\\r\\n", 1)[0].decode())
+"""
+
+
+@pytest.mark.skipif(not _peer.supported(), reason="needs /proc/net/tcp")
+def test_another_users_program_is_refused_and_the_user_told(
+    pool: ThreadPoolExecutor, other_user: tuple[int, str]
+) -> None:
+    uid, python = other_user
+    said: list[str] = []
+    with LoopbackListener(timeout=10, warn=said.append) as lb:
+        launcher = lb.launcher("http://127.0.0.1:9/auth?state=s")
+        result = pool.submit(lb.wait, STATE)
+        for target in (urlsplit(launcher).path, f"{lb.path}?state={STATE}&code=stolen"):
+            request = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{lb.port}"
+            knock = subprocess.run([python, "-c", _KNOCK, str(lb.port), request], user=uid,
+                                   cwd="/", capture_output=True, text=True, timeout=30)  # fmt: skip
+            assert knock.stdout.strip() == "HTTP/1.1 403 Forbidden", knock.stderr
+        assert said == [
+            f"A connection from another user's program (uid {uid}) was refused: only your own "
+            "browser may finish this sign-in. If your browser runs as another user, use "
+            "--no-browser and paste the address."
+        ]
+        assert httpx.get(launcher, timeout=5).status_code == 302  # still unused: ours to open
+        _get(f"{lb.redirect_uri}?state={STATE}&code=ours")
+        assert result.result(5) == "ours"
+
+
+def test_idle_connections_cannot_starve_the_callback(pool: ThreadPoolExecutor) -> None:
+    """Finding 5: 100 idle connections (more than the listener keeps) and the honest callback
+    still gets through at once: the oldest idle connection makes room."""
+    with LoopbackListener(timeout=30) as lb:
+        result = pool.submit(lb.wait, STATE)
+        idle = [socket.create_connection(("127.0.0.1", lb.port), timeout=5) for _ in range(100)]
+        try:
+            started = time.monotonic()
+            ok = httpx.get(f"{lb.redirect_uri}?state={STATE}&code=through", timeout=1.0)
+            assert ok.status_code == 200 and result.result(1) == "through"
+            assert time.monotonic() - started < 1.0
+        finally:
+            for sock in idle:
+                sock.close()

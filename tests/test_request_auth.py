@@ -223,3 +223,52 @@ def test_no_credentials_anywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(errors.AdcError) as info:
         GeminiClient(base_url="http://127.0.0.1:9")
     assert "gemini-oauth login" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("https://user:pw@generativelanguage.googleapis.com", "userinfo"),
+        ("https://generativelanguage.googleapis.com?key=x", "?query"),
+        ("https://generativelanguage.googleapis.com#x", "#fragment"),
+        ("https://generativelanguage.googleapis.com\\@evil.example", "no place in a URL"),
+        ("https://evil.example%40generativelanguage.googleapis.com", "not a valid host name"),
+    ],
+)
+def test_a_base_url_hiding_another_host_is_refused(
+    monkeypatch: pytest.MonkeyPatch, url: str, words: str
+) -> None:
+    """Finding 12."""
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", url)
+    with pytest.raises(errors.GeminiOAuthError, match="cannot be used") as info:
+        GeminiClient(Credentials("placeholder"))
+    assert words in info.value.message
+
+
+def test_a_base_url_neither_googles_nor_local_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="gemini_oauth"):
+        api = GeminiClient(Credentials("placeholder"), base_url="https://gemini.example.net/api/")
+        GeminiClient(
+            Credentials("placeholder"), base_url="https://eu-generativelanguage.googleapis.com"
+        )
+    assert api.base_url == "https://gemini.example.net/api"
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [
+        "The API base URL https://gemini.example.net/api is neither Google's (*.googleapis.com) "
+        "nor this machine; your access token is sent there."
+    ]
+
+
+def test_a_quota_project_is_a_project_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding 4: argument, environment and the credentials' own are checked alike."""
+    with pytest.raises(errors.QuotaProjectError, match="is not a Google Cloud project id"):
+        GeminiClient(Credentials("placeholder"), quota_project="p\r\nX: y")
+    monkeypatch.setenv("GOOGLE_CLOUD_QUOTA_PROJECT", "p\nX: y")
+    with pytest.raises(errors.QuotaProjectError, match=r"\$GOOGLE_CLOUD_QUOTA_PROJECT"):
+        GeminiClient(Credentials("placeholder"))
+    monkeypatch.delenv("GOOGLE_CLOUD_QUOTA_PROJECT")
+    with pytest.raises(errors.QuotaProjectError, match="these credentials"):
+        GeminiClient(Credentials("placeholder", quota_project_id="valid-project\n"))
+    assert GeminiClient(Credentials("placeholder"), quota_project="my-project-1").quota_project

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import stat
 import subprocess
@@ -317,3 +318,88 @@ def test_write_text_is_exact_and_private(tmp_path: Path) -> None:
     f = store.TokenFile(tmp_path / "sub" / "adc.json")
     f.write_text('{\r\n  "a": 1\r\n}')
     assert f.path.read_bytes() == b'{\r\n  "a": 1\r\n}' and mode(f.path) == 0o600
+
+
+# ---------------------------------------------------------------- trust by ownership
+
+NOBODY = 65534
+needs_root = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a file away needs root"
+)
+
+
+def test_a_shared_home_keeps_its_modes_and_sticky_bit(tmp_path: Path) -> None:
+    """Finding 2: a 1777 home named by the user is used as it is; only our folder is private."""
+    home = tmp_path / "shared"
+    home.mkdir()
+    home.chmod(0o1777)
+    f = store.profile_file("default", home)
+    f.write(entry())
+    assert f.read() == entry()
+    assert mode(home) == 0o1777 and mode(home / "profiles") == 0o700
+
+
+def test_a_home_others_may_rename_in_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "open"
+    home.mkdir()
+    home.chmod(0o777)
+    with pytest.raises(CacheError, match="may be written by others and has no sticky bit") as info:
+        store.profile_file("default", home).write(entry())
+    assert f"chmod go-w {home}" in info.value.hint and "GEMINI_OAUTH_HOME" in info.value.hint
+    assert mode(home) == 0o777 and not (home / "profiles").exists()
+
+
+def test_a_sticky_bit_of_our_own_folder_is_kept_while_repairing(tmp_path: Path) -> None:
+    f = store.profile_file("default", tmp_path / "home")
+    f.write(entry())
+    f.path.parent.chmod(0o1755)
+    assert f.read() == entry()
+    assert mode(f.path.parent) == 0o1700
+
+
+@needs_root
+@pytest.mark.parametrize("whose", ["home", "profiles", "file"])
+def test_another_users_folder_or_file_is_refused_not_adopted(tmp_path: Path, whose: str) -> None:
+    """Finding 2: root adopted (and chmod-ed) a cache planted by another user."""
+    home = tmp_path / "home"
+    f = store.profile_file("default", home)
+    f.write(entry())
+    f.path.chmod(0o644)
+    target = {"home": home, "profiles": home / "profiles", "file": f.path}[whose]
+    os.chown(target, NOBODY, -1)
+    before = mode(target)
+    with pytest.raises(CacheError, match=rf"belongs to another user \(uid {NOBODY}\)") as info:
+        f.read()
+    assert str(target) in info.value.message
+    assert mode(target) == before and mode(f.path) == 0o644  # nothing was repaired
+    if whose != "file":
+        with pytest.raises(CacheError):
+            f.write(entry())
+        return
+    f.write(entry())  # in our own folder, a new file of ours replaces it
+    assert f.path.stat().st_uid == os.geteuid() and mode(f.path) == 0o600
+
+
+def test_a_huge_cache_is_set_aside_without_being_read_whole(tmp_path: Path) -> None:
+    """Finding 12: a 300 MB file took 612 MB of memory. A sparse 256 MiB file costs no disk."""
+    import tracemalloc
+
+    f = store.profile_file("default", tmp_path / "home")
+    f.write(entry())
+    with open(f.path, "r+b") as stream:
+        stream.truncate(256 << 20)
+    tracemalloc.start()
+    try:
+        assert f.read() is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak
+    assert not f.path.exists() and list(f.path.parent.glob("default.json.corrupt-*"))
+
+
+def test_a_deeply_nested_cache_is_set_aside(tmp_path: Path) -> None:
+    """Finding 10: RecursionError became 'This is a bug'."""
+    f = store.profile_file("default", tmp_path / "home")
+    f.write_text("[" * 100_000)
+    assert f.read() is None and list(f.path.parent.glob("default.json.corrupt-*"))

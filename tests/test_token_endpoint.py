@@ -417,3 +417,13 @@ def test_google_auth_failures_map_through_the_same_rules() -> None:
     assert from_google_auth(same) is same
     other = from_google_auth(ValueError("invalid literal for int() with base 10: 'soon'"))
     assert type(other) is TokenEndpointError and "soon" in other.message
+
+
+def test_a_deeply_nested_id_token_names_no_account() -> None:
+    """Finding 10: a RecursionError from the id_token's payload."""
+    import base64
+
+    from gemini_oauth._token_endpoint import id_token_email
+
+    payload = base64.urlsafe_b64encode(b"[" * 100_000).decode().rstrip("=")
+    assert id_token_email(f"eyJhbGciOiJub25lIn0.{payload}.") == ""

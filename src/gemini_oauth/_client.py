@@ -23,7 +23,6 @@ import httpx
 from gemini_oauth._api_errors import error_from_response
 from gemini_oauth._content_client import AsyncContentMixin, ContentMixin
 from gemini_oauth._files_client import AsyncFilesMixin, FilesMixin
-from gemini_oauth._redact import server_text
 from gemini_oauth._request_auth import (
     OAuthHeaders,
     bearer_of,
@@ -138,8 +137,8 @@ class BaseClient:
         kind = type(exc).__name__
         if isinstance(exc, _LOCAL_ERRORS):
             return GeminiOAuthError(
-                f"The request to {url.split('?')[0]} was not sent: it is malformed ({kind}: "
-                f"{server_text(exc, 120)}).",
+                f"The request to {url.split('?')[0]} was not sent: a header or the URL is "
+                f"malformed ({kind}).",
                 hint="Check the quota project, endpoint and headers given to gemini-oauth.",
             )
         return NetworkError(f"Could not reach {url.split('?')[0]} ({kind}) after retrying.")

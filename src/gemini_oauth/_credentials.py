@@ -78,7 +78,7 @@ def _token_fresh(data: dict[str, Any]) -> bool:
         remaining = rfc3339_to_epoch(data["expiry"]) - _clock.now()
     except (KeyError, TypeError, ValueError):
         return False
-    return bool(data.get("token")) and remaining > REFRESH_MARGIN
+    return usable_token(data.get("token")) and remaining > REFRESH_MARGIN
 
 
 def _scope_list(data: dict[str, Any]) -> list[str]:
@@ -326,13 +326,15 @@ def sign_in(
     The interactive part of ``login()`` and ``_adc.login()``; it saves nothing. Conversation goes
     to ``out`` (stderr). Hints of the errors it raises name ``command``, the login to run again.
     """
-    from gemini_oauth._client_secrets import load_client_secret
+    from gemini_oauth._client_secrets import endpoint_warnings, load_client_secret
     from gemini_oauth._flow import run_login
 
     stream = out if out is not None else sys.stderr
     client = load_client_secret(client_secret)
     wanted = parse_scopes(scopes)
     print(f"Using OAuth client {client.client_id} from {client.path}.", file=stream, flush=True)
+    for note in endpoint_warnings(client):
+        print(f"warning: {note}", file=stream, flush=True)
     print(f"Asking for: {', '.join(short_name(s) for s in wanted)}.", file=stream, flush=True)
     try:
         return client, run_login(client, wanted, out=stream, **flow_options)

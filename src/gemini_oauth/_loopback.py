@@ -6,7 +6,7 @@ browser sends is logged. Sockets are closed on every exit path.
 
 Any local user may connect to 127.0.0.1, and any local user can read a browser's command line in
 /proc. So where the system tells a peer's owner (``_peer``), only this user's programs are served:
-another uid's connection is refused before a byte is read. The browser is not given the
+another uid's request gets a 403 and is never parsed. The browser is not given the
 authorization URL itself but a one-time launcher on this listener that redirects to it, so its
 command line holds nothing another user could finish the login with. A launcher opened twice
 stops the login where peers cannot be checked (someone else may have read it first).
@@ -168,7 +168,12 @@ class LoopbackListener:
                     request = self._read(sel, sock)
                     if request is None:
                         continue
-                    outcome = self._handle(sock, request, expected_state)
+                    owner = _peer.peer_uid(sock) if self.verify_peers else None
+                    if self.verify_peers and owner != os.geteuid():
+                        self._refuse_foreign(sock, owner)
+                        outcome: str | LoginError | bool | None = None
+                    else:
+                        outcome = self._handle(sock, request, expected_state)
                     sel.unregister(sock)
                     self._conns.pop(sock, None)
                     sock.close()
@@ -184,27 +189,23 @@ class LoopbackListener:
                             )
 
     def _accept(self, sel: selectors.BaseSelector, lsock: socket.socket) -> None:
-        try:
-            conn, _ = lsock.accept()
-        except OSError:
-            return
-        if self.verify_peers:
-            owner = _peer.peer_uid(conn)
-            if owner != os.geteuid():
-                self._refuse_foreign(conn, owner)
+        """Accept every pending connection (a full backlog would delay the next one by a SYN
+        retry). Whose it is is asked once its request is complete (``_owned``)."""
+        while True:
+            try:
+                conn, _ = lsock.accept()
+            except OSError:  # BlockingIOError: none left
                 return
-        if len(self._conns) >= MAX_CONNECTIONS:
-            self._evict(sel)
-        conn.setblocking(False)
-        self._conns[conn] = _Conn(conn, time.monotonic())
-        sel.register(conn, selectors.EVENT_READ)
-
-    def _refuse_foreign(self, conn: socket.socket, owner: int | None) -> None:
-        """Answer 403 without reading anything, close, and tell the user once."""
-        with contextlib.suppress(OSError):
+            record = _Conn(conn, time.monotonic())
+            if len(self._conns) >= MAX_CONNECTIONS:
+                self._evict(sel)
             conn.setblocking(False)
-            conn.send(_page(403, "Not your sign-in", "This sign-in belongs to another user."))
-        conn.close()
+            self._conns[conn] = record
+            sel.register(conn, selectors.EVENT_READ)
+
+    def _refuse_foreign(self, sock: socket.socket, owner: int | None) -> None:
+        """Answer 403 to another user's program, never parsing its request; tell the user once."""
+        _send(sock, 403, "Not your sign-in", "This sign-in belongs to another user.")
         if self._warn is not None and not self._warned:
             self._warned = True
             self._warn(FOREIGN_PEER.format(who=f" (uid {owner})" if owner is not None else ""))

@@ -77,9 +77,13 @@ def _find(table: str, wanted: set[tuple[str, str]]) -> int | None:
         return None
     if len(raw) > _MAX_TABLE:
         return None
-    for line in raw.decode("ascii", "replace").splitlines()[1:]:
-        fields = line.split()
-        if len(fields) > 7 and (fields[1], fields[2]) in wanted:
+    for local, remote in wanted:  # a search, not a parse: tables of busy hosts are long
+        at = raw.find(f" {local} {remote} ".encode())
+        if at < 0:
+            continue
+        start, end = raw.rfind(b"\n", 0, at) + 1, raw.find(b"\n", at)
+        fields = raw[start : end if end >= 0 else len(raw)].split()
+        if len(fields) > 7 and (fields[1], fields[2]) == (local.encode(), remote.encode()):
             try:
                 return int(fields[7])
             except ValueError:

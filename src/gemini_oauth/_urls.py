@@ -36,7 +36,10 @@ def checked_url(url: str, *, query: bool = True, path: bool = True) -> str:
         shown = ", ".join(repr(c) for c in bad[:3])
         raise ValueError(f"it contains characters that have no place in a URL ({shown})")
     _check_escapes(url)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "Invalid IPv6 URL"
+        raise ValueError("its host is not a valid [IPv6] literal") from None
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http") or not url[len(scheme) :].startswith("://"):
         raise ValueError("it is not an https:// URL")

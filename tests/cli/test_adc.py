@@ -246,3 +246,55 @@ def test_status(
     adc_file.unlink()
     assert run(["adc", "status", "--json"]) == 3
     assert json.loads(capsys.readouterr().out)["exists"] is False
+
+
+# ---------------------------------------------------------------- what ADC may make us do
+
+
+def _adc_process(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gemini_oauth", "adc", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_an_external_account_file_is_not_loaded_unless_allowed(tmp_path: Path, trap: Any) -> None:
+    """Finding 9: an external_account file POSTed a local file's content to its token_url."""
+    local = tmp_path / "local-secret.txt"
+    local.write_text("local-file-content-that-must-stay-here")
+    external = {
+        "type": "external_account",
+        "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/"
+        "providers/q",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "token_url": f"{trap.url}/token",
+        "credential_source": {"file": str(local)},
+    }
+    path = tmp_path / "external.json"
+    path.write_text(json.dumps(external))
+    done = _adc_process("print-access-token", GOOGLE_APPLICATION_CREDENTIALS=str(path))
+    assert trap.seen == []
+    assert (done.returncode, done.stdout) == (3, ""), done.stderr
+    assert f"The credentials at {path} are of type 'external_account'" in done.stderr
+    assert "read a local file, run a command or fetch a URL" in done.stderr
+    assert "GEMINI_OAUTH_ALLOW_ADC_TYPES=external_account" in done.stderr
+
+
+def test_a_token_host_in_clear_on_another_machine_is_refused(emulator: Any, adc_file: Path) -> None:
+    """Finding 9: CLOUDSDK_AUTH_TOKEN_HOST on plain http sent the refresh token in clear."""
+    from conftest import Trap
+
+    elsewhere = Trap("127.0.0.2")  # not this machine's 127.0.0.1: stands for another host
+    try:
+        done = _adc_process(
+            "print-access-token", "--no-cache", CLOUDSDK_AUTH_TOKEN_HOST=elsewhere.url + "/token"
+        )
+    finally:
+        elsewhere.server.shutdown()
+        elsewhere.server.server_close()
+    assert elsewhere.seen == []
+    assert (done.returncode, done.stdout) == (3, ""), done.stderr
+    assert "$CLOUDSDK_AUTH_TOKEN_HOST" in done.stderr and "clear text" in done.stderr

@@ -274,3 +274,96 @@ def test_models_list_table_on_a_terminal(emulator: Emulator) -> None:
         shown = screen.read(65536).decode()
     assert proc.returncode == 0
     assert "Display name" in shown and "Methods" in shown and "\t" not in shown
+
+
+# ---------------------------------------------------------------- terminal escapes
+
+_ESCAPES = "\x1b]52;c;cGF3bmVk\x07\x1b[2J\x9b31m\r"  # clipboard write, clear, 8-bit CSI, CR
+
+
+def _on_a_terminal(args: list[str]) -> tuple[int, str]:
+    """Run the CLI as a process with stdout on a pseudo-terminal; what the screen received."""
+    leader, follower = os.openpty()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "200"}
+    with os.fdopen(leader, "rb", buffering=0) as screen:
+        proc = subprocess.Popen([sys.executable, "-m", "gemini_oauth", *args], stdout=follower,
+                                stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = screen.read(65536)
+            except OSError:  # EIO: the process closed its end
+                break
+            if not chunk:
+                break
+            shown += chunk
+        code = proc.wait(60)
+    return code, shown.decode("utf-8", "replace")
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_model_output_on_a_terminal_carries_no_escapes(emulator: Emulator) -> None:
+    """Finding 7: an OSC 52 clipboard write in the answer reached the terminal. (The emulator's
+    answers quote the prompt.) Through a pipe, the text is the data, unchanged."""
+    seed(emulator)
+    prompt = f"say {_ESCAPES} please"
+    for stream in ([], ["--no-stream"]):
+        code, shown = _on_a_terminal(["generate", *stream, "--endpoint", emulator.base_url, prompt])
+        assert code == 0 and "say ]52;c;cGF3bmVk" in shown
+        assert not {"\x1b", "\x9b", "\x07"} & set(shown)
+    piped = subprocess.run(
+        [sys.executable, "-m", "gemini_oauth", "generate", "--endpoint", emulator.base_url, prompt],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    assert piped.returncode == 0 and "say \x1b]52;c;cGF3bmVk\x07" in piped.stdout
+
+
+def test_server_text_in_errors_and_listings_carries_no_escapes(
+    emulator: Emulator, cli: Cli
+) -> None:
+    """Finding 7 and 12: an API error message and the names of models, from a hostile server."""
+    seed(emulator)
+    error = {"error": {"code": 400, "status": "INVALID_ARGUMENT",
+                       "message": f"bad {_ESCAPES} request ya29.leaked-token-value"}}  # fmt: skip
+    emulator.control.add_fault("/v1/models", 400, body=error)
+    code, out, err = cli("models", "list")
+    assert code == 4 and "bad ]52;c;cGF3bmVk[2J31m request" in err
+    assert not {"\x1b", "\x9b", "\x07", "\r"} & set(err) and "leaked-token" not in err
+    listing = {"models": [{"name": f"models/evil{_ESCAPES}", "displayName": "a\tb\nc"}]}
+    emulator.control.add_fault("/v1/models", 200, body=listing)
+    code, out, _ = cli("models", "list")
+    assert code == 0 and not {"\x1b", "\x9b", "\x07", "\r"} & set(out)
+    assert out.split("\t")[:2] == ["evil]52;c;cGF3bmVk[2J31m", "a b c"]
+    emulator.control.add_fault("/v1/models", 200, body=listing)
+    code, out, _ = cli("models", "list", "--json")
+    assert code == 0 and json.loads(out)[0]["name"] == f"models/evil{_ESCAPES}"  # data intact
+    assert "\x9b" not in out and "\\u009b" in out
+
+
+def test_library_errors_carry_the_servers_text_made_safe(emulator: Emulator) -> None:
+    """Finding 12: not only the CLI's printout, the exception itself."""
+    from gemini_oauth import GeminiClient
+    from gemini_oauth.errors import ApiError
+
+    seed(emulator)
+    error = {
+        "error": {
+            "code": 400,
+            "message": f"bad {_ESCAPES} ya29.leaked-token-value",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "X\x1bY",
+                    "metadata": {"k": "v\x1b]0;t\x07"},
+                }
+            ],
+        }
+    }
+    emulator.control.add_fault("/v1/models", 400, body=error)  # fmt: skip
+    with GeminiClient(base_url=emulator.base_url) as api, pytest.raises(ApiError) as info:
+        api.list_models()
+    shown = f"{info.value} {info.value.reason} {info.value.metadata}"
+    assert "\x1b" not in shown and "\x07" not in shown and "leaked-token" not in shown
+    assert "ya29.[REDACTED]" in info.value.message

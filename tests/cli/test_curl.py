@@ -11,14 +11,12 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
-from gemini_oauth._cli.curl import REFUSED, check_curl_args, load_grammar, read_grammar
+from conftest import Trap
 from gemini_oauth.emulator import Emulator
 
 from .test_api import MODEL, Cli, counters, seed
@@ -29,42 +27,6 @@ pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl
 @pytest.fixture
 def cli(emulator: Emulator, capfd: pytest.CaptureFixture[str]) -> Cli:
     return Cli(capfd, emulator.base_url)
-
-
-class Trap:
-    """A local HTTP server (and proxy) that records the Authorization header of each request."""
-
-    def __init__(self) -> None:
-        seen = self.seen = list[str]()
-
-        class Handler(BaseHTTPRequestHandler):
-            def _record(self) -> None:
-                seen.append(self.headers.get("Authorization") or "(none)")
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            do_GET = do_POST = do_CONNECT = _record
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def trap() -> Iterator[Trap]:
-    server = Trap()
-    # It would see a token sent to it: prove it once, then start clean.
-    httpx.get(server.url + "/probe", headers={"Authorization": "Bearer probe"}, timeout=10)
-    assert server.seen == ["Bearer probe"]
-    server.seen.clear()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
 
 
 # ---------------------------------------------------------------- what curl is for
@@ -224,6 +186,8 @@ def test_curl_sends_the_token_to_no_other_url(
 
 
 def test_the_grammar_is_the_running_curls() -> None:
+    from gemini_oauth._cli.curl import REFUSED, check_curl_args, load_grammar
+
     program = shutil.which("curl")
     assert program is not None
     grammar = load_grammar(program)
@@ -237,6 +201,8 @@ def test_the_grammar_is_the_running_curls() -> None:
 
 def test_a_value_at_the_end_is_not_missing() -> None:
     import click
+
+    from gemini_oauth._cli.curl import check_curl_args, read_grammar
 
     grammar = read_grammar(
         " -d, --data <data>   HTTP POST data\n -s, --silent   Silent mode\n"
@@ -322,3 +288,42 @@ def test_a_killed_curl_leaves_no_token_on_disk(
         assert all(not Path(f"/proc/{pid}").exists() for pid in curl_pids)
     assert _files_holding(tmp_path, token) == []
     assert list(temp.iterdir()) == []
+
+
+# ---------------------------------------------------------------- quota projects are ids
+
+
+@pytest.mark.parametrize("source", ["flag", "environment"])
+def test_a_quota_project_cannot_inject_a_header(
+    emulator: Emulator,
+    cli: Cli,
+    trap: Trap,
+    source: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Finding 4: a CR LF in the quota project added a header to curl's request."""
+    seed(emulator)
+    evil = "my-project\r\nX-Injected: yes"
+    flags = ["--quota-project", evil] if source == "flag" else []
+    if source == "environment":
+        monkeypatch.setenv("GOOGLE_CLOUD_QUOTA_PROJECT", evil)
+    code, out, err = cli("curl", "--endpoint", trap.url, *flags, "/v1/models", endpoint=False)
+    assert all("X-Injected" not in headers for _, headers in trap.seen), trap.seen
+    assert (code, out) == (2, "") and "is not a Google Cloud project id" in err
+    assert ("$GOOGLE_CLOUD_QUOTA_PROJECT" in err) is (source == "environment")
+    assert "\r" not in err
+
+
+def test_a_bad_quota_project_stored_in_a_profile_is_a_clear_error(
+    emulator: Emulator, cli: Cli
+) -> None:
+    seed(emulator)
+    from gemini_oauth import _store as store
+
+    file = store.profile_file("default")
+    data = file.read()
+    assert data is not None
+    file.write({**data, "quota_project_id": "p\r\nX-Injected: yes"})
+    code, _, err = cli("curl", "/v1/models")
+    assert code == 1 and f"The quota project of the cached login {file.path}" in err
+    assert "is not a Google Cloud project id" in err and '"quota_project_id"' in err

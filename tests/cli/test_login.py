@@ -369,3 +369,62 @@ def test_another_user_reading_the_browsers_argv_cannot_finish_the_login(
     assert "delivered" not in report, report
     assert f"another user's program (uid {uid}) was refused" in err
     assert emulator.control.counters()["token.authorization_code"] == 1
+
+
+def test_login_as_another_account_than_the_profiles_is_refused_without_a_terminal(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    cached = {
+        "type": "authorized_user", "client_id": emulator.client_id, "refresh_token": "1//old",
+        "client_secret": emulator.client_secret, "account": "alice@example.com",
+    }  # fmt: skip
+    (home / "profiles").mkdir(parents=True, mode=0o700)
+    (home / "profiles" / "work.json").write_text(json.dumps(cached))
+    (home / "profiles" / "work.json").chmod(0o600)
+    args = ["--client-secret", str(client_secret_file), "--profile", "work"]
+    done = _run(args, home, browser=_ua())
+    assert done.returncode == 3, done.stderr
+    assert (
+        "error: You signed in as tester@example.com, but profile work belongs to "
+        "alice@example.com; with no terminal to ask on, nothing was saved and its grant was "
+        "revoked." in done.stderr
+    )
+    assert "'gemini-oauth login --profile work --login-hint tester@example.com'" in done.stderr
+    assert "'gemini-oauth logout --profile work' first" in done.stderr
+    assert json.loads((home / "profiles" / "work.json").read_text()) == cached
+
+
+def test_shell_characters_from_the_client_file_never_reach_a_shell_browser(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Finding 6: an auth_uri with $(...) and a BROWSER that goes through sh -c."""
+    pwned = tmp_path / "pwned"
+    shell_browser = "sh -c 'true %s; exit 1'"  # runs the URL through a shell, then "fails"
+    probe = tmp_path / "probe"  # the same shell does run $(...) it is given
+    subprocess.run(["sh", "-c", f"true http://x/$(touch$IFS{probe}); exit 1"], check=False)
+    assert probe.exists()
+    data = emulator.client_secret_json()
+    data["installed"]["auth_uri"] += f"$(touch$IFS{pwned})"
+    (tmp_path / "client_secret.json").write_text(json.dumps(data))
+    done = _run([], tmp_path / "home", browser=shell_browser, cwd=tmp_path)
+    assert not pwned.exists()
+    assert done.returncode == 3 and "switching to the paste flow" in done.stderr, done.stderr
+    assert "%24%28touch%24IFS" in done.stderr  # the printed address: rebuilt, encoded
+    data["installed"]["auth_uri"] += "${IFS}"  # not even RFC 3986: refused outright
+    (tmp_path / "client_secret.json").write_text(json.dumps(data))
+    done = _run([], tmp_path / "home", browser=shell_browser, cwd=tmp_path)
+    assert done.returncode == 2 and "no place in a URL ('{', '}')" in done.stderr
+    assert not pwned.exists()
+
+
+def test_login_checks_the_quota_project_before_the_browser(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path
+) -> None:
+    """Finding 4: login --quota-project stored a header injection and replayed it later."""
+    home = tmp_path / "home"
+    args = ["--client-secret", str(client_secret_file), "--quota-project", "p\r\nX-Injected: yes"]
+    done = _run(args, home, browser=_ua())
+    assert done.returncode == 2 and "is not a Google Cloud project id" in done.stderr
+    assert not (home / "profiles" / "default.json").exists()
+    assert emulator.control.counters().get("auth", 0) == 0  # no consent page was even asked for

@@ -218,3 +218,82 @@ def test_home_under_a_plain_file_is_a_clear_error(
     code, out, err = cli(*command)
     assert (code, out) == (1, "")
     assert "GEMINI_OAUTH_HOME" in err and "bug" not in err and "unexpected" not in err
+
+
+# ---------------------------------------------------------------- hostile files and servers
+
+
+def _process(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **env})  # fmt: skip
+
+
+def test_print_access_token_leaves_a_shared_home_as_it_was(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 2: one print-access-token took the sticky and world bits off a 1777 home."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    monkeypatch.setenv("GEMINI_OAUTH_HOME", str(shared))
+    seed(emulator, lifetime=100.0)  # within the margin: the full CLI refreshes and writes
+    done = _process("print-access-token")
+    assert done.returncode == 0 and done.stdout.startswith("ya29."), done.stderr
+    assert emulator.control.counters()["token.refresh_token"] == 1
+    assert shared.stat().st_mode & 0o7777 == 0o1777
+    assert (shared / "profiles").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() != 0,
+    reason="planting another user's file needs root",
+)
+def test_a_cache_planted_by_another_user_is_not_used(emulator: Emulator, trap: Any) -> None:
+    """Finding 2: as root, a cache owned by another uid, naming its own token_uri, was used."""
+    import os
+
+    seed(emulator, lifetime=0.0)
+    path = store.profile_file("default").path
+    planted = {**json.loads(path.read_text()), "token_uri": trap.url + "/token"}
+    path.write_text(json.dumps(planted))
+    path.chmod(0o644)
+    os.chown(path, 65534, -1)
+    done = _process("print-access-token")
+    assert trap.seen == []
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr
+    assert f"The token cache {path} belongs to another user (uid 65534)" in done.stderr
+    assert path.stat().st_mode & 0o777 == 0o644 and path.stat().st_uid == 65534
+
+
+def test_a_token_with_a_lone_surrogate_is_refreshed_not_printed(emulator: Emulator) -> None:
+    """Finding 10: the fast path printed a traceback (UnicodeEncodeError)."""
+    seed(emulator)
+    path = store.profile_file("default").path
+    path.write_text(path.read_text().replace('"token": "ya29.', '"token": "\\ud800ya29.'))
+    done = _process("print-access-token")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.startswith("ya29.emu.") and "\\ud800" not in path.read_text()
+    assert emulator.control.counters()["token.refresh_token"] == 1
+
+
+def test_a_deeply_nested_cache_is_set_aside_not_a_bug() -> None:
+    path = store.profile_file("default").path
+    path.parent.mkdir(mode=0o700, parents=True)
+    path.write_text("[" * 100_000)
+    path.chmod(0o600)
+    done = _process("print-access-token")
+    assert (done.returncode, done.stdout) == (3, ""), done.stderr
+    assert "corrupt" in done.stderr and "bug" not in done.stderr
+
+
+def test_an_absurd_expires_in_is_cut_to_a_day(emulator: Emulator) -> None:
+    """Finding 10: expires_in 1e20 overflowed every date (OverflowError at refresh)."""
+    seed(emulator, lifetime=0.0)
+    answer = {"access_token": "ya29.absurd", "expires_in": 10**20, "token_type": "Bearer"}
+    emulator.control.add_fault("/token", 200, body=answer)
+    done = _process("print-access-token")
+    assert (done.returncode, done.stdout) == (0, "ya29.absurd\n"), done.stderr
+    expiry = _clock.rfc3339_to_epoch(json.loads(store.profile_file().path.read_text())["expiry"])
+    assert expiry - _clock.now() <= 86400 + 60

@@ -169,3 +169,43 @@ def test_control_checks_the_host_header(emulator: Emulator) -> None:
         f"{emulator.base_url}/__emulator__/reset", headers={"Host": "rebound.example"}
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("headers", "content"),
+    [
+        ({"Content-Type": "text/plain"}, b'{"seconds": 3600}'),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, b"seconds=3600"),
+        ({"Content-Type": "multipart/form-data; boundary=x"}, b"--x--"),
+        ({}, b""),
+    ],
+    ids=["text", "form", "multipart", "none"],
+)
+def test_the_control_surface_refuses_cross_site_simple_requests(
+    emulator: Emulator, headers: dict[str, str], content: bytes
+) -> None:
+    """Finding 12: a web page can POST these to 127.0.0.1 without a preflight; it cannot send a
+    JSON content type or a custom header without one."""
+    url = f"{emulator.base_url}/__emulator__/clock/advance"
+    refused = HTTP.post(url, headers=headers, content=content)
+    assert (
+        refused.status_code == 403 and "X-Emulator-Control" in refused.json()["error_description"]
+    )
+    assert HTTP.post(f"{emulator.base_url}/__emulator__/reset", headers=headers).status_code == 403
+    assert emulator.control.state()["clock_offset"] == 0
+    assert HTTP.post(url, json={"seconds": 60}).status_code == 200  # a JSON body: a program
+    assert HTTP.post(f"{emulator.base_url}/__emulator__/reset",
+                     headers={"X-Emulator-Control": "1"}).status_code == 200  # fmt: skip
+
+
+@pytest.mark.parametrize("seconds", ["NaN", "Infinity", "-Infinity"])
+def test_the_clock_moves_by_finite_amounts_only(emulator: Emulator, seconds: str) -> None:
+    url = f"{emulator.base_url}/__emulator__/clock/advance"
+    body = f'{{"seconds": {seconds}}}'.encode()
+    answer = HTTP.post(url, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and "finite" in answer.json()["error_description"]
+    fault = f'{{"path": "/token", "latency": {seconds}}}'.encode()
+    answer = HTTP.post(f"{emulator.base_url}/__emulator__/faults", content=fault,
+                       headers={"Content-Type": "application/json"})  # fmt: skip
+    assert answer.status_code == 400
+    assert emulator.control.state()["clock_offset"] == 0 and emulator.control.state()["faults"] == 0
