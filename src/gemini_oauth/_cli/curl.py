@@ -259,28 +259,33 @@ def _auth_headers(conn: Connection) -> dict[str, str]:
 
 
 def _redacted_copy(source: IO[bytes], sink: IO[str]) -> None:
-    """curl's stderr, line by line through ``redact``; a prompt without a newline after 0.2 s."""
+    """curl's stderr, line by line through ``redact`` (a line ends in LF or CR, as a progress
+    bar's do); a prompt without either is shown after 0.2 s."""
     from gemini_oauth._redact import redact
+
+    def show(text: bytes) -> None:
+        sink.write(redact(text.decode("utf-8", "replace")))
+        sink.flush()
 
     pending = b""
     fd = source.fileno()
     while True:
         ready, _, _ = select.select([fd], [], [], 0.2 if pending else None)
         if not ready:  # a partial line that stays partial: a prompt
-            sink.write(redact(pending.decode("utf-8", "replace")))
-            sink.flush()
+            show(pending)
             pending = b""
             continue
         chunk = os.read(fd, 65536)
         pending += chunk
-        *lines, pending = pending.split(b"\n")
-        if lines:
-            sink.write("".join(redact(line.decode("utf-8", "replace")) + "\n" for line in lines))
+        end = max(pending.rfind(b"\n"), pending.rfind(b"\r")) + 1
+        if end:
+            lines = re.split(rb"(?<=[\r\n])", pending[:end])
+            sink.write("".join(redact(line.decode("utf-8", "replace")) for line in lines))
             sink.flush()
+            pending = pending[end:]
         if not chunk:
             if pending:
-                sink.write(redact(pending.decode("utf-8", "replace")))
-                sink.flush()
+                show(pending)
             return
 
 
