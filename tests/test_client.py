@@ -452,3 +452,41 @@ def test_a_request_that_cannot_be_sent_is_not_sent_again(emulator: Emulator) -> 
     assert not isinstance(info.value, errors.NetworkError) and slept == []
     assert "secret-part" not in str(info.value)
     assert emulator.control.counters().get("models.list", 0) == 0
+
+
+def test_a_server_answering_200_with_html_is_a_typed_error() -> None:
+    """A base URL that is not the Gemini API (a captive portal, a proxy page) is told apart."""
+    import http.server
+    import threading
+
+    from google.oauth2.credentials import Credentials
+
+    from gemini_oauth._client import GeminiClient
+    from gemini_oauth.errors import ApiError
+
+    class Portal(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html>Sign in to the hotel wifi</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        creds = Credentials("portal-test-token")
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with (
+            GeminiClient(creds, base_url=url, quota_project="") as api,
+            pytest.raises(ApiError, match="HTTP 200 with a body that is not a JSON object"),
+        ):
+            api.list_models()
+    finally:
+        server.shutdown()
+        server.server_close()

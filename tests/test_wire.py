@@ -8,6 +8,7 @@ from gemini_oauth._wire import (
     SseDecoder,
     event_error,
     generate_body,
+    json_object,
     list_params,
     model_page,
     model_path,
@@ -72,3 +73,21 @@ def test_event_error() -> None:
     code, body = event_error({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}) or (0, "")
     assert code == 429 and '"RESOURCE_EXHAUSTED"' in body
     assert (event_error({"error": {}}) or (0, ""))[0] == 500
+
+
+@pytest.mark.parametrize("body", [b"<html>hi</html>", b"[1, 2]", b'"text"', b"[" * 100_000, b""])
+def test_an_answer_that_is_not_a_json_object_is_an_api_error(body: bytes) -> None:
+    from gemini_oauth.errors import ApiError
+
+    with pytest.raises(ApiError, match="not a JSON object") as info:
+        json_object(body, 200)
+    assert "--endpoint" in info.value.hint
+
+
+def test_a_server_sent_event_that_is_not_json_is_an_api_error() -> None:
+    from gemini_oauth.errors import ApiError
+
+    decoder = SseDecoder()
+    decoder.feed("data: {oops")
+    with pytest.raises(ApiError, match="not a JSON object"):
+        decoder.feed("")

@@ -39,6 +39,7 @@ from gemini_oauth._wire import (
     count_body,
     event_error,
     generate_body,
+    json_object,
     list_params,
     model_page,
     model_path,
@@ -248,8 +249,8 @@ class GeminiClient(FilesMixin, ContentMixin, BaseClient):
             attempts.wait(decision.delay)
 
     def _json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self._send(method, path, **kw).json()
-        return result
+        response = self._send(method, path, **kw)
+        return json_object(response.content, response.status_code)
 
     def list_models(self, page_size: int | None = None, page_token: str | None = None) -> ModelPage:
         """One page of the models this account can use."""
@@ -436,8 +437,8 @@ class AsyncGeminiClient(AsyncFilesMixin, AsyncContentMixin, BaseClient):
             await attempts.wait_async(decision.delay)
 
     async def _json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        result: dict[str, Any] = (await self._send(method, path, **kw)).json()
-        return result
+        response = await self._send(method, path, **kw)
+        return json_object(response.content, response.status_code)
 
     async def list_models(
         self, page_size: int | None = None, page_token: str | None = None

@@ -34,6 +34,7 @@ from gemini_oauth._retry import Action, Attempts, Decision, RetryPolicy
 from gemini_oauth._wire import (
     FilePage,
     file_page,
+    json_object,
     list_params,
     resource_path,
 )
@@ -52,9 +53,9 @@ def _file_path(name: str | Mapping[str, Any]) -> str:
 
 
 def _final_file(response: httpx.Response) -> dict[str, Any]:
-    data = response.json()
-    file: dict[str, Any] = data.get("file", data) if isinstance(data, dict) else {}
-    return file
+    data = json_object(response.content, response.status_code)
+    file = data.get("file", data)
+    return file if isinstance(file, dict) else {}
 
 
 def _check_state(file: dict[str, Any]) -> bool:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from gemini_oauth import _clock
 from gemini_oauth._constants import PROFILE_ENV, REFRESH_MARGIN, UNIVERSE_DOMAIN
 from gemini_oauth._credentials import CachedCredentials, login_command
+from gemini_oauth._project import check_project_id
 from gemini_oauth._token_endpoint import ADC_LOGIN, from_google_auth
 from gemini_oauth.errors import LoginRequiredError
 from gemini_oauth.scopes import granted_form
@@ -88,7 +89,9 @@ class TokenSource:
 
     @property
     def quota_project(self) -> str | None:
-        return getattr(self._credentials, "quota_project_id", None) or None
+        """The grant's quota project, held to the one project-id rule (other programs get it)."""
+        value = getattr(self._credentials, "quota_project_id", None) or None
+        return None if value is None else check_project_id(value)
 
     @property
     def client_project_number(self) -> str | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gemini_oauth import __version__
+from gemini_oauth.errors import ApiError
 
 USER_AGENT = f"gemini-oauth/{__version__}"
 
@@ -178,7 +179,23 @@ class SseDecoder:
         if not self._data:
             return None
         payload, self._data = "\n".join(self._data), []
-        return json.loads(payload)
+        return json_object(payload, 200)
+
+
+def json_object(body: bytes | str, status: int) -> dict[str, Any]:
+    """A successful answer's JSON object; anything else is an ApiError (not the Gemini API)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        raise ApiError(
+            f"The API answered HTTP {status} with a body that is not a JSON object.",
+            code=status,
+            hint="Check that --endpoint (or GOOGLE_GEMINI_BASE_URL) is the Gemini API, then try "
+            "again.",
+        )
+    return data
 
 
 __all__ = [
@@ -195,6 +212,7 @@ __all__ = [
     "event_error",
     "file_page",
     "generate_body",
+    "json_object",
     "list_params",
     "model_page",
     "model_path",
