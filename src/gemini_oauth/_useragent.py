@@ -1,5 +1,8 @@
 """A headless user agent: open a consent page over HTTP, press Allow or Deny, follow the redirect.
 
+Google's "hasn't verified this app" warning, shown first for an app in Testing, gets Continue, as
+the quickstart tells users to press.
+
 Used by the demo and by tests as the browser, e.g.
 ``BROWSER="python -m gemini_oauth._useragent %s"`` (webbrowser runs that without a shell).
 Only consent pages with a plain HTML form are understood, such as the emulator's. A login's
@@ -72,6 +75,16 @@ class _FormParser(HTMLParser):
             raise LoginError("The consent page has no form this user agent understands.")
         return self.forms[0][1]
 
+    def warning_form(self) -> _Form | None:
+        """Google's "hasn't verified this app" page: a form whose way on is Continue."""
+        for form_id, form in self.forms:
+            if form_id == "unverified" or (form_id != "consent" and _CONTINUE in form.buttons):
+                return form
+        return None
+
+
+_CONTINUE = ("action", "continue")
+
 
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
@@ -132,6 +145,11 @@ def approve(
             raise LoginError(f"The consent page answered HTTP {page.status_code}.")
         parser = _FormParser()
         parser.feed(page.text)
+        warning = parser.warning_form()
+        if warning is not None:  # "Google hasn't verified this app": Continue, as users are told
+            page = _press_continue(client, page, warning)
+            parser = _FormParser()
+            parser.feed(page.text)
         form = parser.consent_form()
         data = list(form.fields)
         data += [
@@ -157,6 +175,22 @@ def approve(
                 f"The consent form answered HTTP {answer.status_code}, not a redirect."
             )
         return _leave(urljoin(target, answer.headers["location"]), follow_redirect, timeout)
+
+
+def _press_continue(client: httpx.Client, page: httpx.Response, warning: _Form) -> httpx.Response:
+    """Submit the unverified-app warning with Continue; the consent page it leads to."""
+    target = urljoin(str(page.url), warning.action or str(page.url))
+    _check_http(target)
+    if _origin(target) != _origin(str(page.url)):
+        raise LoginError("The unverified-app warning points off the sign-in site.")
+    fields = dict([*warning.fields, _CONTINUE])
+    if warning.method == "post":
+        consent = client.post(target, data=fields)
+    else:
+        consent = client.get(target, params=fields)
+    if consent.status_code != 200:
+        raise LoginError(f"The consent page answered HTTP {consent.status_code}.")
+    return consent
 
 
 def _leave(location: str, follow: bool, timeout: float) -> str:

@@ -36,7 +36,9 @@ def challenge_of(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def authorize(emu: Emulator, **params: str) -> httpx.Response:
+def authorize(emu: Emulator, *, warned: bool = True, **params: str) -> httpx.Response:
+    """The authorization request; past "Google hasn't verified this app" (Continue) unless
+    ``warned`` is False."""
     query = {
         "client_id": emu.client_id,
         "redirect_uri": REDIRECT,
@@ -45,7 +47,18 @@ def authorize(emu: Emulator, **params: str) -> httpx.Response:
         "state": "state-123",
         **params,
     }
-    return HTTP.get(f"{emu.base_url}/o/oauth2/v2/auth", params=query)
+    page = HTTP.get(f"{emu.base_url}/o/oauth2/v2/auth", params=query)
+    if warned and 'id="unverified"' in page.text:
+        return press_warning(emu, page, "continue")
+    return page
+
+
+def press_warning(emu: Emulator, page: httpx.Response, action: str) -> httpx.Response:
+    """Press Continue or Back to safety on the unverified-app warning."""
+    consent = re.search(r'name="consent" value="([^"]+)"', page.text)
+    assert consent is not None, page.text
+    form = [("consent", consent.group(1)), ("action", action)]
+    return post_form(f"{emu.base_url}/o/oauth2/unverified", form)
 
 
 def approve(

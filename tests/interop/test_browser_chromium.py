@@ -97,6 +97,9 @@ def test_allow_in_chromium_then_exchange_code(
     login = ChromiumLogin(emulator)
     page = browser_page
     page.goto(login.urls.get(timeout=10))
+    assert "Google hasn't verified this app" in page.inner_text("body")  # a new app in Testing
+    page.screenshot(path=str(tmp_path / "unverified.png"), full_page=True)
+    page.click("#continue")  # as the quickstart says: "This is normal, choose continue"
     text = page.inner_text("body")
     assert "Gemini OAuth Emulator" in text
     assert emulator.user_email in text
@@ -123,6 +126,7 @@ def test_allow_in_chromium_then_exchange_code(
 def test_deny_in_chromium(emulator: Emulator, browser_page: Any) -> None:
     login = ChromiumLogin(emulator)
     browser_page.goto(login.urls.get(timeout=10))
+    browser_page.click("#continue")
     browser_page.click("#deny")
     browser_page.wait_for_url("http://127.0.0.1:*/oauth2callback/*?*")
     login.join()

@@ -19,6 +19,8 @@ ACCESS_TOKEN_LIFETIME = 3600
 CODE_LIFETIME = 600
 CONSENT_LIFETIME = 3600
 TESTING_REFRESH_LIFETIME = 7 * 24 * 3600
+#: Live refresh tokens per OAuth client per user; past it Google silently invalidates the oldest.
+REFRESH_TOKEN_LIMIT = 100
 
 #: Every control route is under this path; faults never apply to it.
 CONTROL_PREFIX = "/__emulator__"

@@ -147,13 +147,20 @@ def register(app: Flask, state: EmulatorState) -> None:
 
     @app.post(f"{CONTROL_PREFIX}/app")
     def set_app() -> Response:
-        status = _field(_body(), "publishing_status", str)
-        if status not in ("testing", "production"):
+        data = _body()
+        status = _field(data, "publishing_status", str, None)
+        verified = _field(data, "verified", bool, None)
+        if status is None and verified is None:
+            raise ControlError("give publishing_status and/or verified")
+        if status is not None and status not in ("testing", "production"):
             raise ControlError("publishing_status must be 'testing' or 'production'")
         with state.lock:
-            state.publishing_status = status
+            if status is not None:
+                state.publishing_status = status
+            if verified is not None:
+                state.app_verified = verified
             state.changed()
-        return ok(publishing_status=status)
+            return ok(publishing_status=state.publishing_status, verified=state.app_verified)
 
     @app.post(f"{CONTROL_PREFIX}/users")
     def add_user() -> Response:
@@ -178,6 +185,19 @@ def register(app: Flask, state: EmulatorState) -> None:
                 project.members.discard(email)
             state.changed()
         return ok(removed=removed)
+
+    @app.post(f"{CONTROL_PREFIX}/users/<email>/reauth")
+    def require_reauth(email: str) -> Response:
+        """Workspace session control for a user: Cloud Platform grants need a sign-in at most
+        ``after`` seconds old (0: every refresh fails with invalid_rapt); null lifts it."""
+        after = _field(_body(), "after", (int, float, type(None)))
+        with state.lock:
+            user = state.users.get(email)
+            if user is None:
+                raise ControlError("unknown email")
+            user.reauth_after = None if after is None else float(after)
+            state.changed()
+        return ok(email=email, after=after)
 
     @app.post(f"{CONTROL_PREFIX}/projects")
     def set_project() -> Response:
@@ -210,6 +230,24 @@ def register(app: Flask, state: EmulatorState) -> None:
             state.clients[client.client_id] = client
             state.changed()
         return ok(client_id=client.client_id)
+
+    @app.delete(f"{CONTROL_PREFIX}/clients/<client_id>")
+    def delete_client(client_id: str) -> Response:
+        """Delete a client as the console does: Google answers ``deleted_client`` until restored."""
+        return _mark_deleted(client_id, True)
+
+    @app.post(f"{CONTROL_PREFIX}/clients/<client_id>/restore")
+    def restore_client(client_id: str) -> Response:
+        return _mark_deleted(client_id, False)
+
+    def _mark_deleted(client_id: str, deleted: bool) -> Response:
+        with state.lock:
+            client = state.clients.get(client_id)
+            if client is None:
+                raise ControlError("unknown client_id")
+            client.deleted = deleted
+            state.changed()
+        return ok(client_id=client_id, deleted=deleted)
 
     @app.post(f"{CONTROL_PREFIX}/grants")
     def issue_grant() -> Response:

@@ -82,6 +82,22 @@ class EmulatorControl:
     def set_publishing_status(self, status: str) -> None:
         self._call("POST", "app", {"publishing_status": status})
 
+    def set_verified(self, verified: bool) -> None:
+        """Mark the app verified (no "Google hasn't verified this app" warning) or not (default)."""
+        self._call("POST", "app", {"verified": verified})
+
+    def require_reauth(self, after: float | None = 0.0, email: str = DEFAULT_USER) -> None:
+        """Workspace session control: refreshes of ``email``'s Cloud Platform grants fail with
+        ``invalid_rapt`` once their sign-in is ``after`` seconds old; None lifts it."""
+        self._call("POST", f"users/{email}/reauth", {"after": after})
+
+    def delete_client(self, client_id: str) -> None:
+        """Delete an OAuth client: its token requests and sign-ins answer ``deleted_client``."""
+        self._call("DELETE", f"clients/{client_id}")
+
+    def restore_client(self, client_id: str) -> None:
+        self._call("POST", f"clients/{client_id}/restore")
+
     def add_user(self, email: str, test_user: bool = True, *, project_member: bool = True) -> None:
         body = {"email": email, "test_user": test_user, "project_member": project_member}
         self._call("POST", "users", body)

@@ -2,7 +2,9 @@
 approval, which redirects to the app's loopback listener with a code (RFC 6749 §4.1, RFC 8252).
 
 As Google: a bad client, redirect URI or parameter gets an HTML error page (``_pages.py``), never a
-redirect; a user who is not a test user of a Testing app is refused before consent.
+redirect; a user who is not a test user of a Testing app is refused before consent; an unverified
+app in Testing shows "Google hasn't verified this app" first, whose Continue leads to the consent
+(Back to safety answers ``access_denied``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from gemini_oauth.emulator._oauth_rules import (
     redirect_uri_allowed,
 )
 from gemini_oauth.emulator._records import AuthCode, ConsentRequest, random_token
-from gemini_oauth.emulator._scopes import KNOWN_SCOPES, normalize_scopes
+from gemini_oauth.emulator._scopes import IDENTITY_SCOPES, KNOWN_SCOPES, normalize_scopes
 from gemini_oauth.emulator._state import EmulatorState
 
 
@@ -52,6 +54,8 @@ def register(app: Flask, state: EmulatorState) -> None:
             client = state.clients.get(args.get("client_id", ""))
             if client is None:
                 return _pages.error_page(401, "invalid_client", "The OAuth client was not found.")
+            if client.deleted:
+                return _pages.error_page(401, "deleted_client", "The OAuth client was deleted.")
             redirect_uri = args.get("redirect_uri", "")
             if not redirect_uri:
                 return _pages.error_page(
@@ -109,6 +113,11 @@ def register(app: Flask, state: EmulatorState) -> None:
                     "testers.",
                     f"Signed in as {email}",
                 )
+            warn = (
+                state.publishing_status == "testing"
+                and not state.app_verified
+                and not set(scopes) <= IDENTITY_SCOPES
+            )
             consent_id = secrets.token_urlsafe(32)
             state.consents[consent_id] = ConsentRequest(
                 client.client_id,
@@ -119,9 +128,32 @@ def register(app: Flask, state: EmulatorState) -> None:
                 challenge,
                 method,
                 state.now(),
+                acknowledged=not warn,
             )
             state.count("auth")
+        if warn:
+            return _pages.unverified_page(APP_NAME, email, consent_id)
         return _pages.consent_page(APP_NAME, email, consent_id, scopes)
+
+    @app.post("/o/oauth2/unverified")
+    def unverified() -> Response:
+        form = request.form
+        if (dup := duplicate_parameter(form)) is not None:
+            return _pages.error_page(400, "invalid_request", f"Duplicate parameter: {dup}")
+        with state.lock:
+            consent_id = form.get("consent", "")
+            pending = state.consents.get(consent_id)
+            if pending is None or state.now() - pending.created_at > CONSENT_LIFETIME:
+                return _pages.error_page(
+                    400, "invalid_request", "This consent request is unknown, expired or used."
+                )
+            if form.get("action") != "continue":  # Back to safety
+                del state.consents[consent_id]
+                return _redirect(
+                    pending.redirect_uri, [("error", "access_denied"), ("state", pending.state)]
+                )
+            pending.acknowledged = True
+        return _pages.consent_page(APP_NAME, pending.email, consent_id, pending.scopes)
 
     @app.post("/o/oauth2/approval")
     def approval() -> Response:
@@ -133,6 +165,10 @@ def register(app: Flask, state: EmulatorState) -> None:
             if pending is None or state.now() - pending.created_at > CONSENT_LIFETIME:
                 return _pages.error_page(
                     400, "invalid_request", "This consent request is unknown, expired or used."
+                )
+            if not pending.acknowledged:
+                return _pages.error_page(
+                    400, "invalid_request", "Consent before the unverified-app warning was seen."
                 )
             ticked = set(normalize_scopes(form.getlist("scope")))
             granted = [s for s in pending.scopes if s in ticked]

@@ -29,6 +29,13 @@ from gemini_oauth.emulator._scopes import (
 from gemini_oauth.emulator._state import EmulatorState
 
 INVALID_GRANT_REFRESH = "Token has been expired or revoked."
+#: Google's answer to a refresh that Workspace session control stops (reauthentication needed).
+REAUTH_REQUIRED = {
+    "error": "invalid_grant",
+    "error_description": "reauth related error (invalid_rapt)",
+    "error_uri": "https://support.google.com/a/answer/9368756",
+    "error_subtype": "invalid_rapt",
+}
 
 
 def issuer() -> str:
@@ -114,6 +121,8 @@ def register(app: Flask, state: EmulatorState) -> None:
         client = state.clients.get(client_id)
         if client is None:
             return json_error(401, "invalid_client", "The OAuth client was not found.")
+        if client.deleted:
+            return json_error(401, "deleted_client", "The OAuth client was deleted.")
         if secret is None:
             return json_error(400, "invalid_request", "client_secret is missing.")
         if not hmac.compare_digest(secret.encode(), client.client_secret.encode()):
@@ -246,6 +255,11 @@ def _refresh(state: EmulatorState, client_id: str, form: MultiDict[str, str]) ->
             return json_error(400, "invalid_grant", INVALID_GRANT_REFRESH)
         if grant.client_id != client_id:
             return json_error(400, "unauthorized_client", "Unauthorized")
+        if state.needs_reauth(grant):
+            response = jsonify(REAUTH_REQUIRED)
+            response.status_code = 400
+            response.headers["Cache-Control"] = "no-store"
+            return response
         scopes = None
         if form.get("scope"):
             scopes = frozenset(normalize_scopes(form["scope"].split()))

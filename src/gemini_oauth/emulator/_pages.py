@@ -39,6 +39,22 @@ def error_page(status: int, error: str, message: str, detail: str = "") -> Respo
     return _page(title, body, status)
 
 
+def unverified_page(app_name: str, email: str, consent_id: str) -> Response:
+    """Google's warning before the consent of an unverified app in Testing: Continue or go back."""
+    body = (
+        '<h1 id="warning">Google hasn\'t verified this app</h1>'
+        f'<p id="account">{escape(email)}</p>'
+        f"<p>You've been given access to an app that's currently being tested ({escape(app_name)})."
+        " You should only continue if you know the developer that invited you.</p>"
+        '<form id="unverified" method="post" action="/o/oauth2/unverified">'
+        f'<input type="hidden" name="consent" value="{escape(consent_id)}">'
+        '<p><button type="submit" id="back" name="action" value="back">Back to safety</button>'
+        '<button type="submit" id="continue" name="action" value="continue">Continue</button>'
+        "</p></form>"
+    )
+    return _page("Google hasn't verified this app", body, 200)
+
+
 def consent_page(app_name: str, email: str, consent_id: str, scopes: tuple[str, ...]) -> Response:
     """The consent form: one ticked checkbox per scope, Allow and Deny; a plain form POST."""
     boxes = "".join(

@@ -16,6 +16,9 @@ class User:
     email: str
     test_user: bool = True
     sub: str = ""
+    #: Workspace session control: grants with Cloud Platform scopes need a sign-in at most this
+    #: many seconds old to refresh (else ``invalid_grant``/``invalid_rapt``); None: no limit.
+    reauth_after: float | None = None
 
 
 @dataclass
@@ -32,6 +35,7 @@ class Client:
     client_secret: str
     project_id: str
     redirect_uris: list[str] = field(default_factory=lambda: ["http://localhost"])
+    deleted: bool = False  # deleted in the console (restorable for 30 days): ``deleted_client``
 
 
 @dataclass
@@ -93,6 +97,8 @@ class ConsentRequest:
     challenge: str | None
     challenge_method: str | None
     created_at: float
+    #: False while the "Google hasn't verified this app" warning waits for Continue.
+    acknowledged: bool = True
 
 
 @dataclass

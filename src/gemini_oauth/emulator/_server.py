@@ -45,6 +45,7 @@ def create_app(state: EmulatorState) -> Flask:
     """The whole emulator as one Flask app: OAuth, control, metadata server and Gemini."""
     app = Flask("gemini_oauth.emulator")
     app.config.update(MAX_CONTENT_LENGTH=BODY_LIMIT, EMULATOR_PORT=0, JSON_SORT_KEYS=False)
+    app.config["EMULATOR_NOW"] = state.now  # the Date header tells the emulator's time
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.before_request(lambda: _check_host(app))
     app.before_request(lambda: _apply_fault(state))
@@ -206,6 +207,12 @@ class _QuietHandler(WSGIRequestHandler):
         if self._keep_alive and keyword.lower() == "connection" and value.lower() == "close":
             return  # http.server still closes when the client asked to
         super().send_header(keyword, value)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header from the emulator's clock (offset included), as Google's tells its."""
+        app: Any = getattr(self.server, "app", None)
+        now = getattr(app, "config", {}).get("EMULATOR_NOW")
+        return super().date_time_string(now() if timestamp is None and now else timestamp)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass

@@ -31,6 +31,7 @@ from gemini_oauth.emulator._constants import (
     DEFAULT_PROJECT_NUMBER,
     DEFAULT_SERVICE_ACCOUNT,
     DEFAULT_USER,
+    REFRESH_TOKEN_LIMIT,
     TESTING_REFRESH_LIFETIME,
 )
 from gemini_oauth.emulator._file_store import FileStore
@@ -134,6 +135,8 @@ class EmulatorState:
         with self.lock:
             self.clock_offset = 0.0
             self.publishing_status = "testing"
+            #: A new app is unverified: Testing users see "Google hasn't verified this app" first.
+            self.app_verified = False
             self.users: dict[str, User] = {
                 DEFAULT_USER: User(DEFAULT_USER, True, user_sub(DEFAULT_USER))
             }
@@ -176,7 +179,11 @@ class EmulatorState:
     # -- grants and tokens --------------------------------------------------------------------
 
     def create_grant(self, client_id: str, email: str, scopes: frozenset[str]) -> Grant:
-        """A new consented grant; in Testing status its refresh token lives 7 days."""
+        """A new consented grant; in Testing status its refresh token lives 7 days.
+
+        Past REFRESH_TOKEN_LIMIT live refresh tokens for this client and user, the oldest is
+        invalidated without a word, as Google does (its access tokens live on until they expire).
+        """
         with self.lock:
             now = self.now()
             identity_only = scopes <= IDENTITY_SCOPES
@@ -196,6 +203,13 @@ class EmulatorState:
             )
             self.grants[grant.id] = grant
             self.refresh_tokens[grant.refresh_token] = grant.id
+            live = [  # oldest first: the dict keeps the order grants were made in
+                g
+                for g in self.grants.values()
+                if (g.client_id, g.email) == (client_id, email) and self.live_grant(g.refresh_token)
+            ]
+            for oldest in live[: max(0, len(live) - REFRESH_TOKEN_LIMIT)]:
+                oldest.revoked = True
             return grant
 
     def mint_access_token(self, grant: Grant, scopes: frozenset[str] | None = None) -> str:
@@ -270,6 +284,18 @@ class EmulatorState:
                 return None
             return grant
 
+    def needs_reauth(self, grant: Grant) -> bool:
+        """Workspace session control: the user's last sign-in for this Cloud Platform grant is
+        older than the organisation allows (Google answers ``invalid_rapt``)."""
+        with self.lock:
+            user = self.users.get(grant.email)
+            limit = user.reauth_after if user is not None else None
+            return (
+                limit is not None
+                and CLOUD_PLATFORM in grant.scopes
+                and self.now() - grant.issued_at >= limit
+            )
+
     def revoke_grant(self, grant_id: str) -> None:
         """Revoke a grant: its refresh token and every access token minted from it."""
         with self.lock:
@@ -286,6 +312,7 @@ class EmulatorState:
             now = self.now()
             return {
                 "publishing_status": self.publishing_status,
+                "verified": self.app_verified,
                 "clock_offset": self.clock_offset,
                 "now": now,
                 "users": sorted(self.users),
@@ -321,6 +348,7 @@ class EmulatorState:
             "version": 1,
             "clock_offset": self.clock_offset,
             "publishing_status": self.publishing_status,
+            "verified": self.app_verified,
             "users": [plain(u) for u in self.users.values()],
             "projects": [plain(p) for p in self.projects.values()],
             "clients": [plain(c) for c in self.clients.values()],
@@ -337,6 +365,7 @@ class EmulatorState:
             raise ValueError("not an emulator state")
         self.clock_offset = float(data.get("clock_offset", 0.0))
         self.publishing_status = data.get("publishing_status", "testing")
+        self.app_verified = bool(data.get("verified", False))
         self.users.update({u["email"]: User(**u) for u in data.get("users", [])})
         for p in data.get("projects", []):
             self.projects[p["id"]] = Project(
