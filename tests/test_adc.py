@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from gemini_oauth import _adc as adc
+from gemini_oauth._adc_status import adc_status
 from gemini_oauth.errors import AdcError, InvalidGrantError, RevocationError
 from gemini_oauth.scopes import GCLOUD_QUICKSTART_SCOPES
 
@@ -193,10 +194,10 @@ def test_overwrite_warnings(gcloud_dir: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_status(gcloud_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    missing = adc.adc_status()
+    missing = adc_status()
     assert not missing.exists and missing.path == str(gcloud_dir / adc.ADC_FILENAME)
     adc.write_adc(_Result("r-1", "ann@example.com"), _Client())
-    status = adc.adc_status()
+    status = adc_status()
     assert (status.type, status.account, status.client_id) == (
         "authorized_user",
         "ann@example.com",
@@ -206,7 +207,7 @@ def test_status(gcloud_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert any("set-quota-project" in w for w in status.warnings)
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/elsewhere.json")
     adc.set_quota_project("emulator-project")
-    status = adc.adc_status()
+    status = adc_status()
     assert status.quota_project_id == "emulator-project"
     assert status.overridden_by == "/elsewhere.json"
     assert "r-1" not in json.dumps(status.to_dict())
@@ -435,7 +436,7 @@ def test_service_account_key_via_environment(
     assert creds.scopes == ["https://www.googleapis.com/auth/cloud-platform"]
     assert "quota project" not in caplog.text  # only user credentials need one
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
-    status = adc.adc_status(path=key)
+    status = adc_status(path=key)
     assert (status.type, status.account, status.client_id) == ("service_account", email, "42")
     assert status.overridden_by is None and status.warnings == []
 

@@ -173,20 +173,34 @@ def test_16_processes_refresh_once(emulator: Emulator) -> None:
     assert load_profile().token == next(iter(tokens)).strip()
 
 
-def test_revoked_refresh_token_raises_and_clears_cache(
+def assert_setup_kept(file: store.TokenFile, before: dict[str, Any], why: str) -> None:
+    """A dead grant leaves the record without its tokens, its set-up kept and the reason said."""
+    after = file.read()
+    assert after is not None and not store.has_grant(after)
+    assert not set(store.TOKEN_FIELDS) & set(after)
+    for key in ("client_id", "client_secret", "scopes", "account", "quota_project_id"):
+        assert after.get(key) == before.get(key), key
+    assert why in after["login_needed"] and after["login_needed_since"].endswith("Z")
+
+
+def test_revoked_refresh_token_raises_and_keeps_the_setup(
     emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     file = store.profile_file("default")
     body = seed_cache(emulator, file, lifetime=0.0)
+    before = file.read() or {}
     httpx.post(emulator.base_url + "/revoke", data={"token": body["refresh_token"]}, timeout=10)
     creds = load_profile()
     with caplog.at_level(logging.DEBUG), pytest.raises(InvalidGrantError) as info:
         creds.refresh(HttpxRequest())
     assert "revoked" in info.value.message and emulator.user_email in info.value.message
-    assert "7 days" in info.value.hint
-    assert file.read() is None
-    with pytest.raises(LoginRequiredError):
+    assert "not the 7-day Testing limit" in info.value.message  # 0 days old: not that
+    assert "set-up" in info.value.message and "'gemini-oauth login'" in info.value.hint
+    assert info.value.exit_code == 3
+    assert_setup_kept(file, before, "revoked")
+    with pytest.raises(LoginRequiredError, match="needs a new sign-in") as again:
         load_profile()
+    assert "gemini-oauth login" in again.value.hint
     assert_no_secrets(body, str(info.value), repr(info.value), caplog.text)
 
 
@@ -195,6 +209,7 @@ def test_testing_app_refresh_token_expires_after_7_days(
 ) -> None:
     file = store.profile_file("default")
     body = seed_cache(emulator, file)
+    before = file.read() or {}
     emulator.control.advance_clock(8 * DAY)
     monkeypatch.setattr(_clock, "now", lambda: time.time() + 8 * DAY)
     creds = load_profile()
@@ -202,10 +217,19 @@ def test_testing_app_refresh_token_expires_after_7_days(
     with pytest.raises(InvalidGrantError) as info:
         creds.refresh(HttpxRequest())
     assert "expired" in info.value.message and "7 days" in info.value.message
-    assert "Testing" in info.value.message
-    assert info.value.error == "invalid_grant"
-    assert file.read() is None
+    assert "Testing" in info.value.message and "8.0 days old" in info.value.message
+    assert info.value.error == "invalid_grant" and "Publish app" in info.value.hint
+    assert_setup_kept(file, before, "7 days")
     assert_no_secrets(body, str(info.value))
+
+
+def test_the_grant_age_is_read_on_the_servers_clock(emulator: Emulator) -> None:
+    """Only Google's clock moved 8 days (its Date header says so): still the Testing expiry."""
+    file = store.profile_file("default")
+    seed_cache(emulator, file)
+    emulator.control.advance_clock(8 * DAY)
+    with pytest.raises(InvalidGrantError, match=r"8\.0 days old.*Testing status"):
+        load_profile().refresh(HttpxRequest())
 
 
 def fake_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
@@ -401,7 +425,7 @@ def test_load_creds_closes_the_http_client_it_made(emulator: Emulator, tmp_path:
 def test_load_creds_without_token_non_interactive_raises(tmp_path: Path) -> None:
     with pytest.raises(LoginRequiredError, match="no cached login") as info:
         load_creds(token=tmp_path / "token.json", interactive=False)
-    assert "login" in info.value.hint
+    assert "load_creds(token=" in info.value.hint and "in a terminal" in info.value.hint
     assert not (tmp_path / "token.json").exists()
 
 
@@ -441,7 +465,7 @@ def test_load_creds_after_revocation_logs_in_again_when_interactive(
     httpx.post(emulator.base_url + "/revoke", data={"token": body["refresh_token"]}, timeout=10)
     with pytest.raises(InvalidGrantError):
         load_creds(client_secret_file, token, interactive=False)
-    assert not token.exists()
+    assert not store.has_grant(json.loads(token.read_text()))  # its set-up stays
     seed = seed_cache(emulator, store.TokenFile(token), lifetime=0.0, scopes=[RETRIEVER])
     httpx.post(emulator.base_url + "/revoke", data={"token": seed["refresh_token"]}, timeout=10)
     creds = load_creds(

@@ -17,7 +17,7 @@ from google.auth import exceptions as ga_exceptions
 from gemini_oauth._client_secrets import ClientSecret, client_from_dict
 from gemini_oauth._retry import RetryPolicy
 from gemini_oauth._token_endpoint import (
-    ADC_LOGIN,
+    GrantContext,
     error_from_answer,
     exchange_code,
     from_google_auth,
@@ -193,7 +193,8 @@ def test_invalid_grant_keeps_its_subtype() -> None:
     assert isinstance(error, InvalidGrantError) and error.subtype == "invalid_rapt"
     assert error.status == 400 and not error.transient
     assert "7 days" not in error.hint and "gemini-oauth login" in error.hint
-    plain = error_from_answer(400, {"error": "invalid_grant"}, sign_in=ADC_LOGIN)
+    adc = GrantContext(login="gemini-oauth adc login")
+    plain = error_from_answer(400, {"error": "invalid_grant"}, context=adc)
     assert plain.subtype is None and "7 days" in plain.hint and "adc login" in plain.hint
     assert (
         error_from_answer(400, {"error": "invalid_grant", "error_subtype": "<x>"}).subtype is None
@@ -216,7 +217,7 @@ def test_invalid_grant_keeps_its_subtype() -> None:
     ],
 )
 def test_refusals_say_what_to_do(status: int, body: dict[str, str], says: str) -> None:
-    error = error_from_answer(status, body, kept=KEPT)
+    error = error_from_answer(status, body, context=GrantContext(kept=KEPT))
     assert type(error) is TokenEndpointError and not error.transient
     assert says in error.hint and "gemini-oauth login" in error.hint
     assert error.error == body["error"] and error.message.endswith("; the cached login was kept.")
@@ -274,7 +275,13 @@ def test_refresh_grant_gives_up_within_its_budget(
     emulator.control.add_fault("/token", 503, count=None)
     slept: list[float] = []
     with pytest.raises(TokenEndpointError) as info:
-        refresh_grant(request, emulator.base_url + "/token", form, retry=_policy(slept), kept=KEPT)
+        refresh_grant(
+            request,
+            emulator.base_url + "/token",
+            form,
+            retry=_policy(slept),
+            context=GrantContext(kept=KEPT),
+        )
     assert info.value.transient and info.value.status == 503 and "kept" in info.value.message
     assert len(seen) == 3 and len(slept) == 2  # max_attempts=3
     # the server's Retry-After past the deadline: no wait at all, one request

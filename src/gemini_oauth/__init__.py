@@ -33,6 +33,7 @@ _ERRORS = (
     "QuotaProjectError",
     "RateLimitError",
     "RevocationError",
+    "ScopeError",
     "ScopeInsufficientError",
     "ScopeNotGrantedError",
     "ServerError",
@@ -96,6 +97,7 @@ if TYPE_CHECKING:
     from gemini_oauth.errors import QuotaProjectError as QuotaProjectError
     from gemini_oauth.errors import RateLimitError as RateLimitError
     from gemini_oauth.errors import RevocationError as RevocationError
+    from gemini_oauth.errors import ScopeError as ScopeError
     from gemini_oauth.errors import ScopeInsufficientError as ScopeInsufficientError
     from gemini_oauth.errors import ScopeNotGrantedError as ScopeNotGrantedError
     from gemini_oauth.errors import ServerError as ServerError

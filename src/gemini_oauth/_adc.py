@@ -17,7 +17,7 @@ import posixpath
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -319,47 +319,6 @@ def set_quota_project(project: str, *, path: Path | None = None) -> Path:
     return path
 
 
-# --- status ---------------------------------------------------------------------------------
-
-
-@dataclass
-class AdcStatus:
-    """What ``adc status`` shows: the file, whose it is, and what would override it."""
-
-    path: str
-    exists: bool
-    type: str | None = None
-    account: str | None = None
-    client_id: str | None = None
-    quota_project_id: str | None = None
-    overridden_by: str | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def adc_status(path: Path | None = None, env: Mapping[str, str] | None = None) -> AdcStatus:
-    """Describe the ADC file without contacting anyone."""
-    env = os.environ if env is None else env
-    path = path or adc_path(env=env)
-    status = AdcStatus(path=str(path), exists=path.is_file())
-    other = override_path(env, path)
-    if other is not None:
-        status.overridden_by = str(other)
-        status.warnings.append(f"{CREDENTIALS_ENV} points at {other}; libraries use that file.")
-    if not status.exists:
-        return status
-    info = read_adc(path)
-    status.type = info.get("type")
-    status.account = info.get("account") or info.get("client_email") or None
-    status.client_id = info.get("client_id")
-    status.quota_project_id = info.get("quota_project_id")
-    if status.type == "authorized_user" and not status.quota_project_id:
-        status.warnings.append(_no_quota_note(status.client_id or ""))
-    return status
-
-
 def _no_quota_note(client_id: str) -> str:
     if client_id.startswith(GCLOUD_CLIENT_ID_PREFIX):
         why = "gcloud's own OAuth client has no project of yours to bill"
@@ -437,12 +396,48 @@ def _load(
             hint="Run 'gemini-oauth adc login' to write a fresh file, or download the key again.",
         ) from None
     project = next((env[name] for name in PROJECT_ENVS if env.get(name)), None) or project
+    if type(creds) is UserCredentials and path.is_file():
+        creds = _user_credentials(info, path, uri, env)  # refreshed by our own grant
     if quota_project:
         creds = creds.with_quota_project(quota_project)
-    if isinstance(creds, UserCredentials):
-        creds = creds.with_token_uri(uri)
     creds = with_scopes_if_required(creds, scopes)  # type: ignore[no-untyped-call]
     return creds, project
+
+
+def _user_credentials(
+    info: Mapping[str, Any], path: Path, uri: str, env: Mapping[str, str]
+) -> google.auth.credentials.Credentials:
+    """A user's ADC as CachedCredentials without a cache file: refreshed by our own refresh
+    grant (one error mapping, one retry policy; Google's answer kept, ``invalid_rapt`` seen)."""
+    from gemini_oauth._credentials import CachedCredentials
+    from gemini_oauth._token_endpoint import GrantContext
+
+    data = {k: v for k, v in info.items() if k not in ("token", "expiry", "scopes")}
+    data["token_uri"] = uri
+    context = GrantContext(
+        login=login_command(str(info.get("client_id") or ""), env),
+        source=f"Application Default Credentials ({path})",
+        account=str(info.get("account") or ""),
+        kept="the ADC file was kept",
+        on_dead="The ADC file was kept; the command below replaces it.",
+        adc=True,
+    )
+    return CachedCredentials.from_cache(data, None, context)
+
+
+def login_command(client_id: str = "", env: Mapping[str, str] | None = None) -> str:
+    """The command that writes ADC again: gcloud's when gcloud's own client made them, ours with
+    ``--client-secret`` when no client file would be found from here."""
+    if client_id.startswith(GCLOUD_CLIENT_ID_PREFIX):
+        return "gcloud auth application-default login"
+    from gemini_oauth._client_secrets import find_client_secret
+    from gemini_oauth.errors import ClientSecretError
+
+    try:
+        find_client_secret()
+    except ClientSecretError:
+        return "gemini-oauth adc login --client-secret PATH/TO/client_secret.json"
+    return "gemini-oauth adc login"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -450,14 +445,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _refresh(creds: google.auth.credentials.Credentials) -> None:
-    """google-auth's own refresh of ADC; failures map through ``_token_endpoint``."""
-    from gemini_oauth._token_endpoint import ADC_LOGIN, from_google_auth
+    """Refresh ADC: a user's through our refresh grant, the others through google-auth; failures
+    map through ``_token_endpoint``."""
+    from gemini_oauth._token_endpoint import from_google_auth
 
     request = _transport()
     try:
         creds.refresh(request)  # type: ignore[no-untyped-call]
     except Exception as exc:
-        raise from_google_auth(exc, creds, sign_in=ADC_LOGIN) from None
+        raise from_google_auth(exc, creds) from None
     finally:
         request.close()
 
@@ -563,16 +559,15 @@ def revoke(*, path: Path | None = None, env: Mapping[str, str] | None = None) ->
 __all__ = [
     "ADC_FILENAME",
     "AdcLogin",
-    "AdcStatus",
     "access_token",
     "access_token_and_expiry",
     "adc_info",
     "adc_path",
-    "adc_status",
     "config_dir",
     "default_credentials",
     "dumps_adc",
     "login",
+    "login_command",
     "overwrite_warnings",
     "read_adc",
     "revoke",

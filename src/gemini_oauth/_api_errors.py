@@ -2,7 +2,9 @@
 
 Pure: a status code and a body in, an exception out. Server text is untrusted: the message,
 status, reason and metadata pass through ``_redact.server_text`` (one line, no control
-characters, secrets redacted), with any secret the caller names blanked out first.
+characters, secrets redacted), with any secret the caller names blanked out first. The fix
+names the caller's own commands: its ``GrantContext`` says how its login is made again
+(``--profile NAME``) and whether it is Application Default Credentials (the ``adc`` commands).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 
 from gemini_oauth._redact import server_text
+from gemini_oauth._token_endpoint import NO_CONTEXT, GrantContext
 from gemini_oauth.errors import (
     ApiError,
     ApiKeyInvalidError,
@@ -51,21 +54,37 @@ def _project_of(metadata: Mapping[str, str], fallback: str | None) -> str | None
     return consumer.removeprefix("projects/") or fallback
 
 
-def _scope_hint(metadata: Mapping[str, str]) -> str:
+def _scope_hint(metadata: Mapping[str, str], caller: GrantContext) -> str:
     method = metadata.get("method", "")
     scopes = "cloud-platform,retriever" + (",tuning" if "Tuning" in method else "")
-    return (
-        f"Log in again with a scope this method accepts: gemini-oauth login --scopes {scopes}"
-        + (f" (needed by {method})." if method else ".")
-    )
+    needed = f" (needed by {method})" if method else ""
+    if caller.adc and not caller.login.startswith(("gemini-oauth adc", "gcloud")):
+        return (
+            f"These credentials lack a scope this method accepts{needed}: give the service "
+            "account or instance the cloud-platform scope."
+        )
+    login = caller.login.replace(" --client-secret PATH/TO/client_secret.json", "")
+    if login.startswith("gcloud"):
+        login = "gemini-oauth adc login"
+    return f"Sign in again with a scope this method accepts{needed}: {login} --scopes {scopes}"
 
 
-def _service_disabled_hint(metadata: Mapping[str, str], quota_project: str | None) -> str:
+def _choose_project(caller: GrantContext) -> str:
+    """How this caller names another quota project."""
+    if caller.adc:
+        return "gemini-oauth adc set-quota-project PROJECT_ID (or set GOOGLE_CLOUD_QUOTA_PROJECT)"
+    return "pass --quota-project PROJECT_ID (or set GOOGLE_CLOUD_QUOTA_PROJECT)"
+
+
+def _service_disabled_hint(
+    metadata: Mapping[str, str], quota_project: str | None, caller: GrantContext
+) -> str:
     project = _project_of(metadata, quota_project)
     if project == _GCLOUD_PROJECT_NUMBER:
         return (
-            "No quota project reached Google, so it billed gcloud's own project: pass "
-            "--quota-project YOUR_PROJECT or set GOOGLE_CLOUD_QUOTA_PROJECT."
+            "No quota project reached Google, so it billed gcloud's own project: "
+            + _choose_project(caller)
+            + "."
         )
     url = metadata.get("activationUrl") or (
         "https://console.developers.google.com/apis/api/generativelanguage.googleapis.com/"
@@ -77,11 +96,15 @@ def _service_disabled_hint(metadata: Mapping[str, str], quota_project: str | Non
     )
 
 
-def _user_project_hint(metadata: Mapping[str, str], quota_project: str | None) -> str:
+def _user_project_hint(
+    metadata: Mapping[str, str], quota_project: str | None, caller: GrantContext
+) -> str:
     project = _project_of(metadata, quota_project) or "the quota project"
     return (
         f"The account lacks serviceusage.services.use on {project}: grant it "
-        "roles/serviceusage.serviceUsageConsumer there, or choose another --quota-project."
+        "roles/serviceusage.serviceUsageConsumer there, or bill another project: "
+        + _choose_project(caller)
+        + "."
     )
 
 
@@ -122,10 +145,12 @@ def error_from_response(
     *,
     quota_project: str | None = None,
     secrets: Iterable[str] = (),
+    caller: GrantContext = NO_CONTEXT,
 ) -> ApiError:
     """Google's JSON error (``{"error": google.rpc.Status}``) -> the matching ApiError subclass.
 
     ``secrets`` (e.g. the bearer token sent) are blanked out of the message, whatever the body says.
+    ``caller`` is the login behind the call: its commands are the ones the hints name.
     """
     raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     try:
@@ -159,19 +184,19 @@ def error_from_response(
     if reason == "ACCESS_TOKEN_SCOPE_INSUFFICIENT" or "insufficient authentication scopes" in (
         lowered
     ):
-        return ScopeInsufficientError(text_, hint=_scope_hint(metadata), **kw)
+        return ScopeInsufficientError(text_, hint=_scope_hint(metadata, caller), **kw)
     if reason == "SERVICE_DISABLED":
-        return ServiceDisabledError(
-            text_, hint=_service_disabled_hint(metadata, quota_project), **kw
-        )
+        hint = _service_disabled_hint(metadata, quota_project, caller)
+        return ServiceDisabledError(text_, hint=hint, **kw)
     if reason == "USER_PROJECT_DENIED":
-        return UserProjectDeniedError(text_, hint=_user_project_hint(metadata, quota_project), **kw)
+        hint = _user_project_hint(metadata, quota_project, caller)
+        return UserProjectDeniedError(text_, hint=hint, **kw)
     if reason in {"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"} or any(
         x in lowered for x in _KEY_MESSAGES
     ):
         return ApiKeyInvalidError(text_, hint=_API_KEY_HINT, **kw)
     if status_code == 401 or "unregistered callers" in lowered:  # 403: no key and no token sent
-        return AuthenticationError(text_, **kw)
+        return AuthenticationError(text_, hint=f"Run {caller.run} to sign in again.", **kw)
     if "permission to access the file" in lowered:  # Google's 403 for a missing file
         return NotFoundError(text_, hint=_FILE_GONE_HINT, **kw)
     if "cachedcontent not found" in lowered:

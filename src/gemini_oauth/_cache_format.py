@@ -6,19 +6,33 @@ is set aside by the store and never served by the fast path.
 
 from __future__ import annotations
 
-#: Fields every cache file has: what a refresh needs.
-REQUIRED = ("client_id", "client_secret", "refresh_token")
+#: Fields every cache file has: what a refresh needs (``refresh_token`` too, unless the grant
+#: died and the record keeps only the set-up: then ``login_needed`` says why).
+REQUIRED = ("client_id", "client_secret")
 #: Fields that are strings when present (null allowed).
-OPTIONAL_STRINGS = ("token", "expiry", "token_uri", "account", "quota_project_id")
+OPTIONAL_STRINGS = (
+    "token",
+    "expiry",
+    "token_uri",
+    "account",
+    "quota_project_id",
+    "client_secret_file",
+    "login_needed",
+    "login_needed_since",
+)
 # RFC 6750 §2.1 b64token: what an access token may be made of (it goes into a header).
 _B64TOKEN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/")
 
 
 def is_cache_data(data: object) -> bool:
-    """True if ``data`` has the shape of a cache file (authorized_user, maybe with a token)."""
+    """True if ``data`` has the shape of a cache file (authorized_user, maybe with a token), or
+    of one whose grant died (no refresh token; ``login_needed`` says why)."""
     if not isinstance(data, dict):
         return False
     if not all(isinstance(data.get(k), str) and data[k] for k in REQUIRED):
+        return False
+    refresh = data.get("refresh_token")
+    if not (isinstance(refresh, str) and refresh) and not isinstance(data.get("login_needed"), str):
         return False
     if data.get("type", "authorized_user") != "authorized_user":
         return False

@@ -26,6 +26,7 @@ from gemini_oauth._files_client import AsyncFilesMixin, FilesMixin
 from gemini_oauth._request_auth import (
     OAuthHeaders,
     bearer_of,
+    caller_context,
     resolve_base_url,
     resolve_credentials,
     resolve_quota_project,
@@ -78,6 +79,7 @@ class BaseClient:
     ) -> None:
         creds = resolve_credentials(credentials, profile=profile, adc=adc)
         self._auth = OAuthHeaders(creds, resolve_quota_project(quota_project, creds))
+        self._caller = caller_context(creds)
         self._base_url = resolve_base_url(base_url)
         self._api_version = api_version.strip("/")
         self._timeout = timeout
@@ -131,6 +133,7 @@ class BaseClient:
             response.content,
             quota_project=self.quota_project,
             secrets=[self.credentials.token or ""],
+            caller=self._caller,
         )
 
     @staticmethod
@@ -147,7 +150,9 @@ class BaseClient:
     def _check_event(self, event: Any) -> dict[str, Any]:
         failed = event_error(event)
         if failed is not None:
-            raise error_from_response(*failed, quota_project=self.quota_project)
+            raise error_from_response(
+                *failed, quota_project=self.quota_project, caller=self._caller
+            )
         return event if isinstance(event, dict) else {}
 
 

@@ -77,6 +77,16 @@ def client_from_dict(data: Any, *, path: Path | None = None) -> ClientSecret:
     if not isinstance(data, dict):
         raise ClientSecretError(f"{where} is not a JSON object.")
     if "installed" not in data:
+        if data.get("type") == "service_account":
+            file = str(path) if path else "KEY.json"
+            raise ClientSecretError(
+                f"{where} is a service-account key ({data.get('client_email') or 'no email'}), "
+                "not an OAuth client: a service account needs no sign-in.",
+                hint="Use it as Application Default Credentials, e.g. "
+                f"GOOGLE_APPLICATION_CREDENTIALS={_shell_word(file)} gemini-oauth models list "
+                "--adc. To sign in as yourself, download a 'Desktop app' OAuth client from "
+                "Google Cloud console > Google Auth platform > Clients.",
+            )
         if "web" in data:
             raise ClientSecretError(
                 f"{where} is a 'Web application' client; command-line sign-in needs a "
@@ -151,6 +161,13 @@ def endpoint_warnings(client: ClientSecret) -> list[str]:
                 "authorization code and tokens go there."
             )
     return notes
+
+
+def _shell_word(text: str) -> str:
+    """``text`` as one word for a POSIX shell (quoted only when it needs it)."""
+    import shlex
+
+    return shlex.quote(text)
 
 
 def _origin(url: str) -> str:

@@ -41,3 +41,15 @@ def rfc3339_to_epoch(value: str) -> float:
     doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
     days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
     return days * 86400 + hh * 3600 + mm * 60 + ss + (float("0" + frac) if frac else 0.0)
+
+
+def http_date_to_epoch(value: str | None) -> float | None:
+    """An HTTP ``Date`` header (RFC 9110 §5.6.7) as epoch seconds; None if absent or malformed."""
+    if not value:
+        return None
+    import email.utils  # only when a server's clock is wanted
+
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None

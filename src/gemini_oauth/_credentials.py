@@ -4,26 +4,36 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from google.oauth2 import credentials as ga_credentials
 
-from gemini_oauth import _clock
+from gemini_oauth import _clock, _setup
 from gemini_oauth._cache_format import usable_token
 from gemini_oauth._clock import rfc3339_to_epoch, to_rfc3339
 from gemini_oauth._constants import (
     GOOGLE_REVOKE_URI,
     GOOGLE_TOKEN_URI,
     REFRESH_MARGIN,
-    TESTING_REFRESH_LIFETIME,
 )
 from gemini_oauth._project import check_project_id
 from gemini_oauth._retry import RetryPolicy
-from gemini_oauth._store import TokenFile, profile_file
+from gemini_oauth._setup import (
+    file_context,
+    login_command,
+    login_needed_error,
+    profile_context,
+    profile_flag,
+)
+from gemini_oauth._store import TokenFile, has_grant, profile_file, without_tokens
 from gemini_oauth._token_endpoint import (
+    NO_CONTEXT,
+    PERMISSIONS_URL,
     REAUTH_SUBTYPES,
+    GrantContext,
     refresh_grant,
     refresh_policy,
     refresh_request,
@@ -35,10 +45,13 @@ from gemini_oauth.errors import (
     InvalidGrantError,
     LoginError,
     LoginRequiredError,
+    RevocationError,
 )
 from gemini_oauth.scopes import (
     QUICKSTART_SCOPES,
     USERINFO_EMAIL,
+    calls_gemini,
+    gemini_scope_warning,
     granted_form,
     parse_scopes,
     short_name,
@@ -99,13 +112,17 @@ class CachedCredentials(ga_credentials.Credentials):
 
     def __init__(self, token: str | None = None, *args: Any, **kwargs: Any) -> None:
         self._file: TokenFile | None = kwargs.pop("file", None)
+        self._context: GrantContext = kwargs.pop("context", None) or NO_CONTEXT
         super().__init__(token, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     @classmethod
-    def from_cache(cls, data: dict[str, Any], file: TokenFile | None) -> CachedCredentials:
+    def from_cache(
+        cls, data: dict[str, Any], file: TokenFile | None, context: GrantContext | None = None
+    ) -> CachedCredentials:
         """Build from cache data, keeping its token_uri (google-auth's helper would not).
 
         A token without a readable expiry is dropped: google-auth would deem it valid forever.
+        ``context`` names the login in errors (default: the cache file's ``load_creds``).
         """
         expiry = None
         if isinstance(data.get("expiry"), str):
@@ -130,12 +147,18 @@ class CachedCredentials(ga_credentials.Credentials):
             rapt_token=rapt if isinstance(rapt, str) and rapt else None,
             expiry=expiry,
             file=file,
+            context=context or (file_context(file, data) if file is not None else None),
         )
 
     @property
     def file(self) -> TokenFile | None:
         """The cache file this credential reads and updates."""
         return self._file
+
+    @property
+    def context(self) -> GrantContext:
+        """Whose login this is and how to sign it in again, for the errors of a refresh."""
+        return self._context
 
     @property
     def expired(self) -> bool:
@@ -146,6 +169,7 @@ class CachedCredentials(ga_credentials.Credentials):
     def _make_copy(self) -> CachedCredentials:
         cred: CachedCredentials = super()._make_copy()  # type: ignore[no-untyped-call]
         cred._file = self._file
+        cred._context = self._context
         cred.refresh_retry = self.refresh_retry
         return cred
 
@@ -169,8 +193,9 @@ class CachedCredentials(ga_credentials.Credentials):
         held = self.token
         with self._file.lock():
             data = self._file.read()
-            if data is None:
-                raise LoginRequiredError(f"The cached login in {self._file.path} is gone.")
+            if not has_grant(data):
+                raise login_needed_error(self._context, data)
+            assert data is not None
             self._adopt(data)
             if data.get("token") != held and _token_fresh(data):
                 return
@@ -194,20 +219,24 @@ class CachedCredentials(ga_credentials.Credentials):
             rapt_token=self._rapt_token,
         )
         issued = _clock.now()  # before the request: the expiry errs on the early side
+        context = self._context
+        if data is not None:  # another process may have signed in again meanwhile
+            context = replace(
+                context,
+                issued_at=_setup.issued_at(data),
+                account=data.get("account") or context.account,
+            )
         try:
             answer = refresh_grant(
-                request,
-                self._token_uri or GOOGLE_TOKEN_URI,
-                form,
-                retry=self.refresh_retry,
-                kept="the cached login was kept",
-            )
+                request, self._token_uri or GOOGLE_TOKEN_URI, form, retry=self.refresh_retry,
+                context=context,
+            )  # fmt: skip
         except InvalidGrantError as exc:
             if exc.subtype in REAUTH_SUBTYPES:  # the grant lives; a new sign-in is still needed
                 raise
-            if data is not None and self._file is not None:
-                self._file.delete()
-            raise _invalid_grant(data or {}, exc) from None
+            if data is not None and self._file is not None:  # the set-up stays for the login
+                self._file.write(without_tokens(data, _first_sentence(exc.message), _stamp()))
+            raise
         self.token = answer.access_token
         self.expiry = _naive_utc(issued + answer.expires_in)
         if answer.refresh_token:  # Google does not rotate; a server that does is followed
@@ -218,48 +247,25 @@ class CachedCredentials(ga_credentials.Credentials):
             self._granted_scopes = list(answer.granted_scopes)
 
 
-def _invalid_grant(data: dict[str, Any], refused: InvalidGrantError) -> InvalidGrantError:
-    """Tell a 7-day Testing expiry from a revocation by the refresh token's age."""
-    description = refused.description or ""
-    who = f" for {data['account']}" if data.get("account") else ""
-    said = f" (Google said: {description})" if description else ""
-    age = None
-    if isinstance(data.get("refresh_token_issued"), str):
-        try:
-            age = _clock.now() - rfc3339_to_epoch(data["refresh_token_issued"])
-        except ValueError:
-            age = None
-    if age is not None and age >= TESTING_REFRESH_LIFETIME - 3600:
-        message = (
-            f"The refresh token{who} has expired: it is {age / 86400:.1f} days old, and apps in "
-            f"Testing status get refresh tokens that last 7 days{said}. "
-            "The cached login was removed."
-        )
-    else:
-        message = (
-            f"The refresh token{who} was revoked (in the Google Account's security settings, by "
-            f"'gemini-oauth logout', or by a password change){said}. The cached login was removed."
-        )
-    return InvalidGrantError(
-        message,
-        error="invalid_grant",
-        description=refused.description,
-        status=refused.status,
-        subtype=refused.subtype,
-        hint=refused.hint,
-    )
+def _first_sentence(text: str) -> str:
+    head, dot, _ = text.partition(". ")
+    return head + "." if dot else text
+
+
+def _stamp() -> str:
+    return to_rfc3339(_clock.now())
 
 
 def load_profile(profile: str = "default", *, home: str | Path | None = None) -> CachedCredentials:
-    """The cached credentials of a profile; LoginRequiredError if there are none."""
+    """The cached credentials of a profile; LoginRequiredError if there are none, or if its grant
+    died (the record keeps its set-up for ``gemini-oauth login --profile NAME``)."""
     file = profile_file(profile, home)
     data = file.read()
-    if data is None:
-        raise LoginRequiredError(
-            f"Not logged in (profile {profile!r}).",
-            hint=f"Run 'gemini-oauth login{_profile_flag(profile)}'.",
-        )
-    return CachedCredentials.from_cache(data, file)
+    context = profile_context(profile, data or {})
+    if not has_grant(data):
+        raise login_needed_error(context, data)
+    assert data is not None
+    return CachedCredentials.from_cache(data, file, context)
 
 
 def save_login(
@@ -268,18 +274,22 @@ def save_login(
     *,
     file: TokenFile,
     quota_project: str | None = None,
-) -> None:
-    """Write a fresh login to the cache (under its lock), as an authorized_user file."""
+    command: str = "gemini-oauth login",
+) -> dict[str, Any] | None:
+    """Write a fresh login to the cache (under its lock), as an authorized_user file.
+
+    Without a new refresh token the record's own is kept (same client). Returns the record it
+    replaced when that held another live refresh token (for ``revoke_replaced``), else None.
+    """
     with file.lock():
         old = file.read() or {}
         refresh_token = result.refresh_token
-        if not refresh_token and old.get("client_id") == client.client_id:
-            refresh_token = old.get("refresh_token")
+        if not refresh_token and old.get("client_id") == client.client_id and has_grant(old):
+            refresh_token = old["refresh_token"]
         if not refresh_token:
             raise LoginError(
                 "Google returned no refresh token.",
-                hint="Remove this app's access at https://myaccount.google.com/permissions, "
-                "then run 'gemini-oauth login' again.",
+                hint=f"Remove this app's access at {PERMISSIONS_URL}, then run '{command}' again.",
             )
         quota = quota_project or old.get("quota_project_id")
         data: dict[str, Any] = {
@@ -305,47 +315,102 @@ def save_login(
                 else old.get("refresh_token_issued")
             ),
         )
+        source = str(client.path) if client.path else old.get("client_secret_file")
+        if source:
+            data["client_secret_file"] = str(Path(source).absolute())
         file.write(data)
+    return old if has_grant(old) and old["refresh_token"] != refresh_token else None
 
 
-def login_command(profile: str = "default") -> str:
-    """What logs a profile in again, for hints: ``gemini-oauth login [--profile NAME]``."""
-    return f"gemini-oauth login{_profile_flag(profile)}"
+def revoke_replaced(
+    old: dict[str, Any], *, out: TextIO | None = None, http: httpx.Client | None = None
+) -> bool:
+    """Revoke the refresh token a new login replaced (RFC 7009), so grants do not pile up
+    towards Google's 100 per client and account; a failure is a warning, never an error."""
+    from gemini_oauth._transport import HttpxRequest
+
+    stream = out if out is not None else sys.stderr
+    request = HttpxRequest(http)
+    try:
+        uri = old.get("revoke_uri") or GOOGLE_REVOKE_URI
+        revoke(request, uri, old["refresh_token"], kept="")
+    except RevocationError as exc:
+        said = exc.message.rstrip(".")
+        print(
+            f"warning: the sign-in this one replaced could not be revoked ({said}); it stays "
+            f"valid until removed at {PERMISSIONS_URL}.",
+            file=stream,
+            flush=True,
+        )
+        return False
+    finally:
+        request.close()
+    print("Revoked the sign-in this one replaced.", file=stream, flush=True)
+    return True
 
 
 def sign_in(
-    client_secret: str | Path | None,
+    client_secret: str | Path | ClientSecret | None,
     scopes: str | Iterable[str],
     *,
     command: str = "gemini-oauth login",
     out: TextIO | None = None,
+    require_refresh_token: bool = True,
     **flow_options: Any,
 ) -> tuple[ClientSecret, LoginResult]:
     """Read the client file, say which one and what is asked, then run ``_flow.run_login``.
 
-    The interactive part of ``login()`` and ``_adc.login()``; it saves nothing. Conversation goes
-    to ``out`` (stderr). Hints of the errors it raises name ``command``, the login to run again.
+    The interactive part of ``login()`` and ``_adc.login()``; it saves nothing. Scopes are checked
+    before any browser opens (ScopeError for an unknown name; a warning when none can call
+    Gemini). When Google sends no refresh token (it sends one only when its consent screen is
+    shown) and ``require_refresh_token``, the login runs once more with ``prompt=consent``.
+    Conversation goes to ``out`` (stderr). Hints of the errors it raises name ``command``.
     """
+    from gemini_oauth._client_secrets import ClientSecret as Client
     from gemini_oauth._client_secrets import endpoint_warnings, load_client_secret
     from gemini_oauth._flow import run_login
 
     stream = out if out is not None else sys.stderr
-    client = load_client_secret(client_secret)
-    wanted = parse_scopes(scopes)
-    print(f"Using OAuth client {client.client_id} from {client.path}.", file=stream, flush=True)
-    for note in endpoint_warnings(client):
-        print(f"warning: {note}", file=stream, flush=True)
-    print(f"Asking for: {', '.join(short_name(s) for s in wanted)}.", file=stream, flush=True)
+
+    def say(text: str) -> None:
+        print(text, file=stream, flush=True)
+
     try:
-        return client, run_login(client, wanted, out=stream, **flow_options)
+        wanted = parse_scopes(scopes)
+        client = (
+            client_secret
+            if isinstance(client_secret, Client)
+            else load_client_secret(client_secret)
+        )
+        where = f"from {client.path}" if client.path else "saved with this login"
+        say(f"Using OAuth client {client.client_id} {where}.")
+        for note in endpoint_warnings(client):
+            say(f"warning: {note}")
+        say(f"Asking for: {', '.join(short_name(s) for s in wanted)}.")
+        if not calls_gemini(wanted):
+            say(gemini_scope_warning(wanted, command))
+        result = run_login(client, wanted, out=stream, **flow_options)
+        if not result.refresh_token and require_refresh_token:
+            say(
+                "Google sent no refresh token (it sends one only when its consent screen is "
+                "shown); asking again with the consent screen..."
+            )
+            result = run_login(client, wanted, out=stream, **{**flow_options, "prompt": "consent"})
+            if not result.refresh_token:
+                raise LoginError(
+                    "Google sent no refresh token, even with its consent screen shown.",
+                    hint=f"Remove this app's access at {PERMISSIONS_URL}, then run "
+                    "'gemini-oauth login' again.",
+                )
     except GeminiOAuthError as exc:
         exc.hint = exc.hint.replace("gemini-oauth login", command)
         raise
+    return client, result
 
 
 def login(
     client_secret: str | Path | None = None,
-    scopes: str | Iterable[str] = QUICKSTART_SCOPES,
+    scopes: str | Iterable[str] | None = None,
     *,
     profile: str = "default",
     file: TokenFile | None = None,
@@ -360,42 +425,57 @@ def login(
     open_browser: Callable[[str], bool] | None = None,
     prompt_input: Callable[[str], str] | None = None,
     http: httpx.Client | None = None,
+    default_scopes: Iterable[str] = QUICKSTART_SCOPES,
 ) -> CachedCredentials:
     """Run the browser (or paste) login and cache the result; returns the new credentials.
 
-    The cache is ``file``, else the profile's. Conversation (which client file, what is asked,
-    the sign-in address) goes to ``out`` (stderr). ``quota_project`` None keeps the cached one.
-    The other options are ``_flow.run_login``'s. The credentials carry what a caller shows:
-    ``account``, ``granted_scopes``, ``quota_project_id`` and ``file``.
+    The cache is ``file``, else the profile's. What is not given comes from the saved set-up, so
+    signing in again needs no flags: the client (``client_secret`` None: the one the login was
+    made with, else the file search), ``scopes`` (None: those granted before, else
+    ``default_scopes``), ``quota_project`` and ``login_hint`` (the account). A refresh token
+    this login replaces is revoked after the new one is saved. Conversation (which client, what
+    is asked, the sign-in address) goes to ``out`` (stderr). The other options are
+    ``_flow.run_login``'s. The credentials carry ``account``, ``granted_scopes``,
+    ``quota_project_id`` and ``file``.
     """
     if quota_project:
         check_project_id(quota_project)  # before the browser, not after
     target = file or profile_file(profile, home)  # a bad profile name fails before any browser
-    held = (target.read() or {}).get("account") or ""  # an untrusted cache fails here too
-    command = "gemini-oauth login" if file else login_command(profile)
+    old = target.read() or {}  # an untrusted cache fails here too
+    held = old.get("account") or ""
+    command = login_command(profile) if file is None else _setup.load_creds_command(target.path)
+    where = f"profile {profile}" if file is None else str(target.path)
+    client = client_secret or _setup.client_from_record(old)
+    if old and client_secret is None and scopes is None:
+        print(f"Signing in with the saved set-up of {where}.", file=out or sys.stderr, flush=True)
+    wanted = scopes if scopes is not None else (_scope_list(old) or tuple(default_scopes))
+    reusable = has_grant(old) and not client_secret and client is not None
     client, result = sign_in(
-        client_secret,
-        scopes,
+        client,
+        wanted,
         command=command,
         out=out,
+        require_refresh_token=not reusable,
         no_browser=no_browser,
         port=port,
         timeout=timeout,
-        login_hint=login_hint,
+        login_hint=login_hint,  # the profile's account is checked after (_keep_account)
         required_scopes=required_scopes,
         open_browser=open_browser,
         prompt_input=prompt_input,
         http=http,
     )
-    email_asked = USERINFO_EMAIL in parse_scopes(scopes)
+    email_asked = USERINFO_EMAIL in parse_scopes(wanted)
     if held and not login_hint and (result.account or email_asked):  # else it cannot be told
-        where = f"profile {profile}" if file is None else str(target.path)
         _keep_account(held, where, client, result, out, prompt_input, http, profile)
-    save_login(result, client, file=target, quota_project=quota_project)
+    replaced = save_login(result, client, file=target, quota_project=quota_project, command=command)
+    if replaced is not None:
+        revoke_replaced(replaced, out=out, http=http)
     data = target.read()
     if data is None:  # pragma: no cover - we just wrote it
         raise LoginRequiredError(f"The login was not saved to {target.path}.")
-    return CachedCredentials.from_cache(data, target)
+    context = profile_context(profile, data) if file is None else file_context(target, data)
+    return CachedCredentials.from_cache(data, target, context)
 
 
 def _keep_account(
@@ -437,7 +517,7 @@ def _keep_account(
             hint=f"Run '{login_command(profile)} --login-hint {held}' to sign in as {held}.",
         )
     said = discard(client, result, http)
-    flag = _profile_flag(profile)
+    flag = profile_flag(profile)
     replace = f"--login-hint {result.account}" if result.account else "--login-hint EMAIL"
     raise AccountMismatchError(
         f"You signed in as {shown_account(result.account)}, but {where} belongs to {held}; "
@@ -463,30 +543,38 @@ def load_creds(
 ) -> CachedCredentials:
     """The quickstart's ``load_creds()``, without its failure modes.
 
-    ``client_secret`` (read only to log in) defaults to $GEMINI_OAUTH_CLIENT_SECRET, else
-    ./client_secret.json, else the one ./client_secret_*.json; ``token`` to ./token.json.
+    ``client_secret`` (read only to log in) defaults to the client the cached login was made
+    with, else $GEMINI_OAUTH_CLIENT_SECRET, ./client_secret.json, or the one
+    ./client_secret_*.json; ``token`` to ./token.json.
 
     Uses ``token`` (or the cache of ``profile``) when it covers ``scopes``; refreshes it when
     expired; logs in when there is no usable token, when the refresh token is dead, or for the
-    union of scopes when the cached grant lacks some. ``interactive`` (default: stdin is a TTY, or
-    a notebook kernel, where the paste flow runs) False raises LoginRequiredError /
+    union of scopes when the cached grant lacks some. ``interactive`` (default: stdin is a TTY or
+    a notebook kernel, where the paste flow runs, or a browser can be opened, as the
+    quickstart's function does from an IDE or a GUI app) False raises LoginRequiredError /
     InvalidGrantError instead of opening a login.
     """
+    from gemini_oauth._flow import browser_usable, in_notebook
+
     file = profile_file(profile) if profile else TokenFile(token)
     if quota_project:
         check_project_id(quota_project)
     wanted = parse_scopes(scopes)
+    terminal = sys.stdin.isatty() or in_notebook()
     if interactive is None:
-        from gemini_oauth._flow import in_notebook
-
-        interactive = sys.stdin.isatty() or in_notebook()
+        interactive = terminal or (not no_browser and browser_usable())
+    if interactive and not terminal and "prompt_input" not in flow_options:
+        flow_options["prompt_input"] = _no_terminal  # a browser, but nowhere to paste
     data = file.read()
     granted = _scope_list(data) if data else []
     reason = "There is no cached login"
+    context = profile_context(profile, data or {}) if profile else file_context(file, data or {})
     if data is not None:
         missing = [s for s in wanted if granted_form(s) not in granted]
-        if not missing:
-            creds = CachedCredentials.from_cache(data, file)
+        if not has_grant(data):
+            reason = login_needed_error(context, data).message.rstrip(".")
+        elif not missing:
+            creds = CachedCredentials.from_cache(data, file, context)
             try:
                 if not creds.valid:
                     own = _default_request()  # made lazily: costs nothing until used
@@ -501,28 +589,32 @@ def load_creds(
             except (InvalidGrantError, LoginRequiredError) as exc:
                 if not interactive:
                     raise
-                reason = exc.message
+                reason = exc.message.rstrip(".")
         else:
             reason = f"The cached login lacks {', '.join(missing)}"
         quota_project = quota_project or data.get("quota_project_id")
     if not interactive:
         raise LoginRequiredError(
-            f"{reason} in {file.path}, and this is not an interactive session.",
-            hint="Run 'gemini-oauth login' in a terminal, or call load_creds(interactive=True).",
+            f"{reason} ({file.path}), and there is no terminal or browser here to sign in with.",
+            hint=f"Run {context.run} in a terminal, or call load_creds(interactive=True).",
         )
     union = [*granted, *(s for s in wanted if granted_form(s) not in granted)]
+    target: dict[str, Any] = {"profile": profile} if profile else {"file": file}
     return login(
         client_secret,
         union,
-        file=file,
+        **target,
         quota_project=quota_project,
-        no_browser=no_browser,
+        no_browser=False if not terminal else no_browser,
         **flow_options,
     )
 
 
-def _profile_flag(profile: str) -> str:
-    return "" if profile == "default" else f" --profile {profile}"
+def _no_terminal(prompt: str) -> str:
+    raise LoginRequiredError(
+        "No browser could be opened, and there is no terminal to paste the sign-in address into.",
+        hint="Run the program in a terminal, or set BROWSER to a browser command.",
+    )
 
 
 def _set_quota_project(file: TokenFile, quota_project: str) -> None:
@@ -554,6 +646,9 @@ def revoke_and_delete(
         data = file.read()
         if data is None:
             return None
+        if not has_grant(data):  # a set-up whose sign-in already ended: nothing to revoke
+            file.delete()
+            return data
         request = HttpxRequest(client)
         try:
             uri = data.get("revoke_uri") or GOOGLE_REVOKE_URI

@@ -13,12 +13,14 @@ raised). ``_credentials.login`` adds the profile's own account to that check.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 import webbrowser
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
+from urllib.parse import unquote
 
 from gemini_oauth import _clock
 from gemini_oauth._authorize import authorization_url, parse_callback
@@ -29,6 +31,7 @@ from gemini_oauth.errors import (
     AccountMismatchError,
     CallbackError,
     GeminiOAuthError,
+    InvalidGrantError,
     LoginError,
     PortInUseError,
     ScopeNotGrantedError,
@@ -128,15 +131,20 @@ def run_login(
             client, redirect_uri, requested, state, challenge, login_hint, prompt
         )
 
-    redirect_uri, code = "", None
+    def exchange(redirect_uri: str, code: str) -> tuple[TokenResponse, float]:
+        _say(stream, "Authorization received; exchanging it for tokens...")
+        issued = _clock.now()  # before the request: the expiry errs on the early side
+        form = token_request(client, code, verifier, redirect_uri)
+        return _exchange(client, form, http), issued
+
+    answer = None
     if not no_browser:
 
         def warn(text: str) -> None:
             _say(stream, f"warning: {text}")
 
         with LoopbackListener(port=port, timeout=timeout, warn=warn) as listener:
-            redirect_uri = listener.redirect_uri
-            url = url_for(redirect_uri)
+            url = url_for(listener.redirect_uri)
             _say(stream, "Opening the sign-in page in your browser. If it does not open, visit:")
             _say(stream, f"\n    {url}\n")
             if not listener.verify_peers and not login_hint:
@@ -144,14 +152,13 @@ def run_login(
             if _open(open_browser or webbrowser.open, listener.launcher(url)):
                 _say(stream, f"Waiting for the browser (up to {timeout:g} s; Ctrl-C to cancel)...")
                 code = listener.wait(state)
+                answer = exchange(listener.redirect_uri, code)
             else:
                 _say(stream, "No browser could be opened; switching to the paste flow.")
-    if code is None:
+    if answer is None:
         ask = prompt_input or (lambda text: _ask(stream, text))
-        redirect_uri, code = _paste_flow(url_for, state, port, ask, stream)
-    _say(stream, "Authorization received; exchanging it for tokens...")
-    issued = _clock.now()  # before the request: the expiry errs on the early side
-    token = _exchange(client, token_request(client, code, verifier, redirect_uri), http)
+        answer = _paste_flow(url_for, state, port, ask, stream, exchange)
+    token, issued = answer
     result = LoginResult(
         access_token=token.access_token,
         refresh_token=token.refresh_token,
@@ -239,11 +246,14 @@ def _paste_flow(
     port: int,
     prompt_input: Callable[[str], str],
     stream: TextIO,
-) -> tuple[str, str]:
+    exchange: Callable[[str, str], tuple[TokenResponse, float]],
+) -> tuple[TokenResponse, float]:
     """Headless: the user opens the URL anywhere and pastes back the address the browser ended on.
 
-    The loopback port is bound (not listened on) meanwhile: a browser on this machine gets
-    "connection refused" and no other local process can take the port and receive the code.
+    What people paste is forgiven (surrounding quotes, blanks, a trailing newline); an address
+    cut off or already used gets another try while attempts are left. The loopback port is
+    bound (not listened on) meanwhile: a browser on this machine gets "connection refused" and
+    no other local process can take the port and receive the code.
     """
     reserve = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -263,23 +273,64 @@ def _paste_flow(
             "its address bar and paste it here.",
         )
         for attempt in range(1, PASTE_ATTEMPTS + 1):
+            left = PASTE_ATTEMPTS - attempt
             try:
-                text = prompt_input("Address the browser ended on: ")
+                text = unwrap_paste(prompt_input("Address the browser ended on: "))
             except EOFError:
                 raise LoginError("No address was pasted (end of input).") from None
             try:
-                return redirect_uri, parse_callback(text.strip(), state, path, expected_port=bound)
+                code = parse_callback(text, state, path, expected_port=bound)
+                return exchange(redirect_uri, code)
             except CallbackError as exc:
-                left = PASTE_ATTEMPTS - attempt
-                _say(stream, f"That address does not fit this login: {exc.message}")
-                if left:
-                    _say(
-                        stream,
-                        f"Paste the full address starting with http://127.0.0.1 ({left} left).",
-                    )
+                _say(
+                    stream,
+                    f"That address does not fit this login: {_paste_problem(text, state, exc)}",
+                )
+            except InvalidGrantError as exc:
+                if not left:
+                    raise
+                _say(
+                    stream,
+                    "Google refused the code in that address: it looks cut off, or was already "
+                    f"used ({exc.description or exc.error}).",
+                )
+                _say(stream, "If you pasted it before, open the sign-in address above again.")
+            if left:
+                _say(
+                    stream,
+                    f"Paste the whole address, starting with http://127.0.0.1 ({left} left).",
+                )
         raise CallbackError(f"No valid address after {PASTE_ATTEMPTS} attempts.")
     finally:
         reserve.close()
+
+
+_QUOTES = {'"': '"', "'": "'", "`": "`", "<": ">", "\u201c": "\u201d", "\u2018": "\u2019"}
+
+
+def unwrap_paste(text: str) -> str:
+    """What was meant by a paste: without surrounding blanks, newlines or quotes (<>, "", '')."""
+    text = text.strip()
+    while len(text) >= 2 and _QUOTES.get(text[0]) == text[-1]:
+        text = text[1:-1].strip()
+    return text
+
+
+def _paste_problem(text: str, state: str, refused: CallbackError) -> str:
+    """Why a pasted address does not fit, in the words a person needs."""
+    if "://" not in text and not text.startswith("/") and "?" not in text and "=" not in text:
+        return (
+            "it looks like the code alone. Without the address around it, its state cannot be "
+            "checked (a code alone could come from someone else's sign-in), so paste the whole "
+            "address from the browser's address bar."
+        )
+    shown = re.search(r"[?&]state=([^&#]*)", text)
+    pasted = unquote(shown.group(1)) if shown else None
+    if "?" not in text or (pasted is not None and pasted != state and state.startswith(pasted)):
+        return "it looks cut off; copy the whole address again."
+    if pasted == state and not re.search(r"[?&](code|error)=", text):
+        return "it looks cut off (no code= part); copy the whole address again."
+    return refused.message
 
 
 def _exchange(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gemini_oauth._constants import (
@@ -21,14 +21,20 @@ from gemini_oauth._constants import (
     QUOTA_PROJECT_ENV,
 )
 from gemini_oauth._project import check_project_id
-from gemini_oauth._token_endpoint import from_google_auth
+from gemini_oauth._token_endpoint import (
+    ANY_CONTEXT,
+    GOOGLE_AUTH_CONTEXT,
+    GrantContext,
+    from_google_auth,
+)
 from gemini_oauth._urls import checked_url, host_of, is_local_host
 from gemini_oauth.errors import (
     AdcError,
     CacheError,
     GeminiOAuthError,
-    LoginRequiredError,
+    NetworkError,
     QuotaProjectError,
+    TokenEndpointError,
 )
 from gemini_oauth.scopes import CLOUD_PLATFORM
 
@@ -39,21 +45,44 @@ log = logging.getLogger(__name__)
 
 
 def resolve_credentials(
-    credentials: Credentials | None = None, *, profile: str | None = None, adc: bool = False
+    credentials: Credentials | None = None,
+    *,
+    profile: str | None = None,
+    adc: bool = False,
+    notice: Callable[[str], None] | None = None,
 ) -> Credentials:
-    """Explicit credentials, else a gemini-oauth profile (named or default), else ADC."""
+    """Explicit credentials, else a gemini-oauth profile (named or default), else ADC.
+
+    ADC is used unasked only when no profile is named and no ``default`` profile exists (a
+    profile whose login ended is reported, not skipped); ``notice`` is then told, once, which
+    source and account that is.
+    """
     if credentials is not None:
         return credentials
     if not adc:
         from gemini_oauth import _credentials as creds_mod
+        from gemini_oauth._store import profile_file
 
         name = profile or os.environ.get(PROFILE_ENV) or None
-        try:
+        if name is not None or profile_file("default").read() is not None:
             return creds_mod.load_profile(name or "default")
-        except LoginRequiredError:  # no such profile: ADC, unless one was named
-            if name is not None:
-                raise
-    return _adc()
+    creds = _adc()
+    if not adc and notice is not None:
+        notice(_fallback_note(creds))
+    return creds
+
+
+def _fallback_note(credentials: Credentials) -> str:
+    from gemini_oauth._adc_status import find_source
+
+    source = find_source(probe_metadata=False)
+    email = getattr(credentials, "service_account_email", None)
+    who = f" ({email})" if isinstance(email, str) and "@" in email else ""
+    what = source.describe() if source is not None else f"the metadata server{who}"
+    return (
+        f"note: no gemini-oauth login (profile 'default'), so Application Default Credentials "
+        f"are used: {what}. Run 'gemini-oauth login' to use a login of your own."
+    )
 
 
 def _adc() -> Credentials:
@@ -172,7 +201,7 @@ class OAuthHeaders:
             try:
                 self.credentials.before_request(request, method, url, headers)  # type: ignore[no-untyped-call]
             except Exception as exc:
-                raise from_google_auth(exc, self.credentials) from None
+                raise _for_api(from_google_auth(exc, self.credentials)) from None
         headers.pop("x-goog-user-project", None)
         if self.quota_project:
             headers["x-goog-user-project"] = self.quota_project
@@ -186,11 +215,30 @@ class OAuthHeaders:
             try:
                 self.credentials.refresh(request)  # type: ignore[no-untyped-call]
             except Exception as exc:
-                raise from_google_auth(exc, self.credentials) from None
+                raise _for_api(from_google_auth(exc, self.credentials)) from None
 
     def needs_refresh(self) -> bool:
         """True when the next request would have to refresh first (blocking I/O)."""
         return not self.credentials.valid
+
+
+def caller_context(credentials: Credentials) -> GrantContext:
+    """Whose login is behind a call: a saved login's or ADC's own context; credentials of
+    google-auth's (a service account, the metadata server) are ADC's."""
+    from google.oauth2.credentials import Credentials as UserCredentials
+
+    context = getattr(credentials, "context", None)
+    if isinstance(context, GrantContext):
+        return context
+    return ANY_CONTEXT if isinstance(credentials, UserCredentials) else GOOGLE_AUTH_CONTEXT
+
+
+def _for_api(error: GeminiOAuthError) -> GeminiOAuthError:
+    """During an API call, a token endpoint that failed to answer is an outage of the call's own
+    path (exit 4, as an unreachable API), not a login that is needed (3)."""
+    if isinstance(error, TokenEndpointError) and error.transient:
+        error.exit_code = NetworkError.exit_code
+    return error
 
 
 def bearer_of(headers: Mapping[str, str]) -> str:
@@ -202,6 +250,7 @@ def bearer_of(headers: Mapping[str, str]) -> str:
 __all__ = [
     "OAuthHeaders",
     "bearer_of",
+    "caller_context",
     "oauth_credentials",
     "resolve_base_url",
     "resolve_credentials",

@@ -1,7 +1,9 @@
 """The token cache: paths, atomic 0600 writes, a cross-process lock, profiles, bad-file set-aside.
 
 A cache file is a google-auth ``authorized_user`` file plus cache fields (see ARCHITECTURE.md).
-Reads take no lock (writes are atomic renames); writers and refreshers hold ``lock()``.
+When a grant dies, the record is written again without its tokens (``without_tokens``): the
+settings a new login needs (client, scopes, quota project, account) stay, with ``login_needed``
+saying why. Reads take no lock (writes are atomic renames); writers and refreshers hold ``lock()``.
 Trust is by ownership (``_paths``): every folder and file must belong to this user; the modes of
 what the tool made are repaired, a home the user named is never chmod-ed, anything else is refused.
 """
@@ -35,18 +37,42 @@ from gemini_oauth.errors import CacheError
 
 __all__ = [
     "REFRESH_MARGIN",
+    "TOKEN_FIELDS",
     "TokenFile",
     "config_home",
+    "has_grant",
     "home_file",
     "is_cache_data",
     "list_profiles",
     "profile_file",
     "validate_profile_name",
+    "without_tokens",
 ]
 
 log = logging.getLogger(__name__)
 _POSIX = os.name != "nt"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+#: What a record loses when its grant dies; everything else is the login's set-up.
+TOKEN_FIELDS = (
+    "refresh_token",
+    "token",
+    "expiry",
+    "refresh_token_issued",
+    "rapt_token",
+    "id_token",
+)
+
+
+def without_tokens(data: Mapping[str, Any], reason: str, since: str) -> dict[str, Any]:
+    """The record with its tokens gone and its set-up kept, marked ``login_needed`` (why) and
+    ``login_needed_since`` (RFC 3339): what a dead grant leaves, whatever the backend."""
+    kept = {k: v for k, v in data.items() if k not in TOKEN_FIELDS}
+    return {**kept, "login_needed": reason, "login_needed_since": since}
+
+
+def has_grant(data: Mapping[str, Any] | None) -> bool:
+    """The record holds a refresh token (else it is a set-up waiting for a login)."""
+    return bool(data and isinstance(data.get("refresh_token"), str) and data["refresh_token"])
 
 
 def config_home() -> Path:

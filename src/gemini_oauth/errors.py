@@ -6,6 +6,7 @@ message ever contains a token, code, verifier or client secret.
     GeminiOAuthError
     ├── ClientSecretError        client_secret.json missing, unreadable or not a Desktop client
     ├── QuotaProjectError        a quota project id that is not a project id
+    ├── ScopeError               a scope name Google would not know (checked before the browser)
     ├── CacheError               a token cache that is corrupt or unsafe
     ├── LoginError               the interactive login did not complete
     │   ├── ConsentDeniedError   the user pressed Deny (error=access_denied)
@@ -45,7 +46,8 @@ class GeminiOAuthError(Exception):
     telling the user what to do next.
     """
 
-    exit_code: ClassVar[int] = 1
+    #: The class's code; an instance may carry its own (a transient TokenEndpointError: 1).
+    exit_code: int = 1
     default_hint: ClassVar[str] = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
@@ -72,6 +74,13 @@ class QuotaProjectError(GeminiOAuthError):
 
     exit_code = 2
     default_hint = "Use the project ID (e.g. my-project-123) or number from the console."
+
+
+class ScopeError(GeminiOAuthError):
+    """A short scope name that is not known: refused before the browser opens (Google would show
+    its own ``invalid_scope`` page and never return to the login)."""
+
+    exit_code = 2
 
 
 class CacheError(GeminiOAuthError):
@@ -146,7 +155,8 @@ class TokenEndpointError(GeminiOAuthError):
     ``error``, ``subtype`` (Google's ``error_subtype``, e.g. ``invalid_rapt``) and
     ``description`` are the server's, made safe to show; ``status`` is the HTTP status.
     ``transient`` is True when trying again later may work and signing in again would not help
-    (unreachable, 408/429/5xx, ``temporarily_unavailable``).
+    (unreachable, 408/429/5xx, ``temporarily_unavailable``). The exit code is 3 (login needed)
+    unless the failure is transient (1; 4 during an API call) or the client was refused (2).
     """
 
     exit_code = 3
@@ -161,6 +171,7 @@ class TokenEndpointError(GeminiOAuthError):
         subtype: str | None = None,
         transient: bool = False,
         hint: str | None = None,
+        exit_code: int | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.error = error
@@ -168,6 +179,8 @@ class TokenEndpointError(GeminiOAuthError):
         self.status = status
         self.subtype = subtype
         self.transient = transient
+        if exit_code is not None or transient:
+            self.exit_code = exit_code if exit_code is not None else 1
 
 
 #: Why a refresh token may die weekly, and the fix (Google's Testing-status rule).
@@ -326,6 +339,7 @@ __all__ = [
     "QuotaProjectError",
     "RateLimitError",
     "RevocationError",
+    "ScopeError",
     "ScopeInsufficientError",
     "ScopeNotGrantedError",
     "ServerError",

@@ -233,7 +233,7 @@ def test_login_with_a_stale_client_secret_says_what_to_do(
     data["installed"]["client_secret"] = "stale-secret-from-an-old-download"
     (tmp_path / "client_secret.json").write_text(json.dumps(data))
     done = _run([], tmp_path / "home", browser=_ua(), cwd=tmp_path)
-    assert done.returncode == 3 and "invalid_client" in done.stderr, done.stderr
+    assert done.returncode == 2 and "invalid_client" in done.stderr, done.stderr  # the client file
     assert "download it again" in done.stderr and "stale-secret" not in done.stderr
     assert not (tmp_path / "home" / "profiles" / "default.json").exists()
 

@@ -91,8 +91,9 @@ def test_print_access_token_after_revocation(emulator: Emulator, cli: Captured) 
     httpx.post(emulator.base_url + "/revoke", data={"token": body["refresh_token"]}, timeout=10)
     code, out, err = cli("print-access-token")
     assert (code, out) == (3, "")
-    assert "revoked" in err and "7 days" in err
-    assert store.profile_file("default").read() is None
+    assert "revoked" in err and "not the 7-day Testing limit" in err
+    assert "Run 'gemini-oauth login' to sign in again." in err
+    assert not store.has_grant(store.profile_file("default").read())
     assert not any(s in t for s in secrets_of(body) for t in cli.texts)
 
 

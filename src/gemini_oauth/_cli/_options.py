@@ -27,6 +27,8 @@ from gemini_oauth._constants import (
 )
 
 if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+
     from gemini_oauth._client import GeminiClient
 
 P = ParamSpec("P")
@@ -144,12 +146,17 @@ class Connection:
     endpoint: str | None
     api_version: str
 
+    def credentials(self) -> Credentials:
+        """The credentials the flags name; falling back to ADC unasked is said on stderr."""
+        from gemini_oauth._request_auth import resolve_credentials
+
+        return resolve_credentials(profile=self.profile, adc=self.adc, notice=say)
+
     def client(self) -> GeminiClient:
         from gemini_oauth._client import GeminiClient
 
         return GeminiClient(
-            profile=self.profile,
-            adc=self.adc,
+            self.credentials(),
             quota_project=self.quota_project,
             base_url=self.endpoint,
             api_version=self.api_version,

@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "adc": "gemini_oauth._cli.adc:adc",
     "emulator": "gemini_oauth._cli.emulator:emulator",
     "demo": "gemini_oauth._cli.demo:demo",
+    "doctor": "gemini_oauth._cli.doctor:doctor",
 }
 
 

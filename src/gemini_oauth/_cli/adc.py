@@ -18,6 +18,7 @@ from gemini_oauth._cli._options import (
     verbose_option,
     yes_option,
 )
+from gemini_oauth._constants import CREDENTIALS_ENV
 from gemini_oauth._project import is_project_id
 
 
@@ -136,11 +137,22 @@ def revoke(yes: bool) -> None:
 @json_option("Print the status as JSON on stdout.")
 @verbose_option
 def status(as_json: bool) -> None:
-    """Show the ADC file: path, type, account, client, quota project, overrides."""
-    info = _adc.adc_status()
+    """Show what Google's libraries would use as ADC, and the ADC file: path, type, account,
+    client, quota project, overrides.
+
+    The source is $GOOGLE_APPLICATION_CREDENTIALS's file (a user's ADC or a service-account
+    key), else the ADC file, else the metadata server. Exit code 3 when there is none.
+    """
+    from gemini_oauth._adc_status import adc_status
+
+    info = adc_status()
     if as_json:
         echo_json(info.to_dict())
     else:
+        if info.source is not None:
+            click.echo(f"✓ Application Default Credentials: {info.source.describe()}")
+        else:
+            click.echo("✗ No Application Default Credentials")
         mark = "✓" if info.exists else "✗"
         click.echo(f"{mark} {info.path}" + ("" if info.exists else " (missing)"))
         for label, value in (
@@ -154,6 +166,9 @@ def status(as_json: bool) -> None:
                 click.echo(f"  {label}: {value}")
     for note in info.warnings:
         say(f"warning: {note}")
-    if not info.exists:
-        say("Run 'gemini-oauth adc login' to create it.")
+    if info.overridden_by and info.source is None:  # a variable to fix, not a login to make
+        say(f"Fix or unset {CREDENTIALS_ENV}.")
+        exit_with(1)
+    if info.source is None:
+        say(f"Run '{_adc.login_command()}' to create them.")
         exit_with(3)

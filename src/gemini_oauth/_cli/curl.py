@@ -238,14 +238,10 @@ def curl_url(path: str, endpoint: str | None, api_version: str) -> str:
 
 
 def _auth_headers(conn: Connection) -> dict[str, str]:
-    from gemini_oauth._request_auth import (
-        OAuthHeaders,
-        resolve_credentials,
-        resolve_quota_project,
-    )
+    from gemini_oauth._request_auth import OAuthHeaders, resolve_quota_project
     from gemini_oauth._transport import HttpxRequest
 
-    creds = resolve_credentials(profile=conn.profile, adc=conn.adc)
+    creds = conn.credentials()  # falling back to ADC unasked is said on stderr
     request = HttpxRequest()
     try:
         oauth = OAuthHeaders(creds, resolve_quota_project(conn.quota_project, creds))

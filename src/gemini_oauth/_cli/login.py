@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import sys
+from typing import Any
 
 import click
 
@@ -25,6 +27,11 @@ DEFAULT_SCOPES_TEXT = "openid,email,cloud-platform,retriever"
     f"{DEFAULT_SCOPES_TEXT} (the quickstart's, plus your identity for 'status').",
     quota_help="Project billed for API calls (sent as x-goog-user-project).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Sign in again without asking, when the profile is already logged in.",
+)
 @profile_option
 @verbose_option
 def login(
@@ -36,6 +43,7 @@ def login(
     login_hint: str | None,
     quota_project: str | None,
     as_json: bool,
+    force: bool,
     profile: str,
 ) -> None:
     """Sign in to Google and cache credentials for the Gemini API.
@@ -48,19 +56,28 @@ def login(
          command listens on; it checks the answer (state, PKCE) and gets tokens.
       4. Saves them to your profile file, readable only by you (mode 0600).
 
+    Signing in again to a profile needs no flags: its client, scopes, quota project and account
+    are kept, even after its sign-in ended (7-day expiry, revocation). The sign-in it replaces
+    is revoked, so grants do not pile up (Google keeps at most 100 per app and account).
+
     \b
     Examples:
       gemini-oauth login
       gemini-oauth login --client-secret ~/Downloads/client_secret_123.json
       gemini-oauth login --no-browser            # over SSH: paste the final address back
       gemini-oauth login --scopes retriever,cloud-platform --profile work
+      gemini-oauth login --profile work          # again, with the same set-up
     """
     from gemini_oauth._credentials import login as sign_in_and_save
+    from gemini_oauth._store import has_grant, profile_file
     from gemini_oauth.scopes import parse_scopes
 
-    wanted = parse_scopes(scopes) if scopes else DEFAULT_SCOPES
-    if not wanted:
+    wanted = parse_scopes(scopes) if scopes else None  # unknown names: exit 2, before any browser
+    if scopes is not None and not wanted:
         raise click.BadParameter("give at least one scope", param_hint="--scopes")
+    current = profile_file(profile).read()
+    if has_grant(current) and not force and not _sign_in_again(profile, current or {}):
+        return
     creds = sign_in_and_save(
         client_secret,
         wanted,
@@ -70,6 +87,7 @@ def login(
         port=port,
         timeout=timeout,
         login_hint=login_hint,
+        default_scopes=DEFAULT_SCOPES,
     )
     assert creds.file is not None  # login() always caches
     path = creds.file.path
@@ -91,3 +109,15 @@ def login(
                 "quota_project": creds.quota_project_id,
             }
         )
+
+
+def _sign_in_again(profile: str, current: dict[str, Any]) -> bool:
+    """A profile that holds a grant: on a terminal, ask; elsewhere, say it is being replaced."""
+    who = current.get("account") or "an unknown account (no openid scope)"
+    if not sys.stdin.isatty():
+        say(f"Profile '{profile}' is logged in as {who}; signing in again replaces that login.")
+        return True
+    if click.confirm(f"Profile '{profile}' is logged in as {who}; sign in again?", err=True):
+        return True
+    say(f"Nothing changed: profile '{profile}' is still logged in as {who}. (--force skips this.)")
+    return False

@@ -20,7 +20,8 @@ from gemini_oauth._cli._options import (
 )
 from gemini_oauth._clock import rfc3339_to_epoch, to_rfc3339
 from gemini_oauth._redact import terminal_text
-from gemini_oauth._store import TokenFile, profile_file
+from gemini_oauth._setup import login_command
+from gemini_oauth._store import TokenFile, has_grant, profile_file
 from gemini_oauth.scopes import short_name
 
 
@@ -79,6 +80,19 @@ def status_data(profile: str, file: TokenFile, data: dict[str, Any] | None) -> d
     out: dict[str, Any] = {"profile": profile, "cache_path": str(file.path)}
     if data is None:
         return {**out, "logged_in": False}
+    if not has_grant(data):  # the sign-in ended; its set-up waits for the next login
+        scopes = data.get("scopes") or []
+        return {
+            **out,
+            "logged_in": False,
+            "login_needed": data.get("login_needed"),
+            "login_needed_since": data.get("login_needed_since"),
+            "login_command": login_command(profile),
+            "account": data.get("account") or None,
+            "client_id": data.get("client_id"),
+            "scopes": scopes.split() if isinstance(scopes, str) else scopes,
+            "quota_project": data.get("quota_project_id"),
+        }
     expiry, remaining = data.get("expiry"), None
     try:
         remaining = int(rfc3339_to_epoch(expiry) - _clock.now()) if expiry else None
@@ -116,11 +130,21 @@ def status(profile: str, as_json: bool) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from gemini_oauth._credentials import login_command
-
     if not info["logged_in"]:  # an error: stderr, exit 3
         err = Console(stderr=True, highlight=False)
-        err.print(f"[red]X[/] Not logged in (profile {escape(profile)}).")
+        if "login_needed" in info:
+            since = f" since {info['login_needed_since']}" if info["login_needed_since"] else ""
+            err.print(f"[red]X[/] Login needed (profile {escape(profile)}){escape(since)}:")
+            err.print(f"  {escape(str(info['login_needed'] or 'no refresh token'))}")
+            kept = [
+                f"account {info['account'] or '(unknown)'}",
+                f"client {info['client_id']}",
+                "scopes " + (", ".join(short_name(s) for s in info["scopes"]) or "(none)"),
+                f"quota project {info['quota_project'] or '(none)'}",
+            ]
+            err.print(f"  Kept for the next login: {escape('; '.join(kept))}.")
+        else:
+            err.print(f"[red]X[/] Not logged in (profile {escape(profile)}).")
         err.print(f"  Run '{escape(login_command(profile))}'.")
         exit_with(3)
     out = Console(highlight=False)  # the status is the data asked for: stdout, as adc status
@@ -157,6 +181,11 @@ def logout(profile: str, yes: bool) -> None:
 
     file = profile_file(profile)
     data = file.read()
+    if data is not None and not has_grant(data):  # nothing at Google to revoke
+        confirm(f"Remove the saved set-up of profile {profile}?", action="log out", yes=yes)
+        file.delete()
+        say(f"Profile {profile} had no live sign-in; its saved set-up ({file.path}) was removed.")
+        return
     if data is not None:
         who = data.get("account") or "this account"
         question = f"Log out {who} (profile {profile}) and revoke its token?"

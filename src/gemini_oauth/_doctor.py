@@ -1,0 +1,569 @@
+"""``gemini-oauth doctor``: every check a support engineer would run, as data.
+
+Each check is a function of the shared ``Visit`` (what the checks before it found: the record,
+the client, the credentials, a fresh token, the server's clock) returning a ``Check``: ok,
+warning, failure or skipped, with a one-line summary and the fix. ``CHECKS`` is their order;
+a new check is one function added there (a cache backend's check goes right after ``cache``).
+Nothing secret is ever put in a Check: no token, code, refresh token or client secret.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from gemini_oauth import _clock
+from gemini_oauth._constants import (
+    API_KEY_ENVS,
+    BASE_URL_ENV,
+    CLIENT_SECRET_ENV,
+    CLOUDSDK_CONFIG_ENV,
+    CREDENTIALS_ENV,
+    GOOGLE_TOKEN_URI,
+    HOME_ENV,
+    PROFILE_ENV,
+    QUOTA_PROJECT_ENV,
+    TESTING_REFRESH_LIFETIME,
+    TOKEN_HOST_ENV,
+    is_loopback_host,
+)
+from gemini_oauth.errors import GeminiOAuthError
+
+if TYPE_CHECKING:
+    import httpx
+    from google.auth.credentials import Credentials
+
+    from gemini_oauth._client_secrets import ClientSecret
+
+OK, WARNING, FAILURE, SKIPPED = "ok", "warning", "failure", "skipped"
+#: How long one probe may take; the whole run stays within a few seconds.
+PROBE_TIMEOUT = 3.0
+#: Clock skew that deserves a warning, and one that breaks token expiry (the refresh margin).
+SKEW_WARNING, SKEW_FAILURE = 60.0, 300.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: ``status`` is ok, warning, failure or skipped; ``fix`` what to do about it."""
+
+    name: str
+    status: str
+    summary: str
+    fix: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Visit:
+    """What the checks share, filled in as they run."""
+
+    profile: str | None  # None: ADC, or the profile 'default' when it exists
+    adc: bool
+    http: httpx.Client
+    login: str = "gemini-oauth login"
+    record: dict[str, Any] | None = None
+    record_path: Path | None = None
+    modes: list[tuple[Path, int, int, bool]] = field(default_factory=list)  # path, mode, uid, link
+    client: ClientSecret | None = None
+    token_uri: str = GOOGLE_TOKEN_URI
+    base_url: str = ""
+    server_time: float | None = None
+    credentials: Credentials | None = None
+    source: str = ""
+
+    @property
+    def target(self) -> str:
+        return "Application Default Credentials" if self.adc else f"profile '{self.profile}'"
+
+
+@dataclass
+class Report:
+    """What ``doctor --json`` prints: the target, each check, the counts, and ``ok``."""
+
+    target: str
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return not any(c.status == FAILURE for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = {
+            s: sum(c.status == s for c in self.checks) for s in (OK, WARNING, FAILURE, SKIPPED)
+        }
+        return {
+            "target": self.target,
+            "ok": self.ok,
+            "counts": counts,
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+
+# ---------------------------------------------------------------- the checks, in order
+
+
+def check_client(v: Visit) -> Check:
+    """The OAuth client: found, a Desktop client, with Google's (or loopback) endpoints."""
+    from gemini_oauth._client_secrets import load_client_secret
+    from gemini_oauth._setup import client_from_record
+
+    if v.adc:
+        client_id = (v.record or {}).get("client_id")
+        if not client_id:
+            return Check(
+                "client",
+                SKIPPED,
+                "These ADC carry no OAuth client (a service account or the metadata server).",
+            )
+        return Check("client", OK, f"The ADC file carries its OAuth client {client_id}.")
+    recorded = client_from_record(v.record or {})
+    path = (v.record or {}).get("client_secret_file")
+    try:
+        v.client = recorded or load_client_secret(None)
+    except GeminiOAuthError as exc:
+        return Check("client", FAILURE, exc.message, exc.hint)
+    client = v.client
+    v.token_uri = client.token_uri
+    where = f"from {client.path}" if client.path else "saved with the login"
+    if recorded is not None and path and client.path is None:
+        where += f" (its file {path} is gone or changed)"
+    foreign = [
+        name
+        for name, uri in (("auth_uri", client.auth_uri), ("token_uri", client.token_uri))
+        if not _google_or_loopback(uri)
+    ]
+    details = {"client_id": client.client_id, "path": str(client.path) if client.path else None}
+    if foreign:
+        return Check(
+            "client",
+            WARNING,
+            f"Desktop client {client.client_id} {where} sends sign-ins to a host that is neither "
+            f"Google's nor this machine ({', '.join(foreign)}).",
+            "Download the client again from Google Cloud console > Google Auth platform > "
+            "Clients, unless you meant to use another server.",
+            details,
+        )
+    return Check("client", OK, f"Desktop client {client.client_id} {where}.", details=details)
+
+
+def check_reachability(v: Visit) -> list[Check]:
+    """The OAuth and Gemini hosts answer (through the proxy the environment names), and the
+    clock agrees with the token endpoint's ``Date``."""
+    from gemini_oauth._request_auth import resolve_base_url
+
+    proxy = next((os.environ[n] for n in _PROXY_ENVS if os.environ.get(n)), "")
+    via = f" through the proxy {_without_userinfo(proxy)}" if proxy else ""
+    found: list[Check] = []
+    try:
+        v.base_url = resolve_base_url(None)
+    except GeminiOAuthError as exc:
+        found.append(Check("reachability", FAILURE, exc.message, exc.hint))
+    hosts = [("OAuth", v.token_uri)] + ([("Gemini", v.base_url)] if v.base_url else [])
+    for label, url in hosts:
+        origin = _origin(url)
+        try:
+            response = v.http.get(origin + "/", timeout=PROBE_TIMEOUT)
+        except Exception as exc:  # every transport failure is the finding itself
+            found.append(
+                Check(
+                    "reachability",
+                    FAILURE,
+                    f"The {label} host {origin} cannot be reached{via} ({type(exc).__name__}).",
+                    "Check the network connection, and HTTPS_PROXY / NO_PROXY if a proxy is "
+                    "needed; then run the doctor again.",
+                )
+            )
+            continue
+        found.append(Check("reachability", OK, f"The {label} host {origin} answers{via}."))
+        if label == "OAuth":
+            v.server_time = _clock.http_date_to_epoch(response.headers.get("date"))
+    found.insert(0, _clock_check(v))
+    return found
+
+
+def _clock_check(v: Visit) -> Check:
+    if v.server_time is None:
+        return Check("clock", SKIPPED, "The token endpoint gave no Date header to compare with.")
+    skew = _clock.now() - v.server_time
+    ahead = "ahead of" if skew > 0 else "behind"
+    said = f"This machine's clock is {_duration(abs(skew))} {ahead} the token endpoint's"
+    details = {"skew_seconds": round(skew)}
+    fix = "Set the clock (e.g. turn on network time: 'timedatectl set-ntp true' on Linux)."
+    if abs(skew) >= SKEW_FAILURE:
+        return Check(
+            "clock", FAILURE, said + ": tokens will seem valid or expired wrongly.", fix, details
+        )
+    if abs(skew) >= SKEW_WARNING:
+        return Check("clock", WARNING, said + ".", fix, details)
+    return Check("clock", OK, "The clock agrees with the token endpoint's.", details=details)
+
+
+def check_cache(v: Visit) -> Check:
+    """The cache (or ADC file) and its folders: owned by this user, private, no symlinks."""
+    if not v.modes:
+        return Check("cache", SKIPPED, f"No file for {v.target} yet.")
+    problems = []
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    for path, mode, owner, link in v.modes:
+        if link:
+            problems.append(f"{path} is a symbolic link")
+        elif uid is not None and owner != uid:
+            problems.append(f"{path} belongs to uid {owner}, not to you")
+        elif os.name != "nt" and stat.S_IMODE(mode) & 0o077:
+            problems.append(f"{path} is open to others (mode {stat.S_IMODE(mode):04o})")
+    shown = ", ".join(str(p) for p, *_ in v.modes)
+    if problems:
+        return Check(
+            "cache",
+            FAILURE,
+            "; ".join(problems) + ".",
+            "Make them yours and private: chmod 700 on the folders and 600 on the "
+            "file (gemini-oauth repairs the modes of its own files when it reads them), "
+            "or remove the link.",
+        )
+    return Check("cache", OK, f"Owned by you and private: {shown}.")
+
+
+def check_login(v: Visit) -> Check:
+    """A refresh token is there, the access token is (made) valid, the grant's age is told."""
+    from gemini_oauth._store import has_grant
+
+    if v.adc:
+        return _adc_login(v)
+    data = v.record
+    if data is None:
+        return Check("login", FAILURE, f"Not logged in ({v.target}).", f"Run '{v.login}'.")
+    if not has_grant(data):
+        return Check(
+            "login",
+            FAILURE,
+            f"The sign-in of {v.target} ended: {data.get('login_needed') or 'no refresh token'}",
+            f"Run '{v.login}'; it keeps the client, scopes, quota project and account.",
+        )
+    from gemini_oauth._credentials import load_profile
+
+    creds = load_profile(v.profile or "default")
+    v.credentials = creds
+    age = _grant_age(data, v.server_time)
+    details = {"account": data.get("account") or None, "grant_age_days": _days(age)}
+    failure = _refresh_if_needed(v)
+    if failure is not None:
+        return failure
+    if age is not None and age >= TESTING_REFRESH_LIFETIME - 86400:
+        return Check(
+            "login",
+            WARNING,
+            f"Logged in as {data.get('account') or '(unknown account)'}; the refresh token is "
+            f"{_days(age)} days old: if the app is in Testing status Google ends it at 7 days.",
+            "Publish the app (Google Auth platform > Audience), or sign in again then: "
+            f"'{v.login}'.",
+            details,
+        )
+    return Check(
+        "login",
+        OK,
+        f"Logged in as {data.get('account') or '(unknown account)'}; "
+        f"the refresh token is {_days(age) if age is not None else '?'} days old.",
+        details=details,
+    )
+
+
+def _adc_login(v: Visit) -> Check:
+    from gemini_oauth._adc import default_credentials
+    from gemini_oauth._adc_status import find_source
+
+    source = find_source()
+    if source is None:
+        from gemini_oauth._adc import login_command
+
+        return Check(
+            "login",
+            FAILURE,
+            "No Application Default Credentials were found.",
+            f"Run '{login_command()}', or set {CREDENTIALS_ENV} to a key file.",
+        )
+    v.source = source.describe()
+    try:
+        v.credentials = default_credentials()[0]
+    except GeminiOAuthError as exc:
+        return Check("login", FAILURE, exc.message, exc.hint)
+    failure = _refresh_if_needed(v)
+    return failure or Check(
+        "login",
+        OK,
+        f"Application Default Credentials: {v.source}.",
+        details={"source": source.to_dict()},
+    )
+
+
+def _refresh_if_needed(v: Visit) -> Check | None:
+    from gemini_oauth._token_endpoint import from_google_auth
+    from gemini_oauth._transport import HttpxRequest
+
+    creds = v.credentials
+    if creds is None or creds.valid:
+        return None
+    request = HttpxRequest(v.http)
+    try:
+        creds.refresh(request)  # type: ignore[no-untyped-call]
+    except Exception as exc:
+        error = from_google_auth(exc, creds)
+        return Check("login", FAILURE, error.message, error.hint)
+    return None
+
+
+def check_scopes(v: Visit) -> Check:
+    """The granted scopes include one GenerateContent accepts."""
+    from gemini_oauth.scopes import calls_gemini, short_name
+
+    granted = list((v.record or {}).get("scopes") or []) if not v.adc else []
+    if v.adc:
+        scopes = getattr(v.credentials, "scopes", None) or []
+        granted = list(scopes)
+    if not granted:
+        return Check(
+            "scopes",
+            SKIPPED,
+            "The credentials do not say which scopes they carry (tokeninfo below does).",
+        )
+    names = ", ".join(short_name(s) for s in granted)
+    if calls_gemini(granted):
+        return Check("scopes", OK, f"Granted: {names}.")
+    return Check(
+        "scopes",
+        FAILURE,
+        f"None of the granted scopes ({names}) can call Gemini.",
+        f"Run '{v.login} --scopes openid,email,cloud-platform,retriever'.",
+    )
+
+
+def check_tokeninfo(v: Visit) -> Check:
+    """Google's view of the access token: issued to this client, for whom, which scopes."""
+    token = getattr(v.credentials, "token", None)
+    if not token:
+        return Check("tokeninfo", SKIPPED, "No access token to ask about.")
+    url = _origin(v.token_uri) + "/tokeninfo"
+    try:
+        answer = v.http.post(url, data={"access_token": token}, timeout=PROBE_TIMEOUT)
+        info = answer.json() if answer.status_code == 200 else None
+    except Exception as exc:  # the finding itself
+        return Check("tokeninfo", WARNING, f"{url} did not answer ({type(exc).__name__}).")
+    if not isinstance(info, dict):
+        return Check(
+            "tokeninfo",
+            FAILURE,
+            f"{url} does not know the access token "
+            f"(HTTP {answer.status_code}): it was revoked or has expired.",
+            f"Run '{v.login}'.",
+        )
+    audience = str(info.get("aud") or "")
+    expected = getattr(v.credentials, "client_id", None) or (v.record or {}).get("client_id")
+    details = {"aud": audience, "email": info.get("email"), "expires_in": info.get("expires_in")}
+    if expected and audience and audience != expected:
+        return Check(
+            "tokeninfo",
+            FAILURE,
+            f"The token was issued to another client ({audience}), "
+            f"not {expected}: the saved login mixes two clients.",
+            f"Run '{v.login} --force'.",
+            details,
+        )
+    who = info.get("email") or "an account that did not share its email"
+    return Check(
+        "tokeninfo",
+        OK,
+        f"Google knows the token: for {who}, issued to this client, "
+        f"{info.get('expires_in', '?')} s left.",
+        details=details,
+    )
+
+
+def check_api(v: Visit) -> Check:
+    """One real call (models.list) with the quota project: enabled, billable, in scope."""
+    from gemini_oauth._client import GeminiClient
+
+    if v.credentials is None or not v.base_url:
+        return Check("api", SKIPPED, "No usable credentials or API endpoint to call with.")
+    try:
+        with GeminiClient(
+            v.credentials,
+            base_url=v.base_url,
+            max_attempts=1,
+            deadline=5.0,
+            timeout=PROBE_TIMEOUT,
+            http=v.http,
+        ) as api:
+            page = api.list_models(page_size=1)
+            quota = api.quota_project
+    except GeminiOAuthError as exc:
+        return Check("api", FAILURE, exc.message, exc.hint)
+    billed = f"billed to {quota}" if quota else "no quota project sent (the client's project pays)"
+    return Check(
+        "api",
+        OK,
+        f"models.list answered from {v.base_url} ({billed}).",
+        details={"quota_project": quota, "models": len(page.models)},
+    )
+
+
+def check_environment(v: Visit) -> list[Check]:
+    """The variables that steer the result, each said; API keys make Google's SDKs skip OAuth."""
+    found = []
+    steering = (
+        HOME_ENV,
+        PROFILE_ENV,
+        CLIENT_SECRET_ENV,
+        CREDENTIALS_ENV,
+        CLOUDSDK_CONFIG_ENV,
+        TOKEN_HOST_ENV,
+        QUOTA_PROJECT_ENV,
+        BASE_URL_ENV,
+    )
+    named = {name: os.environ[name] for name in steering if os.environ.get(name)}
+    if named:
+        shown = "; ".join(f"{k}={v}" for k, v in named.items())
+        found.append(Check("environment", OK, f"Set: {shown}.", details={"set": named}))
+    keys = [name for name in API_KEY_ENVS if os.environ.get(name)]
+    if keys:
+        found.append(
+            Check(
+                "environment",
+                WARNING,
+                f"{' and '.join(keys)} set: Google's SDKs "
+                "(google-genai) use that API key instead of OAuth.",
+                f"Unset it to use OAuth: unset {' '.join(keys)}",
+                {"api_keys": keys},
+            )
+        )
+    return found or [Check("environment", OK, "No variable steers the result.")]
+
+
+Step = Callable[[Visit], "Check | list[Check]"]
+#: The checks, in order. Add a check here (a cache backend's goes after check_cache).
+CHECKS: list[Step] = [
+    check_client,
+    check_reachability,
+    check_cache,
+    check_login,
+    check_scopes,
+    check_tokeninfo,
+    check_api,
+    check_environment,
+]
+
+
+# ---------------------------------------------------------------- running them
+
+
+def run(
+    profile: str | None = None, *, adc: bool = False, http: httpx.Client | None = None
+) -> Report:
+    """Run every check for ``profile`` (None: 'default' if it exists, else ADC) or ADC."""
+    import httpx
+
+    from gemini_oauth._setup import login_command
+    from gemini_oauth._store import profile_file
+
+    own = http is None
+    client = http or httpx.Client(timeout=PROBE_TIMEOUT)
+    try:
+        visit = Visit(profile=profile, adc=adc, http=client)
+        if not adc:
+            file = profile_file(profile or "default")
+            visit.modes = _modes(file.path, file.private_dirs)  # before a read repairs them
+            if profile is None and not file.path.exists():
+                visit.adc = True
+            else:
+                visit.profile = profile or "default"
+                visit.login = login_command(visit.profile)
+                visit.record = file.read()
+                visit.record_path = file.path
+        if visit.adc:
+            _adc_visit(visit)
+        checks: list[Check] = []
+        for step in CHECKS:
+            found = step(visit)
+            checks.extend(found if isinstance(found, list) else [found])
+        return Report(visit.target, checks)
+    finally:
+        if own:
+            client.close()
+
+
+def _adc_visit(v: Visit) -> None:
+    from gemini_oauth import _adc
+    from gemini_oauth._adc_status import find_source
+
+    v.login = "gemini-oauth adc login"
+    source = find_source(probe_metadata=False)
+    if source is not None and source.path:
+        path = Path(source.path)
+        v.modes = _modes(path, (path.parent,))
+        try:
+            v.record = _adc.read_adc(path)
+        except GeminiOAuthError:
+            v.record = None
+        v.token_uri = str((v.record or {}).get("token_uri") or _adc.token_uri())
+        if (v.record or {}).get("type") == "authorized_user":
+            v.token_uri = _adc.token_uri()
+            v.login = _adc.login_command(str((v.record or {}).get("client_id") or ""))
+
+
+def _modes(path: Path, folders: tuple[Path, ...]) -> list[tuple[Path, int, int, bool]]:
+    found = []
+    for item in (*folders, path):
+        try:
+            st = item.lstat()
+        except OSError:
+            continue
+        found.append((item, st.st_mode, st.st_uid, stat.S_ISLNK(st.st_mode)))
+    return found
+
+
+_PROXY_ENVS = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+
+
+def _google_or_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return (
+        host.endswith(".google.com") or host.endswith(".googleapis.com") or is_loopback_host(host)
+    )
+
+
+def _grant_age(data: dict[str, Any], server_time: float | None) -> float | None:
+    from gemini_oauth._setup import issued_at
+
+    issued = issued_at(data)
+    if issued is None:
+        return None
+    return max(0.0, (server_time if server_time is not None else _clock.now()) - issued)
+
+
+def _days(age: float | None) -> float | None:
+    return None if age is None else round(age / 86400, 1)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds:.0f} s"
+
+
+__all__ = ["CHECKS", "FAILURE", "OK", "SKIPPED", "WARNING", "Check", "Report", "Visit", "run"]
