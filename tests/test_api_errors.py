@@ -56,3 +56,30 @@ def test_other_errors_still_say_what_to_do(emulator: Emulator) -> None:
     )
     exc = error_from_response(response.status_code, response.content)
     assert type(exc) is errors.ApiError and exc.code == 400 and exc.hint
+
+
+def _answer(reason: str, **metadata: str) -> str:
+    info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,
+            "metadata": metadata}  # fmt: skip
+    return json.dumps({"error": {"code": 403, "status": "PERMISSION_DENIED", "details": [info]}})
+
+
+def test_hints_name_the_callers_own_commands() -> None:
+    """A profile's fixes carry --profile; ADC's are the adc commands."""
+    from gemini_oauth._setup import GrantContext, profile_context
+
+    work = profile_context("work", {})
+    adc = GrantContext(login="gemini-oauth adc login", adc=True)
+    scope = _answer("ACCESS_TOKEN_SCOPE_INSUFFICIENT", method="x.GenerativeService.Generate")
+    assert "gemini-oauth login --profile work --scopes cloud-platform,retriever" in (
+        error_from_response(403, scope, caller=work).hint
+    )
+    assert "gemini-oauth adc login --scopes" in error_from_response(403, scope, caller=adc).hint
+    denied = _answer("USER_PROJECT_DENIED", consumer="projects/p")
+    assert "gemini-oauth adc set-quota-project" in error_from_response(403, denied, caller=adc).hint
+    profile_hint = error_from_response(403, denied, caller=work).hint
+    assert "--quota-project PROJECT_ID" in profile_hint and "adc" not in profile_hint
+    gcloud = _answer("SERVICE_DISABLED", consumer="projects/764086051850")
+    assert "adc set-quota-project" in error_from_response(403, gcloud, caller=adc).hint
+    body = json.dumps({"error": {"code": 401, "status": "UNAUTHENTICATED", "message": "x"}})
+    assert "'gemini-oauth login --profile work'" in error_from_response(401, body, caller=work).hint

@@ -189,3 +189,17 @@ def test_endpoints_neither_googles_nor_local_are_warned_about(tmp_path: Path) ->
         "the client file's revoke_uri is https://oauth.example.net/revoke, which is not "
         "Google's: your sign-in, authorization code and tokens go there.",
     ]
+
+
+def test_a_service_account_key_is_recognised(tmp_path: Path) -> None:
+    key = tmp_path / "my key.json"
+    email = "sa@p.iam.gserviceaccount.com"
+    key.write_text(json.dumps({"type": "service_account", "client_email": email,
+                               "private_key": "-----BEGIN PRIVATE KEY-----\nx\n"}))  # fmt: skip
+    with pytest.raises(ClientSecretError) as info:
+        load_client_secret(key)
+    assert "is a service-account key (sa@p.iam.gserviceaccount.com)" in info.value.message
+    assert f"GOOGLE_APPLICATION_CREDENTIALS='{key}' gemini-oauth models list --adc" in (
+        info.value.hint
+    )
+    assert "PRIVATE KEY" not in str(info.value)

@@ -736,3 +736,28 @@ def test_sign_in_warns_about_endpoints_that_are_not_googles(
         "warning: the client file's revoke_uri is https://revoke.example.net/revoke, which is "
         "not Google's" in out.getvalue()
     )
+
+
+def test_load_creds_without_a_terminal_opens_the_browser(
+    emulator: Emulator, client_secret_file: Path
+) -> None:
+    """As the quickstart's function: an IDE's run console or a GUI app has a browser, not a
+    TTY; with neither, the clear error (no login is attempted)."""
+    code = "from gemini_oauth import load_creds; print(bool(load_creds().token))"
+    ua = f"{sys.executable} -m gemini_oauth._useragent %s"
+    env = {k: v for k, v in os.environ.items() if k not in ("BROWSER", "DISPLAY")}
+    folder = client_secret_file.parent
+
+    def run(**extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", code], cwd=folder, env={**env, **extra},
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+
+    done = run(BROWSER=ua, DISPLAY=":0")
+    assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr
+    assert "Opening the sign-in page in your browser" in done.stderr
+    (folder / "token.json").unlink()
+    refused = run()
+    assert refused.returncode == 1 and "LoginRequiredError" in refused.stderr
+    assert "no terminal or browser here to sign in with" in refused.stderr
+    assert emulator.control.counters()["token.authorization_code"] == 1

@@ -440,3 +440,31 @@ def test_an_absurd_expires_in_at_login_is_cut_to_a_day(
     result = run_login(client, DEFAULT_SCOPES, open_browser=HeadlessUserAgent(),
                        out=io.StringIO(), timeout=20)  # fmt: skip
     assert result.access_token == "ya29.absurd" and result.expires_at <= before + 86400 + 60
+
+
+@pytest.mark.parametrize(
+    ("pasted", "meant"),
+    [
+        ('"http://127.0.0.1:5/cb?x=1"\n', "http://127.0.0.1:5/cb?x=1"),
+        ("  '<http://127.0.0.1:5/cb>'  ", "http://127.0.0.1:5/cb"),
+        ("\u201chttp://127.0.0.1:5/cb\u201d", "http://127.0.0.1:5/cb"),
+        ('"unbalanced', '"unbalanced'),
+    ],
+)
+def test_unwrap_paste(pasted: str, meant: str) -> None:
+    from gemini_oauth._flow import unwrap_paste
+
+    assert unwrap_paste(pasted) == meant
+
+
+def test_what_a_bad_paste_is_told() -> None:
+    from gemini_oauth._flow import _paste_problem
+
+    refused = CallbackError("the checker's own words")
+    state = "s" * 43
+    assert "code alone" in _paste_problem("4/0AbCdEf", state, refused)
+    assert "cut off" in _paste_problem("http://127.0.0.1:5/cb", state, refused)
+    assert "cut off" in _paste_problem(f"http://127.0.0.1:5/cb?state={state[:9]}", state, refused)
+    assert "no code= part" in _paste_problem(f"http://127.0.0.1:5/cb?state={state}", state, refused)
+    other = "http://127.0.0.1:5/cb?state=other&code=x"
+    assert _paste_problem(other, state, refused) == "the checker's own words"

@@ -51,3 +51,38 @@ def test_granted_form_is_how_google_names_a_granted_scope() -> None:
     assert granted_form("profile") == "https://www.googleapis.com/auth/userinfo.profile"
     assert granted_form("email") == USERINFO_EMAIL
     assert [granted_form(s) for s in ("openid", "retriever")] == ["openid", RETRIEVER]
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [("foo", "Unknown scope 'foo'."), ("cloud_platform", "Did you mean 'cloud-platform'?")],
+)
+def test_unknown_short_names_are_refused_naming_the_known_ones(name: str, said: str) -> None:
+    from gemini_oauth.errors import ScopeError
+
+    with pytest.raises(ScopeError, match=said) as info:
+        parse_scopes(f"openid,{name}")
+    assert info.value.exit_code == 2
+    assert "cloud-platform" in info.value.hint and "retriever" in info.value.hint
+    assert "full URL" in info.value.hint
+
+
+def test_full_urls_and_known_short_names_pass() -> None:
+    from gemini_oauth.scopes import KNOWN_SHORT_NAMES
+
+    drive = "https://www.googleapis.com/auth/drive.file"
+    assert parse_scopes(f"openid,{drive}") == ("openid", drive)
+    for name in KNOWN_SHORT_NAMES:
+        assert parse_scopes(name) == (expand_scope(name),)
+
+
+def test_which_scopes_can_call_gemini() -> None:
+    from gemini_oauth.scopes import calls_gemini, gemini_scope_warning
+
+    assert calls_gemini(["openid", "retriever"]) and calls_gemini([CLOUD_PLATFORM])
+    assert not calls_gemini(["openid", "email", "generative-language.retriever.readonly"])
+    warning = gemini_scope_warning(parse_scopes("openid,email"), "gemini-oauth login --profile x")
+    assert warning.startswith("warning: none of these scopes lets you call the Gemini API")
+    assert warning.endswith(
+        "gemini-oauth login --profile x --scopes openid,userinfo.email,cloud-platform,retriever"
+    )

@@ -403,3 +403,22 @@ def test_a_deeply_nested_cache_is_set_aside(tmp_path: Path) -> None:
     f = store.profile_file("default", tmp_path / "home")
     f.write_text("[" * 100_000)
     assert f.read() is None and list(f.path.parent.glob("default.json.corrupt-*"))
+
+
+def test_a_dead_grant_leaves_its_setup(tmp_path: Path) -> None:
+    """without_tokens: the record minus every token, with why and since; still a valid record
+    (the shape any backend stores), not one that looks logged in."""
+    file = store.TokenFile(tmp_path / "p.json")
+    live = {
+        "type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r",
+        "token": "t", "expiry": "2030-01-01T00:00:00Z", "refresh_token_issued": "x",
+        "rapt_token": "p", "scopes": ["openid"], "quota_project_id": "q", "account": "a@b",
+        "client_secret_file": "/x/client_secret.json",
+    }  # fmt: skip
+    dead = store.without_tokens(live, "it expired.", "2030-01-02T00:00:00Z")
+    assert not set(store.TOKEN_FIELDS) & set(dead) and not store.has_grant(dead)
+    assert dead["login_needed"] == "it expired." and dead["quota_project_id"] == "q"
+    file.write(dead)
+    assert file.read() == dead  # valid: not set aside as corrupt
+    assert store.is_cache_data(live) and store.has_grant(live)
+    assert not store.is_cache_data({k: v for k, v in live.items() if k != "refresh_token"})

@@ -89,7 +89,8 @@ class AdcSource:
         """One line: which source, which file, whose."""
         where = f" {self.path}" if self.path else ""
         who = f", {self.account}" if self.account else ""
-        kind = "service-account key" if self.type == "service_account" else self.type or "?"
+        kinds = {"service_account": "service-account key", "authorized_user": "user credentials"}
+        kind = kinds.get(self.type or "", self.type or "credentials")
         if self.kind == "metadata server":
             return f"the metadata server ({where.strip() or 'this machine'}{who})"
         via = f" via ${CREDENTIALS_ENV}" if self.kind == CREDENTIALS_ENV else ""

@@ -66,6 +66,11 @@ def _scope_hint(metadata: Mapping[str, str], caller: GrantContext) -> str:
     login = caller.login.replace(" --client-secret PATH/TO/client_secret.json", "")
     if login.startswith("gcloud"):
         login = "gemini-oauth adc login"
+    elif not login.startswith("gemini-oauth "):  # credentials of unknown origin: either login
+        return (
+            f"Sign in again with a scope this method accepts{needed}: gemini-oauth login "
+            f"--scopes {scopes} (or gemini-oauth adc login --scopes {scopes} for ADC)"
+        )
     return f"Sign in again with a scope this method accepts{needed}: {login} --scopes {scopes}"
 
 

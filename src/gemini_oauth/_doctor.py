@@ -33,6 +33,7 @@ from gemini_oauth._constants import (
     is_loopback_host,
 )
 from gemini_oauth.errors import GeminiOAuthError
+from gemini_oauth.scopes import CLOUD_PLATFORM
 
 if TYPE_CHECKING:
     import httpx
@@ -114,7 +115,7 @@ def check_client(v: Visit) -> Check:
 
     if v.adc:
         client_id = (v.record or {}).get("client_id")
-        if not client_id:
+        if not client_id or (v.record or {}).get("type") != "authorized_user":
             return Check(
                 "client",
                 SKIPPED,
@@ -231,6 +232,7 @@ def check_cache(v: Visit) -> Check:
 
 def check_login(v: Visit) -> Check:
     """A refresh token is there, the access token is (made) valid, the grant's age is told."""
+    from gemini_oauth._setup import login_needed_error, profile_context
     from gemini_oauth._store import has_grant
 
     if v.adc:
@@ -239,19 +241,15 @@ def check_login(v: Visit) -> Check:
     if data is None:
         return Check("login", FAILURE, f"Not logged in ({v.target}).", f"Run '{v.login}'.")
     if not has_grant(data):
-        return Check(
-            "login",
-            FAILURE,
-            f"The sign-in of {v.target} ended: {data.get('login_needed') or 'no refresh token'}",
-            f"Run '{v.login}'; it keeps the client, scopes, quota project and account.",
-        )
+        ended = login_needed_error(profile_context(v.profile or "default", data), data)
+        return Check("login", FAILURE, ended.message, ended.hint)
     from gemini_oauth._credentials import load_profile
 
     creds = load_profile(v.profile or "default")
     v.credentials = creds
     age = _grant_age(data, v.server_time)
     details = {"account": data.get("account") or None, "grant_age_days": _days(age)}
-    failure = _refresh_if_needed(v)
+    failure = _refresh(v)
     if failure is not None:
         return failure
     if age is not None and age >= TESTING_REFRESH_LIFETIME - 86400:
@@ -289,10 +287,10 @@ def _adc_login(v: Visit) -> Check:
         )
     v.source = source.describe()
     try:
-        v.credentials = default_credentials()[0]
+        v.credentials = default_credentials([CLOUD_PLATFORM])[0]
     except GeminiOAuthError as exc:
         return Check("login", FAILURE, exc.message, exc.hint)
-    failure = _refresh_if_needed(v)
+    failure = _refresh(v)
     return failure or Check(
         "login",
         OK,
@@ -301,18 +299,19 @@ def _adc_login(v: Visit) -> Check:
     )
 
 
-def _refresh_if_needed(v: Visit) -> Check | None:
+def _refresh(v: Visit) -> Check | None:
     from gemini_oauth._token_endpoint import from_google_auth
     from gemini_oauth._transport import HttpxRequest
 
     creds = v.credentials
-    if creds is None or creds.valid:
+    if creds is None:
         return None
-    request = HttpxRequest(v.http)
+    request = HttpxRequest(v.http)  # always: only a refresh proves the refresh token works
     try:
         creds.refresh(request)  # type: ignore[no-untyped-call]
     except Exception as exc:
         error = from_google_auth(exc, creds)
+        v.credentials = None  # what follows needs a working login
         return Check("login", FAILURE, error.message, error.hint)
     return None
 

@@ -163,7 +163,6 @@ def client_from_record(data: Mapping[str, Any]) -> ClientSecret | None:
         auth_uri=str(uris["auth_uri"]),
         token_uri=str(uris["token_uri"]),
         revoke_uri=str(uris["revoke_uri"]),
-        path=Path(recorded) if isinstance(recorded, str) and recorded else None,
     )
 
 
