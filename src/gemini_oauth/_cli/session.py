@@ -135,14 +135,16 @@ def status(profile: str, as_json: bool) -> None:
         if "login_needed" in info:
             since = f" since {info['login_needed_since']}" if info["login_needed_since"] else ""
             err.print(f"[red]X[/] Login needed (profile {escape(profile)}){escape(since)}:")
-            err.print(f"  {escape(str(info['login_needed'] or 'no refresh token'))}")
+            err.print(
+                f"  {escape(str(info['login_needed'] or 'no refresh token'))}", soft_wrap=True
+            )
             kept = [
                 f"account {info['account'] or '(unknown)'}",
                 f"client {info['client_id']}",
                 "scopes " + (", ".join(short_name(s) for s in info["scopes"]) or "(none)"),
                 f"quota project {info['quota_project'] or '(none)'}",
             ]
-            err.print(f"  Kept for the next login: {escape('; '.join(kept))}.")
+            err.print(f"  Kept for the next login: {escape('; '.join(kept))}.", soft_wrap=True)
         else:
             err.print(f"[red]X[/] Not logged in (profile {escape(profile)}).")
         err.print(f"  Run '{escape(login_command(profile))}'.")
