@@ -69,7 +69,7 @@ def adc_status(
     status.account = info.get("account") or info.get("client_email") or None
     status.client_id = info.get("client_id")
     status.quota_project_id = info.get("quota_project_id")
-    if status.type == "authorized_user" and not status.quota_project_id:
+    if status.type == "authorized_user" and not status.quota_project_id and other is None:
         status.warnings.append(_no_quota_note(status.client_id or ""))
     return status
 

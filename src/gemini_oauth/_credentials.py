@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -309,15 +310,15 @@ def save_login(
             token_uri=client.token_uri,
             auth_uri=client.auth_uri,
             revoke_uri=client.revoke_uri,
-            refresh_token_issued=(
-                to_rfc3339(_clock.now())
+            refresh_token_issued=(  # on the server's clock: the 7-day age is read on it
+                to_rfc3339(getattr(result, "issued_at", None) or _clock.now())
                 if refresh_token == result.refresh_token
                 else old.get("refresh_token_issued")
             ),
         )
         source = str(client.path) if client.path else old.get("client_secret_file")
         if source:
-            data["client_secret_file"] = str(Path(source).absolute())
+            data["client_secret_file"] = os.path.abspath(source)
         file.write(data)
     return old if has_grant(old) and old["refresh_token"] != refresh_token else None
 

@@ -501,8 +501,8 @@ def _adc_visit(v: Visit) -> None:
     v.login = "gemini-oauth adc login"
     source = find_source(probe_metadata=False)
     if source is not None and source.path:
-        path = Path(source.path)
-        v.modes = _modes(path, (path.parent,))
+        path = Path(source.path).absolute()
+        v.modes = _modes(path, ())  # the file only: gcloud's folder, or wherever a key is kept
         try:
             v.record = _adc.read_adc(path)
         except GeminiOAuthError:

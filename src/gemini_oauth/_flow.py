@@ -69,6 +69,8 @@ class LoginResult:
     granted_scopes: tuple[str, ...]
     id_token: str | None = field(default=None, repr=False)
     account: str = ""
+    #: When the grant was made on the token endpoint's clock (its Date), if it said.
+    issued_at: float | None = None
 
 
 def in_notebook() -> bool:
@@ -166,6 +168,7 @@ def run_login(
         granted_scopes=token.granted_scopes or requested,
         id_token=token.id_token,
         account=token.account,
+        issued_at=token.server_time,
     )
     if login_hint and not same_account(login_hint, result.account):
         said = discard(client, result, http)
@@ -289,12 +292,13 @@ def _paste_flow(
             except InvalidGrantError as exc:
                 if not left:
                     raise
+                said = (exc.description or exc.error or "invalid_grant").rstrip(".")
                 _say(
                     stream,
-                    "Google refused the code in that address: it looks cut off, or was already "
-                    f"used ({exc.description or exc.error}).",
+                    f"Google refused the code in that address ({said}): it looks cut off, or was "
+                    "already used. If it was used, open the sign-in address above again for a "
+                    "new one.",
                 )
-                _say(stream, "If you pasted it before, open the sign-in address above again.")
             if left:
                 _say(
                     stream,

@@ -99,6 +99,8 @@ class TokenResponse:
     id_token: str | None = field(default=None, repr=False)
     account: str = ""
     token_type: str = "Bearer"  # noqa: S105 (a type name, not a secret)
+    #: The server's time of the answer (its Date header), for issue times on Google's clock.
+    server_time: float | None = None
 
 
 def token_request(
@@ -204,6 +206,7 @@ def parse_token_response(
         granted_scopes=_scopes(scope),
         id_token=id_token if isinstance(id_token, str) and id_token else None,
         account=id_token_email(id_token) if isinstance(id_token, str) else "",
+        server_time=answer.server_time,
     )
 
 
@@ -540,10 +543,14 @@ def from_google_auth(
     from google.oauth2 import service_account
 
     if isinstance(credentials, service_account.Credentials):
+        clock = "short-lived" in summary or "iat" in summary  # Google checks the JWT's times
         return AdcError(
             f"The token endpoint refused the key of service account "
             f"{credentials.service_account_email} ({summary}).",
-            hint="Point GOOGLE_APPLICATION_CREDENTIALS at a current key file, or create a new key "
+            hint="This machine's clock is probably wrong (the key's JWT carries its times): set "
+            "it, then try again."
+            if clock
+            else "Point GOOGLE_APPLICATION_CREDENTIALS at a current key file, or create a new key "
             "for this account (IAM > Service accounts > Keys).",
         )
     if body is not None and "error" in body:

@@ -75,8 +75,8 @@ def test_a_cut_off_address_gets_another_try(
 
     code, err = paste_login(client_secret_file, tmp_path, cut_inside_the_code)
     assert code == 0, err
-    assert "Google refused the code in that address: it looks cut off, or was already used" in err
-    assert "Malformed auth code" in err and "(2 left)" in err
+    assert "Google refused the code in that address (Malformed auth code)" in err
+    assert "it looks cut off, or was already used" in err and "(2 left)" in err
     assert "7 days" not in err and "Testing" not in err
     assert emulator.control.counters()["token.authorization_code"] == 2
 
@@ -108,8 +108,8 @@ def test_an_address_already_used_gets_another_try(
 
     code, err = paste_login(client_secret_file, tmp_path, used_then_fresh)
     assert code == 0, err
-    assert "it looks cut off, or was already used (Bad Request)" in err
-    assert "open the sign-in address above again" in err
+    assert "in that address (Bad Request): it looks cut off, or was already used" in err
+    assert "open the sign-in address above again for a new one" in err
 
 
 def test_a_bare_code_is_refused_with_the_reason(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gemini_oauth._clock import rfc3339_to_epoch
 from gemini_oauth.emulator import Emulator
 
 from .weekone import DAY, SCRIPT, environment, expire_access_token, gemini, profile_data, ua
@@ -73,6 +74,8 @@ def test_week_one_story(emulator: Emulator, downloaded: Path, project: Path) -> 
     shown = json.loads(status.stdout)
     assert shown["logged_in"] is True and shown["quota_project"] == QUOTA
     assert shown["scopes"] == before["scopes"] and shown["account"] == before["account"]
+    issued = rfc3339_to_epoch(profile_data("work")["refresh_token_issued"])
+    assert abs(issued - emulator.state.now()) < 120  # on Google's clock: 0 days old, not 8
     works = gemini("generate", "--profile", "work", "--endpoint", emulator.base_url, "hi",
                    cwd=project)  # fmt: skip
     assert works.returncode == 0 and "Emulated reply" in works.stdout, works.stderr

@@ -235,14 +235,18 @@ def connection_options(command: Callable[Concatenate[Connection, P], R]) -> Call
 # ---------------------------------------------------------------- signing in
 
 
-def login_options(*, scopes_help: str, quota_help: str) -> Callable[[FC], FC]:
-    """The flags of both sign-ins (``login`` and ``adc login``), and their ``--json``."""
+def login_options(
+    *, scopes_help: str, quota_help: str, saved_client: str = ""
+) -> Callable[[FC], FC]:
+    """The flags of both sign-ins (``login`` and ``adc login``), and their ``--json``.
+
+    ``saved_client`` names where a client is remembered (it comes first in the default)."""
     options = (
         click.option(
             "--client-secret",
             "client_secret",
             metavar="PATH",
-            help=f"Desktop OAuth client file. Default: ${CLIENT_SECRET_ENV}, "
+            help=f"Desktop OAuth client file. Default: {saved_client}${CLIENT_SECRET_ENV}, "
             "./client_secret.json, or the one ./client_secret_*.json.",
         ),
         click.option("--scopes", metavar="LIST", help=scopes_help),

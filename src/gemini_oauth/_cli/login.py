@@ -15,6 +15,7 @@ from gemini_oauth._cli._options import (
     say,
     verbose_option,
 )
+from gemini_oauth._setup import login_command
 from gemini_oauth.scopes import DEFAULT_SCOPES, short_name
 
 #: DEFAULT_SCOPES in short form (tests check they match).
@@ -23,9 +24,11 @@ DEFAULT_SCOPES_TEXT = "openid,email,cloud-platform,retriever"
 
 @click.command()
 @login_options(
-    scopes_help="Comma-separated scopes; short names allowed. Default: "
-    f"{DEFAULT_SCOPES_TEXT} (the quickstart's, plus your identity for 'status').",
-    quota_help="Project billed for API calls (sent as x-goog-user-project).",
+    scopes_help="Comma-separated scopes; short names allowed. Default: those the profile was "
+    f"granted, else {DEFAULT_SCOPES_TEXT} (the quickstart's, plus your identity for 'status').",
+    quota_help="Project billed for API calls (sent as x-goog-user-project); default: the "
+    "profile's.",
+    saved_client="the client the profile was made with, else ",
 )
 @click.option(
     "--force",
@@ -119,5 +122,6 @@ def _sign_in_again(profile: str, current: dict[str, Any]) -> bool:
         return True
     if click.confirm(f"Profile '{profile}' is logged in as {who}; sign in again?", err=True):
         return True
-    say(f"Nothing changed: profile '{profile}' is still logged in as {who}. (--force skips this.)")
+    say(f"Nothing changed: profile '{profile}' is still logged in as {who}.")
+    say(f"  To sign in again without this question: {login_command(profile)} --force")
     return False
