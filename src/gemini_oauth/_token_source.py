@@ -19,8 +19,7 @@ from gemini_oauth import _clock
 from gemini_oauth._constants import PROFILE_ENV, REFRESH_MARGIN, UNIVERSE_DOMAIN
 from gemini_oauth._credentials import CachedCredentials, login_command
 from gemini_oauth._project import check_project_id
-from gemini_oauth._token_endpoint import ADC_LOGIN, from_google_auth
-from gemini_oauth.errors import LoginRequiredError
+from gemini_oauth._token_endpoint import ADC_LOGIN, GrantContext, from_google_auth
 from gemini_oauth.scopes import granted_form
 
 if TYPE_CHECKING:
@@ -60,13 +59,12 @@ class TokenSource:
         from gemini_oauth._request_auth import resolve_credentials
 
         if not adc:
+            from gemini_oauth._store import profile_file
+
             name = profile or os.environ.get(PROFILE_ENV) or None
-            try:
+            # ADC only when no 'default' exists: one whose sign-in ended is reported, not skipped
+            if name is not None or profile_file("default").read() is not None:
                 creds = load_profile(name or "default")
-            except LoginRequiredError:
-                if name is not None:
-                    raise
-            else:
                 who = f" ({creds.account})" if creds.account else ""
                 return cls(
                     creds,
@@ -146,7 +144,8 @@ class TokenSource:
         try:
             self._credentials.refresh(self._request)  # type: ignore[no-untyped-call]
         except Exception as exc:
-            raise from_google_auth(exc, self._credentials, sign_in=self.sign_in) from None
+            context = GrantContext(login=self.sign_in.strip("'"), source=self.description)
+            raise from_google_auth(exc, self._credentials, context=context) from None
 
     def close(self) -> None:
         """Close the HTTP client used for refreshes."""
