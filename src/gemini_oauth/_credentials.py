@@ -16,10 +16,10 @@ from gemini_oauth import _clock, _setup
 from gemini_oauth._cache_format import usable_token
 from gemini_oauth._clock import rfc3339_to_epoch, to_rfc3339
 from gemini_oauth._constants import (
-    GOOGLE_REVOKE_URI,
     GOOGLE_TOKEN_URI,
     REFRESH_MARGIN,
 )
+from gemini_oauth._logout import revoke_and_delete, revoke_replaced
 from gemini_oauth._project import check_project_id
 from gemini_oauth._retry import RetryPolicy
 from gemini_oauth._setup import (
@@ -38,7 +38,6 @@ from gemini_oauth._token_endpoint import (
     refresh_grant,
     refresh_policy,
     refresh_request,
-    revoke,
 )
 from gemini_oauth.errors import (
     AccountMismatchError,
@@ -46,7 +45,6 @@ from gemini_oauth.errors import (
     InvalidGrantError,
     LoginError,
     LoginRequiredError,
-    RevocationError,
 )
 from gemini_oauth.scopes import (
     QUICKSTART_SCOPES,
@@ -323,33 +321,6 @@ def save_login(
     return old if has_grant(old) and old["refresh_token"] != refresh_token else None
 
 
-def revoke_replaced(
-    old: dict[str, Any], *, out: TextIO | None = None, http: httpx.Client | None = None
-) -> bool:
-    """Revoke the refresh token a new login replaced (RFC 7009), so grants do not pile up
-    towards Google's 100 per client and account; a failure is a warning, never an error."""
-    from gemini_oauth._transport import HttpxRequest
-
-    stream = out if out is not None else sys.stderr
-    request = HttpxRequest(http)
-    try:
-        uri = old.get("revoke_uri") or GOOGLE_REVOKE_URI
-        revoke(request, uri, old["refresh_token"], kept="")
-    except RevocationError as exc:
-        said = exc.message.rstrip(".")
-        print(
-            f"warning: the sign-in this one replaced could not be revoked ({said}); it stays "
-            f"valid until removed at {PERMISSIONS_URL}.",
-            file=stream,
-            flush=True,
-        )
-        return False
-    finally:
-        request.close()
-    print("Revoked the sign-in this one replaced.", file=stream, flush=True)
-    return True
-
-
 def sign_in(
     client_secret: str | Path | ClientSecret | None,
     scopes: str | Iterable[str],
@@ -555,7 +526,7 @@ def load_creds(
     quickstart's function does from an IDE or a GUI app) False raises LoginRequiredError /
     InvalidGrantError instead of opening a login.
     """
-    from gemini_oauth._flow import browser_usable, in_notebook
+    from gemini_oauth._flow import browser_usable, in_notebook, no_terminal
 
     file = profile_file(profile) if profile else TokenFile(token)
     if quota_project:
@@ -565,7 +536,7 @@ def load_creds(
     if interactive is None:
         interactive = terminal or (not no_browser and browser_usable())
     if interactive and not terminal and "prompt_input" not in flow_options:
-        flow_options["prompt_input"] = _no_terminal  # a browser, but nowhere to paste
+        flow_options["prompt_input"] = no_terminal  # a browser, but nowhere to paste
     data = file.read()
     granted = _scope_list(data) if data else []
     reason = "There is no cached login"
@@ -611,13 +582,6 @@ def load_creds(
     )
 
 
-def _no_terminal(prompt: str) -> str:
-    raise LoginRequiredError(
-        "No browser could be opened, and there is no terminal to paste the sign-in address into.",
-        hint="Run the program in a terminal, or set BROWSER to a browser command.",
-    )
-
-
 def _set_quota_project(file: TokenFile, quota_project: str) -> None:
     with file.lock():
         data = file.read()
@@ -630,31 +594,3 @@ def _default_request() -> HttpxRequest:
     from gemini_oauth._transport import HttpxRequest
 
     return HttpxRequest()
-
-
-def revoke_and_delete(
-    file: TokenFile, *, client: httpx.Client | None = None
-) -> dict[str, Any] | None:
-    """Log out (RFC 7009): revoke the refresh token at the server, then delete the cache.
-
-    The rule is ``_token_endpoint.revoke``'s: a 200, or ``invalid_token`` (already dead),
-    deletes; anything else keeps the cache and raises RevocationError with the server's reason.
-    Returns the data that was removed, or None when there was no login.
-    """
-    from gemini_oauth._transport import HttpxRequest
-
-    with file.lock():
-        data = file.read()
-        if data is None:
-            return None
-        if not has_grant(data):  # a set-up whose sign-in already ended: nothing to revoke
-            file.delete()
-            return data
-        request = HttpxRequest(client)
-        try:
-            uri = data.get("revoke_uri") or GOOGLE_REVOKE_URI
-            revoke(request, uri, data["refresh_token"], kept="the cached login was kept")
-        finally:
-            request.close()
-        file.delete()
-        return data

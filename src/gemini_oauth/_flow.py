@@ -33,6 +33,7 @@ from gemini_oauth.errors import (
     GeminiOAuthError,
     InvalidGrantError,
     LoginError,
+    LoginRequiredError,
     PortInUseError,
     ScopeNotGrantedError,
 )
@@ -228,6 +229,14 @@ def discard(client: ClientSecret, result: LoginResult, http: httpx.Client | None
 
 def _say(stream: TextIO, text: str) -> None:
     print(text, file=stream, flush=True)
+
+
+def no_terminal(prompt: str) -> str:
+    """The paste prompt where there is no terminal: a browser was the only way, and it failed."""
+    raise LoginRequiredError(
+        "No browser could be opened, and there is no terminal to paste the sign-in address into.",
+        hint="Run the program in a terminal, or set BROWSER to a browser command.",
+    )
 
 
 def _ask(stream: TextIO, text: str) -> str:
