@@ -419,7 +419,8 @@ def login(
     where = f"profile {profile}" if file is None else str(target.path)
     client = client_secret or _setup.client_from_record(old)
     if old and client_secret is None and scopes is None:
-        print(f"Signing in with the saved set-up of {where}.", file=out or sys.stderr, flush=True)
+        named = f"profile '{profile}'" if file is None else where
+        print(f"Signing in with the saved set-up of {named}.", file=out or sys.stderr, flush=True)
     wanted = scopes if scopes is not None else (_scope_list(old) or tuple(default_scopes))
     reusable = has_grant(old) and not client_secret and client is not None
     client, result = sign_in(
