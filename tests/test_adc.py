@@ -562,7 +562,7 @@ def test_files_that_are_no_credentials_are_adc_errors(
 ) -> None:
     """Finding 10: a JSON string gave AttributeError, deep nesting RecursionError."""
     _adc_file(gcloud_dir, content)
-    for call in (adc.default_credentials, adc.adc_status, adc.access_token):
+    for call in (adc.default_credentials, adc_status, adc.access_token):
         with pytest.raises(AdcError, match=words):
             call()
 
