@@ -11,9 +11,7 @@ import contextlib
 import hashlib
 import json
 import logging
-import ntpath
 import os
-import posixpath
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +24,6 @@ from urllib.parse import urlsplit, urlunsplit
 from gemini_oauth._adc_trust import check_adc_info
 from gemini_oauth._cache_format import usable_token
 from gemini_oauth._constants import (
-    CLOUDSDK_CONFIG_ENV,
     CREDENTIALS_ENV,
     GOOGLE_TOKEN_URI,
     HOME_ENV,
@@ -37,6 +34,7 @@ from gemini_oauth._constants import (
     TOKEN_HOST_ENV,
     UNIVERSE_DOMAIN,
 )
+from gemini_oauth._gcloud_paths import ADC_FILENAME, adc_path, config_dir
 from gemini_oauth._project import check_project_id
 from gemini_oauth._redact import server_text
 from gemini_oauth._urls import checked_url
@@ -52,34 +50,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ADC_FILENAME = "application_default_credentials.json"
 #: Client id of gcloud's own ADC client (public, from google-auth's _cloud_sdk).
 GCLOUD_CLIENT_ID_PREFIX = "764086051850-"
 SET_QUOTA_HINT = "Run 'gemini-oauth adc set-quota-project PROJECT_ID'."
 
 
 # --- where the file lives -------------------------------------------------------------------
-
-
-def config_dir(platform: str | None = None, env: Mapping[str, str] | None = None) -> Path:
-    """gcloud's config dir: $CLOUDSDK_CONFIG, ~/.config/gcloud, or %APPDATA%\\gcloud on Windows."""
-    platform = sys.platform if platform is None else platform
-    env = os.environ if env is None else env
-    if env.get(CLOUDSDK_CONFIG_ENV):
-        return Path(env[CLOUDSDK_CONFIG_ENV])
-    if not platform.startswith("win"):
-        home = env.get("HOME") or str(Path.home())
-        return Path(posixpath.join(home, ".config", "gcloud"))
-    if env.get("APPDATA"):
-        return Path(ntpath.join(env["APPDATA"], "gcloud"))
-    return Path(ntpath.join(env.get("SystemDrive", "C:"), "\\", "gcloud"))
-
-
-def adc_path(platform: str | None = None, env: Mapping[str, str] | None = None) -> Path:
-    """Where gcloud writes, and google-auth looks for, the ADC file."""
-    dir_ = config_dir(platform, env)
-    join = ntpath.join if (platform or sys.platform).startswith("win") else posixpath.join
-    return Path(join(str(dir_), ADC_FILENAME))
 
 
 def token_uri(env: Mapping[str, str] | None = None) -> str:

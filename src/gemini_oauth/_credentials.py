@@ -405,10 +405,11 @@ def login(
     signing in again needs no flags: the client (``client_secret`` None: the one the login was
     made with, else the file search), ``scopes`` (None: those granted before, else
     ``default_scopes``), ``quota_project`` and ``login_hint`` (the account). A refresh token
-    this login replaces is revoked after the new one is saved. Conversation (which client, what
-    is asked, the sign-in address) goes to ``out`` (stderr). The other options are
-    ``_flow.run_login``'s. The credentials carry ``account``, ``granted_scopes``,
-    ``quota_project_id`` and ``file``.
+    this login replaces is revoked after the new one is saved, unless both are the same
+    account's access to the same client (Google would end the new one too; see ``_logout``).
+    Conversation (which client, what is asked, the sign-in address) goes to ``out`` (stderr).
+    The other options are ``_flow.run_login``'s. The credentials carry ``account``,
+    ``granted_scopes``, ``quota_project_id`` and ``file``.
     """
     if quota_project:
         check_project_id(quota_project)  # before the browser, not after
@@ -442,11 +443,11 @@ def login(
     if held and not login_hint and (result.account or email_asked):  # else it cannot be told
         _keep_account(held, where, client, result, out, prompt_input, http, profile)
     replaced = save_login(result, client, file=target, quota_project=quota_project, command=command)
-    if replaced is not None:
-        revoke_replaced(replaced, out=out, http=http)
     data = target.read()
     if data is None:  # pragma: no cover - we just wrote it
         raise LoginRequiredError(f"The login was not saved to {target.path}.")
+    if replaced is not None:
+        revoke_replaced(replaced, data, out=out, http=http)
     context = profile_context(profile, data) if file is None else file_context(target, data)
     return CachedCredentials.from_cache(data, target, context)
 

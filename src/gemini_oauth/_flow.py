@@ -206,8 +206,21 @@ def shown_account(account: str) -> str:
 
 
 def discard(client: ClientSecret, result: LoginResult, http: httpx.Client | None = None) -> str:
-    """Revoke a sign-in that will not be kept (RFC 7009); says what happened, never raises."""
+    """Revoke a sign-in that will not be kept (RFC 7009); says what happened, never raises.
+
+    Not when another saved login may be that account's access to this client: Google would end
+    it too (``_logout``), and the unkept sign-in's tokens are simply dropped.
+    """
+    from gemini_oauth._logout import ended_with, saved_logins
     from gemini_oauth._transport import HttpxRequest
+
+    unkept = {"client_id": client.client_id, "account": result.account, "refresh_token": ""}
+    shared = ended_with(unkept, saved_logins())
+    if shared:
+        return (
+            f"its tokens were dropped, not revoked (revoking them would also end "
+            f"{', '.join(shared)})"
+        )
 
     request = HttpxRequest(http)
     try:

@@ -272,9 +272,11 @@ def _on_a_terminal(args: list[str], project: Path, answer: str) -> tuple[int, st
     return proc.returncode, err
 
 
-def test_logging_in_again_asks_on_a_terminal_and_revokes_what_it_replaces(
+def test_logging_in_again_asks_on_a_terminal_and_keeps_the_new_sign_in_alive(
     emulator: Emulator, downloaded: Path, project: Path
 ) -> None:
+    """The same account to the same client: the replaced refresh token is not revoked, since
+    Google (and the emulator) would end the new one with it."""
     login_work(downloaded, project, "--quota-project", QUOTA)
     first = profile_data("work")["refresh_token"]
     code, err = _on_a_terminal(["login", "--profile", "work"], project, "n")
@@ -287,27 +289,76 @@ def test_logging_in_again_asks_on_a_terminal_and_revokes_what_it_replaces(
     assert code == 0, err
     second = profile_data("work")["refresh_token"]
     assert second != first and profile_data("work")["quota_project_id"] == QUOTA
-    assert "Revoked the sign-in this one replaced." in err
-    assert emulator.state.live_grant(first) is None and emulator.state.live_grant(second)
+    assert "Revoked" not in err and emulator.control.counters().get("revoke", 0) == 0
+    assert emulator.state.live_grant(second) is not None
 
     done = gemini("login", "--profile", "work", "--force", cwd=project, browser=ua())
     assert done.returncode == 0 and "sign in again?" not in done.stderr
-    assert emulator.state.live_grant(second) is None  # replaced, revoked
+    third = profile_data("work")["refresh_token"]
+    assert emulator.state.live_grant(third) is not None
+    expire_access_token("work")
+    refreshed = gemini("print-access-token", "--profile", "work", cwd=project)
+    assert refreshed.returncode == 0 and refreshed.stdout.startswith("ya29.emu."), refreshed.stderr
     plain = gemini("login", "--profile", "work", cwd=project, browser=ua())  # no terminal
     assert plain.returncode == 0 and "signing in again replaces that login" in plain.stderr
 
 
+@pytest.fixture
+def other_client(emulator: Emulator, tmp_path: Path) -> Path:
+    """A second Desktop client of the same project, as a second downloaded file."""
+    client_id = "1000000000001-second.apps.googleusercontent.com"
+    emulator.control.add_client(client_id, "second-client-secret")
+    info = emulator.client_secret_json()
+    info["installed"].update(client_id=client_id, client_secret="second-client-secret")
+    path = tmp_path / "Downloads" / "client_secret_second.json"
+    path.write_text(json.dumps(info))
+    path.chmod(0o600)
+    return path
+
+
+def test_a_login_that_replaces_another_clients_grant_revokes_it(
+    emulator: Emulator, downloaded: Path, project: Path, other_client: Path
+) -> None:
+    login_work(downloaded, project)
+    first = profile_data("work")["refresh_token"]
+    done = gemini("login", "--profile", "work", "--client-secret", str(other_client), "--force",
+                  cwd=project, browser=ua())  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Revoked the sign-in this one replaced." in done.stderr
+    second = profile_data("work")["refresh_token"]
+    assert emulator.state.live_grant(first) is None
+    assert emulator.state.live_grant(second) is not None
+
+
 def test_a_replaced_grant_that_cannot_be_revoked_is_a_warning(
-    emulator: Emulator, downloaded: Path, project: Path
+    emulator: Emulator, downloaded: Path, project: Path, other_client: Path
 ) -> None:
     login_work(downloaded, project)
     first = profile_data("work")["refresh_token"]
     emulator.control.add_fault("/revoke", 503, count=None)
-    done = gemini("login", "--profile", "work", "--force", cwd=project, browser=ua())
+    done = gemini("login", "--profile", "work", "--client-secret", str(other_client), "--force",
+                  cwd=project, browser=ua())  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "warning: the sign-in this one replaced could not be revoked" in done.stderr
     assert "https://myaccount.google.com/permissions" in done.stderr
     assert emulator.state.live_grant(first) is not None and first not in done.stderr
+
+
+def test_logout_names_the_other_logins_google_ends_with_it(
+    emulator: Emulator, downloaded: Path, project: Path
+) -> None:
+    login_work(downloaded, project)
+    for name in ("home", "default"):
+        done = gemini("login", "--profile", name, "--client-secret", str(downloaded), "--force",
+                      cwd=project, browser=ua())  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    done = gemini("logout", "--profile", "work", "--yes", cwd=project)
+    assert done.returncode == 0, done.stderr
+    note = next(line for line in done.stderr.splitlines() if line.startswith("note:"))
+    assert "tester@example.com" in note and "profile default, profile home" in note
+    expire_access_token("home")
+    dead = gemini("print-access-token", "--profile", "home", cwd=project)
+    assert dead.returncode == 3 and "gemini-oauth login --profile home" in dead.stderr
 
 
 def test_no_refresh_token_asks_once_more_with_the_consent_screen(

@@ -573,13 +573,27 @@ def test_revoking_an_access_token_revokes_the_grant(emulator: Emulator) -> None:
     assert emulator.control.counters()["revoke"] == 1
 
 
-def test_revoking_a_refresh_token_revokes_its_access_tokens(emulator: Emulator) -> None:
+def test_revoking_a_refresh_token_ends_the_accounts_access_to_the_client(
+    emulator: Emulator,
+) -> None:
+    """As at Google: every token of that account for that client ends, not only the one sent;
+    other accounts and other clients keep theirs."""
     login = full_login(emulator)
-    other = full_login(emulator)
+    again = full_login(emulator)  # a second sign-in of the same account to the same client
+    emulator.control.add_user("other@example.com")
+    emulator.control.add_client("1000000000001-other.apps.googleusercontent.com", "other-secret")
+    other_user = emulator.control.issue_grant([CLOUD], email="other@example.com")
+    other_client = emulator.control.issue_grant(
+        [CLOUD], client_id="1000000000001-other.apps.googleusercontent.com"
+    )
     url = f"{emulator.base_url}/o/oauth2/revoke"
     assert HTTP.post(url, data={"token": login["refresh_token"]}).status_code == 200
-    assert tokeninfo(emulator, login["access_token"]).status_code == 400
-    assert tokeninfo(emulator, other["access_token"]).status_code == 200
+    for ended in (login, again):
+        assert tokeninfo(emulator, ended["access_token"]).status_code == 400
+        assert error_of(refresh(emulator, ended["refresh_token"]))[1] == "invalid_grant"
+    for kept in (other_user, other_client):
+        assert tokeninfo(emulator, kept["access_token"]).status_code == 200
+        assert emulator.state.live_grant(kept["refresh_token"]) is not None
 
 
 def test_revoke_unknown_or_missing_token(emulator: Emulator) -> None:

@@ -68,6 +68,21 @@ def confirm(question: str, *, action: str, yes: bool) -> None:
     click.confirm(question, abort=True, err=True)
 
 
+def say_what_else_ends(data: dict[str, Any], *, profile: str | None = None) -> None:
+    """Before a revocation: name the other saved logins (profiles, the ADC file) it ends too,
+    since Google revokes an account's access to an OAuth client whole (see ``_logout``)."""
+    from gemini_oauth._logout import ended_with, saved_logins
+
+    others = saved_logins(skip_profile=profile, skip_adc=profile is None)
+    ended = ended_with(data, others)
+    if ended:
+        who = data.get("account") or "this account"
+        say(
+            f"note: Google ends every sign-in of {who} to this OAuth client at once, so "
+            f"{', '.join(ended)} will need a new login too."
+        )
+
+
 # ---------------------------------------------------------------- simple options
 
 

@@ -15,6 +15,7 @@ from gemini_oauth._cli._options import (
     json_option,
     login_options,
     say,
+    say_what_else_ends,
     verbose_option,
     yes_option,
 )
@@ -127,7 +128,7 @@ def set_quota_project(project_id: str) -> None:
 def revoke(yes: bool) -> None:
     """Revoke the ADC refresh token at Google, then delete the file."""
     path = _adc.adc_path()
-    _adc.read_adc(path)  # a clear error when there is nothing to revoke
+    say_what_else_ends(_adc.read_adc(path))  # read_adc: a clear error when there is nothing
     confirm(f"Revoke the credentials in {path} and delete the file?", action="revoke", yes=yes)
     _adc.revoke(path=path)
     say(f"Revoked and deleted [{path}].")

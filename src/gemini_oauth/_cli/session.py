@@ -15,6 +15,7 @@ from gemini_oauth._cli._options import (
     json_option,
     profile_option,
     say,
+    say_what_else_ends,
     verbose_option,
     yes_option,
 )
@@ -190,6 +191,7 @@ def logout(profile: str, yes: bool) -> None:
         return
     if data is not None:
         who = data.get("account") or "this account"
+        say_what_else_ends(data, profile=profile)
         question = f"Log out {who} (profile {profile}) and revoke its token?"
         confirm(question, action="log out", yes=yes)
         if revoke_and_delete(file) is not None:  # None: another process logged out meanwhile

@@ -151,7 +151,7 @@ def register(app: Flask, state: EmulatorState) -> None:
             grant_id = info.grant_id if info is not None else grant.id if grant else None
             if grant_id is None:
                 return json_error(400, "invalid_token", "Token expired or revoked")
-            state.revoke_grant(grant_id)
+            state.revoke_access(grant_id)
             state.changed()
         return _token_json({})
 

@@ -306,6 +306,19 @@ class EmulatorState:
                 if info.grant_id == grant_id:
                     info.revoked = True
 
+    def revoke_access(self, grant_id: str) -> None:
+        """What Google's revocation endpoint does: the account's access to the client ends whole,
+        every refresh token of that account and client with it (not only the one presented)."""
+        with self.lock:
+            grant = self.grants.get(grant_id)
+            if grant is None:  # a service account's token: only itself
+                self.revoke_grant(grant_id)
+                return
+            pair = (grant.client_id, grant.email)
+            for other in self.grants.values():
+                if (other.client_id, other.email) == pair:
+                    self.revoke_grant(other.id)
+
     def summary(self) -> dict[str, Any]:
         """A JSON summary without secrets."""
         with self.lock:
