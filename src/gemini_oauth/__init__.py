@@ -17,6 +17,8 @@ _ERRORS = (
     "ApiKeyInvalidError",
     "AuthenticationError",
     "CacheError",
+    "CacheUnavailableError",
+    "CacheUrlError",
     "CallbackError",
     "ClientSecretError",
     "CommandError",
@@ -81,6 +83,8 @@ if TYPE_CHECKING:
     from gemini_oauth.errors import ApiKeyInvalidError as ApiKeyInvalidError
     from gemini_oauth.errors import AuthenticationError as AuthenticationError
     from gemini_oauth.errors import CacheError as CacheError
+    from gemini_oauth.errors import CacheUnavailableError as CacheUnavailableError
+    from gemini_oauth.errors import CacheUrlError as CacheUrlError
     from gemini_oauth.errors import CallbackError as CallbackError
     from gemini_oauth.errors import ClientSecretError as ClientSecretError
     from gemini_oauth.errors import CommandError as CommandError

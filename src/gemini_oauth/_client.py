@@ -60,7 +60,8 @@ class BaseClient:
     Credentials: explicit, else a profile (named, $GEMINI_OAUTH_PROFILE, or ``default`` if it
     exists), else Application Default Credentials (``adc=True``: ADC only). Quota project:
     explicit (``""`` = none), else $GOOGLE_CLOUD_QUOTA_PROJECT, else the credentials'. Base URL:
-    explicit, else $GOOGLE_GEMINI_BASE_URL, else Google's.
+    explicit, else $GOOGLE_GEMINI_BASE_URL, else Google's. ``cache``: where profiles are cached
+    (a redis:// URL; default $GEMINI_OAUTH_CACHE_URL, else files).
     """
 
     def __init__(
@@ -76,8 +77,9 @@ class BaseClient:
         deadline: float = 30.0,
         initial_backoff: float = 0.5,
         adc: bool = False,
+        cache: str | None = None,
     ) -> None:
-        creds = resolve_credentials(credentials, profile=profile, adc=adc)
+        creds = resolve_credentials(credentials, profile=profile, adc=adc, cache=cache)
         self._auth = OAuthHeaders(creds, resolve_quota_project(quota_project, creds))
         self._caller = caller_context(creds)
         self._base_url = resolve_base_url(base_url)
@@ -180,6 +182,7 @@ class GeminiClient(FilesMixin, ContentMixin, BaseClient):
         initial_backoff: float = 0.5,
         adc: bool = False,
         sleep: Callable[[float], None] | None = None,
+        cache: str | None = None,
     ) -> None:
         super().__init__(
             credentials,
@@ -192,6 +195,7 @@ class GeminiClient(FilesMixin, ContentMixin, BaseClient):
             deadline=deadline,
             initial_backoff=initial_backoff,
             adc=adc,
+            cache=cache,
         )
         if sleep is not None:
             self._policy.sleep = sleep
@@ -353,6 +357,7 @@ class AsyncGeminiClient(AsyncFilesMixin, AsyncContentMixin, BaseClient):
         initial_backoff: float = 0.5,
         adc: bool = False,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        cache: str | None = None,
     ) -> None:
         super().__init__(
             credentials,
@@ -365,6 +370,7 @@ class AsyncGeminiClient(AsyncFilesMixin, AsyncContentMixin, BaseClient):
             deadline=deadline,
             initial_backoff=initial_backoff,
             adc=adc,
+            cache=cache,
         )
         if sleep is not None:
             self._policy.async_sleep = sleep

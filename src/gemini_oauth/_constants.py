@@ -28,6 +28,8 @@ TOKEN_HOST_ENV = "CLOUDSDK_AUTH_TOKEN_HOST"  # noqa: S105
 ADC_TYPES_ENV = "GEMINI_OAUTH_ALLOW_ADC_TYPES"
 #: Project ids google-auth reads for ADC.
 PROJECT_ENVS = ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT")
+#: Where profiles are cached: a redis:// or rediss:// URL (else the file store under the home).
+CACHE_URL_ENV = "GEMINI_OAUTH_CACHE_URL"
 #: API keys that make Google's SDKs use a key instead of OAuth.
 API_KEY_ENVS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 

@@ -1,4 +1,8 @@
-"""google-auth Credentials backed by the token cache: single-flight refresh, load_creds, login."""
+"""google-auth Credentials backed by the token cache: single-flight refresh, load_creds, login.
+
+The cache is a ``_cache_backend.CacheRecord``: a profile file by default, a Redis record when
+a cache URL is in force (``cache=``, else $GEMINI_OAUTH_CACHE_URL); the refresh is the same.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from google.oauth2 import credentials as ga_credentials
 
 from gemini_oauth import _clock, _setup
+from gemini_oauth._cache_backend import CacheRecord, profile_record, selected_url
 from gemini_oauth._cache_format import usable_token
 from gemini_oauth._clock import rfc3339_to_epoch, to_rfc3339
 from gemini_oauth._constants import (
@@ -27,9 +32,8 @@ from gemini_oauth._setup import (
     login_command,
     login_needed_error,
     profile_context,
-    profile_flag,
 )
-from gemini_oauth._store import TokenFile, has_grant, profile_file, without_tokens
+from gemini_oauth._store import TokenFile, has_grant, without_tokens
 from gemini_oauth._token_endpoint import (
     NO_CONTEXT,
     PERMISSIONS_URL,
@@ -40,7 +44,7 @@ from gemini_oauth._token_endpoint import (
     refresh_request,
 )
 from gemini_oauth.errors import (
-    AccountMismatchError,
+    CacheUnavailableError,
     GeminiOAuthError,
     InvalidGrantError,
     LoginError,
@@ -62,6 +66,7 @@ if TYPE_CHECKING:
 
     from gemini_oauth._client_secrets import ClientSecret
     from gemini_oauth._flow import LoginResult
+    from gemini_oauth._published import PublishedCredentials
     from gemini_oauth._transport import HttpxRequest
 
 __all__ = [
@@ -110,13 +115,13 @@ class CachedCredentials(ga_credentials.Credentials):
     refresh_retry: RetryPolicy = refresh_policy()
 
     def __init__(self, token: str | None = None, *args: Any, **kwargs: Any) -> None:
-        self._file: TokenFile | None = kwargs.pop("file", None)
+        self._file: CacheRecord | None = kwargs.pop("file", None)
         self._context: GrantContext = kwargs.pop("context", None) or NO_CONTEXT
         super().__init__(token, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     @classmethod
     def from_cache(
-        cls, data: dict[str, Any], file: TokenFile | None, context: GrantContext | None = None
+        cls, data: dict[str, Any], file: CacheRecord | None, context: GrantContext | None = None
     ) -> CachedCredentials:
         """Build from cache data, keeping its token_uri (google-auth's helper would not).
 
@@ -146,12 +151,12 @@ class CachedCredentials(ga_credentials.Credentials):
             rapt_token=rapt if isinstance(rapt, str) and rapt else None,
             expiry=expiry,
             file=file,
-            context=context or (file_context(file, data) if file is not None else None),
+            context=context or (file_context(file, data) if isinstance(file, TokenFile) else None),
         )
 
     @property
-    def file(self) -> TokenFile | None:
-        """The cache file this credential reads and updates."""
+    def file(self) -> CacheRecord | None:
+        """The cache record (a file, or Redis) this credential reads and updates."""
         return self._file
 
     @property
@@ -173,7 +178,7 @@ class CachedCredentials(ga_credentials.Credentials):
         return cred
 
     def _adopt(self, data: dict[str, Any]) -> None:
-        fresh = CachedCredentials.from_cache(data, self._file)
+        fresh = CachedCredentials.from_cache(data, self._file, self._context)
         self.token, self.expiry = fresh.token, fresh.expiry
         self._refresh_token = fresh.refresh_token
         self._client_id, self._client_secret = fresh.client_id, fresh.client_secret
@@ -184,14 +189,25 @@ class CachedCredentials(ga_credentials.Credentials):
         """Refresh once for all: under the cache lock, adopt a token another refresher wrote.
 
         A cached token equal to the one held is never adopted: it may be the token the server
-        just refused (revoked, or a clock ahead of ours), so it is refreshed instead.
+        just refused (revoked, or a clock ahead of ours), so it is refreshed instead. When the
+        cache cannot be reached, a held token that has not expired is kept (said once): a fleet
+        does not storm the token endpoint because its cache is down.
         """
         if self._file is None:
             self._refresh_unlocked(request, None)
             return
+        try:
+            self._refresh_shared(request, self._file)
+        except CacheUnavailableError:
+            from gemini_oauth._published import keep_held_token
+
+            if not keep_held_token(self, "the cache cannot be reached"):
+                raise
+
+    def _refresh_shared(self, request: Request, file: CacheRecord) -> None:
         held = self.token
-        with self._file.lock():
-            data = self._file.read()
+        with file.lock():
+            data = file.read()
             if not has_grant(data):
                 raise login_needed_error(self._context, data)
             assert data is not None
@@ -204,7 +220,7 @@ class CachedCredentials(ga_credentials.Credentials):
                 expiry=to_rfc3339(_epoch(self.expiry) or _clock.now()),
                 refresh_token=self.refresh_token,
             )
-            self._file.write(data)
+            file.write(data)
 
     def _refresh_unlocked(self, request: Request, data: dict[str, Any] | None) -> None:
         """The refresh grant; on any failure nothing of this object (or the cache) changes."""
@@ -255,12 +271,26 @@ def _stamp() -> str:
     return to_rfc3339(_clock.now())
 
 
-def load_profile(profile: str = "default", *, home: str | Path | None = None) -> CachedCredentials:
+def load_profile(
+    profile: str = "default", *, home: str | Path | None = None, cache: str | None = None
+) -> CachedCredentials | PublishedCredentials:
     """The cached credentials of a profile; LoginRequiredError if there are none, or if its grant
-    died (the record keeps its set-up for ``gemini-oauth login --profile NAME``)."""
-    file = profile_file(profile, home)
+    died (the record keeps its set-up for ``gemini-oauth login --profile NAME``).
+
+    ``cache`` is a cache URL (default $GEMINI_OAUTH_CACHE_URL, else the profile's file); with
+    ``mode=tokens`` the credentials hold the published access token only (``_published``).
+    """
+    file = profile_record(profile, home, cache)
     data = file.read()
     context = profile_context(profile, data or {})
+    if file.tokens_only:
+        from gemini_oauth._published import PublishedCredentials
+
+        published = PublishedCredentials(file, context)
+        if data is None:
+            raise published.nothing_published()
+        published.take(data)
+        return published
     if not has_grant(data):
         raise login_needed_error(context, data)
     assert data is not None
@@ -271,7 +301,7 @@ def save_login(
     result: LoginResult,
     client: ClientSecret,
     *,
-    file: TokenFile,
+    file: CacheRecord,
     quota_project: str | None = None,
     command: str = "gemini-oauth login",
 ) -> dict[str, Any] | None:
@@ -385,8 +415,9 @@ def login(
     scopes: str | Iterable[str] | None = None,
     *,
     profile: str = "default",
-    file: TokenFile | None = None,
+    file: CacheRecord | None = None,
     home: str | Path | None = None,
+    cache: str | None = None,
     quota_project: str | None = None,
     no_browser: bool | None = None,
     port: int = 0,
@@ -401,10 +432,11 @@ def login(
 ) -> CachedCredentials:
     """Run the browser (or paste) login and cache the result; returns the new credentials.
 
-    The cache is ``file``, else the profile's. What is not given comes from the saved set-up, so
-    signing in again needs no flags: the client (``client_secret`` None: the one the login was
-    made with, else the file search), ``scopes`` (None: those granted before, else
-    ``default_scopes``), ``quota_project`` and ``login_hint`` (the account). A refresh token
+    The cache is ``file``, else the profile's (in the cache URL ``cache``, if any). What is not
+    given comes from the saved set-up, so signing in again needs no flags: the client
+    (``client_secret`` None: the one the login was made with, else the file search),
+    ``scopes`` (None: those granted before, else ``default_scopes``), ``quota_project`` and
+    ``login_hint`` (the account). A refresh token
     this login replaces is revoked after the new one is saved, unless both are the same
     account's access to the same client (Google would end the new one too; see ``_logout``).
     Conversation (which client, what is asked, the sign-in address) goes to ``out`` (stderr).
@@ -413,11 +445,18 @@ def login(
     """
     if quota_project:
         check_project_id(quota_project)  # before the browser, not after
-    target = file or profile_file(profile, home)  # a bad profile name fails before any browser
+    target = file or profile_record(profile, home, cache)  # a bad name fails before any browser
+    if target.tokens_only:
+        from gemini_oauth._published import no_login_here
+
+        raise no_login_here(target, profile)
     old = target.read() or {}  # an untrusted cache fails here too
     held = old.get("account") or ""
-    command = login_command(profile) if file is None else _setup.load_creds_command(target.path)
-    where = f"profile {profile}" if file is None else str(target.path)
+    token_file = target if file is not None and isinstance(target, TokenFile) else None
+    command = (
+        login_command(profile) if token_file is None else _setup.load_creds_command(token_file.path)
+    )
+    where = f"profile {profile}" if file is None else target.location
     client = client_secret or _setup.client_from_record(old)
     if old and client_secret is None and scopes is None:
         named = f"profile '{profile}'" if file is None else where
@@ -433,7 +472,7 @@ def login(
         no_browser=no_browser,
         port=port,
         timeout=timeout,
-        login_hint=login_hint,  # the profile's account is checked after (_keep_account)
+        login_hint=login_hint,  # the profile's account is checked after (_flow.keep_account)
         required_scopes=required_scopes,
         open_browser=open_browser,
         prompt_input=prompt_input,
@@ -441,66 +480,19 @@ def login(
     )
     email_asked = USERINFO_EMAIL in parse_scopes(wanted)
     if held and not login_hint and (result.account or email_asked):  # else it cannot be told
-        _keep_account(held, where, client, result, out, prompt_input, http, profile)
+        from gemini_oauth._flow import keep_account
+
+        keep_account(held, where, client, result, out, prompt_input, http, profile)
     replaced = save_login(result, client, file=target, quota_project=quota_project, command=command)
     data = target.read()
     if data is None:  # pragma: no cover - we just wrote it
-        raise LoginRequiredError(f"The login was not saved to {target.path}.")
+        raise LoginRequiredError(f"The login was not saved to {target.location}.")
     if replaced is not None:
         revoke_replaced(replaced, data, out=out, http=http)
-    context = profile_context(profile, data) if file is None else file_context(target, data)
-    return CachedCredentials.from_cache(data, target, context)
-
-
-def _keep_account(
-    held: str,
-    where: str,
-    client: ClientSecret,
-    result: LoginResult,
-    out: TextIO | None,
-    prompt_input: Callable[[str], str] | None,
-    http: httpx.Client | None,
-    profile: str,
-) -> None:
-    """A sign-in as another account than the one cached replaces it only if the user says so.
-
-    Asked on the terminal (or ``prompt_input``); without one, refused. A refused sign-in is
-    revoked (``_flow.discard``) and AccountMismatchError raised; nothing is saved.
-    """
-    from gemini_oauth._flow import discard, in_notebook, same_account, shown_account
-
-    if same_account(held, result.account):
-        return
-    stream = out if out is not None else sys.stderr
-    new = result.account or "(an account that was not shared)"
-    question = f"You signed in as {new}, but {where} belongs to {held}; replace {held} with {new}?"
-    if prompt_input is not None or sys.stdin.isatty() or in_notebook():
-        print(question + " [y/N] ", end="", file=stream, flush=True)
-        try:
-            answer = (prompt_input or (lambda _: input()))("")
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() in ("y", "yes"):
-            return
-        said = discard(client, result, http)
-        raise AccountMismatchError(
-            f"Kept {held} in {where}; the sign-in as {shown_account(result.account)} was not "
-            f"saved and {said}.",
-            expected=held,
-            actual=result.account,
-            hint=f"Run '{login_command(profile)} --login-hint {held}' to sign in as {held}.",
-        )
-    said = discard(client, result, http)
-    flag = profile_flag(profile)
-    replace = f"--login-hint {result.account}" if result.account else "--login-hint EMAIL"
-    raise AccountMismatchError(
-        f"You signed in as {shown_account(result.account)}, but {where} belongs to {held}; "
-        f"with no terminal to ask on, nothing was saved and {said}.",
-        expected=held,
-        actual=result.account,
-        hint=f"To replace {held}, run '{login_command(profile)} {replace}', or "
-        f"'gemini-oauth logout{flag}' first.",
+    context = (
+        profile_context(profile, data) if token_file is None else file_context(token_file, data)
     )
+    return CachedCredentials.from_cache(data, target, context)
 
 
 def load_creds(
@@ -513,8 +505,9 @@ def load_creds(
     quota_project: str | None = None,
     profile: str | None = None,
     request: Request | None = None,
+    cache: str | None = None,
     **flow_options: Any,
-) -> CachedCredentials:
+) -> CachedCredentials | PublishedCredentials:
     """The quickstart's ``load_creds()``, without its failure modes.
 
     ``client_secret`` (read only to log in) defaults to the client the cached login was made
@@ -526,11 +519,16 @@ def load_creds(
     union of scopes when the cached grant lacks some. ``interactive`` (default: stdin is a TTY or
     a notebook kernel, where the paste flow runs, or a browser can be opened, as the
     quickstart's function does from an IDE or a GUI app) False raises LoginRequiredError /
-    InvalidGrantError instead of opening a login.
+    InvalidGrantError instead of opening a login. With a cache URL (``cache``, else
+    $GEMINI_OAUTH_CACHE_URL) the login is the profile's (``default`` unless named) in that cache.
     """
     from gemini_oauth._flow import browser_usable, in_notebook, no_terminal
 
-    file = profile_file(profile) if profile else TokenFile(token)
+    if selected_url(cache) is not None:
+        profile = profile or "default"
+    file = profile_record(profile, cache=cache) if profile else TokenFile(token)
+    if file.tokens_only:
+        return load_profile(profile or "default", cache=cache)
     if quota_project:
         check_project_id(quota_project)
     wanted = parse_scopes(scopes)
@@ -542,7 +540,11 @@ def load_creds(
     data = file.read()
     granted = _scope_list(data) if data else []
     reason = "There is no cached login"
-    context = profile_context(profile, data or {}) if profile else file_context(file, data or {})
+    context = (
+        profile_context(profile or "default", data or {})
+        if profile or not isinstance(file, TokenFile)
+        else file_context(file, data or {})
+    )
     if data is not None:
         missing = [s for s in wanted if granted_form(s) not in granted]
         if not has_grant(data):
@@ -569,11 +571,12 @@ def load_creds(
         quota_project = quota_project or data.get("quota_project_id")
     if not interactive:
         raise LoginRequiredError(
-            f"{reason} ({file.path}), and there is no terminal or browser here to sign in with.",
+            f"{reason} ({file.location}), and there is no terminal or browser here to sign in "
+            "with.",
             hint=f"Run {context.run} in a terminal, or call load_creds(interactive=True).",
         )
     union = [*granted, *(s for s in wanted if granted_form(s) not in granted)]
-    target: dict[str, Any] = {"profile": profile} if profile else {"file": file}
+    target: dict[str, Any] = {"profile": profile, "cache": cache} if profile else {"file": file}
     return login(
         client_secret,
         union,
@@ -584,7 +587,7 @@ def load_creds(
     )
 
 
-def _set_quota_project(file: TokenFile, quota_project: str) -> None:
+def _set_quota_project(file: CacheRecord, quota_project: str) -> None:
     with file.lock():
         data = file.read()
         if data is not None:

@@ -3,7 +3,7 @@
 Each check is a function of the shared ``Visit`` (what the checks before it found: the record,
 the client, the credentials, a fresh token, the server's clock) returning a ``Check``: ok,
 warning, failure or skipped, with a one-line summary and the fix. ``CHECKS`` is their order;
-a new check is one function added there (a cache backend's check goes right after ``cache``).
+a new check is one function added there. The report's shapes are in ``_doctor_report``.
 Nothing secret is ever put in a Check: no token, code, refresh token or client secret.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -24,7 +23,6 @@ from gemini_oauth._constants import (
     CLIENT_SECRET_ENV,
     CLOUDSDK_CONFIG_ENV,
     CREDENTIALS_ENV,
-    GOOGLE_TOKEN_URI,
     HOME_ENV,
     PROFILE_ENV,
     QUOTA_PROJECT_ENV,
@@ -32,77 +30,17 @@ from gemini_oauth._constants import (
     TOKEN_HOST_ENV,
     is_loopback_host,
 )
+from gemini_oauth._doctor_report import FAILURE, OK, SKIPPED, WARNING, Check, Report, Visit
 from gemini_oauth.errors import GeminiOAuthError
 from gemini_oauth.scopes import CLOUD_PLATFORM
 
 if TYPE_CHECKING:
     import httpx
-    from google.auth.credentials import Credentials
 
-    from gemini_oauth._client_secrets import ClientSecret
-
-OK, WARNING, FAILURE, SKIPPED = "ok", "warning", "failure", "skipped"
 #: How long one probe may take; the whole run stays within a few seconds.
 PROBE_TIMEOUT = 3.0
 #: Clock skew that deserves a warning, and one that breaks token expiry (the refresh margin).
 SKEW_WARNING, SKEW_FAILURE = 60.0, 300.0
-
-
-@dataclass(frozen=True)
-class Check:
-    """One finding: ``status`` is ok, warning, failure or skipped; ``fix`` what to do about it."""
-
-    name: str
-    status: str
-    summary: str
-    fix: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Visit:
-    """What the checks share, filled in as they run."""
-
-    profile: str | None  # None: ADC, or the profile 'default' when it exists
-    adc: bool
-    http: httpx.Client
-    login: str = "gemini-oauth login"
-    record: dict[str, Any] | None = None
-    record_path: Path | None = None
-    modes: list[tuple[Path, int, int, bool]] = field(default_factory=list)  # path, mode, uid, link
-    client: ClientSecret | None = None
-    token_uri: str = GOOGLE_TOKEN_URI
-    base_url: str = ""
-    server_time: float | None = None
-    credentials: Credentials | None = None
-    source: str = ""
-
-    @property
-    def target(self) -> str:
-        return "Application Default Credentials" if self.adc else f"profile '{self.profile}'"
-
-
-@dataclass
-class Report:
-    """What ``doctor --json`` prints: the target, each check, the counts, and ``ok``."""
-
-    target: str
-    checks: list[Check]
-
-    @property
-    def ok(self) -> bool:
-        return not any(c.status == FAILURE for c in self.checks)
-
-    def to_dict(self) -> dict[str, Any]:
-        counts = {
-            s: sum(c.status == s for c in self.checks) for s in (OK, WARNING, FAILURE, SKIPPED)
-        }
-        return {
-            "target": self.target,
-            "ok": self.ok,
-            "counts": counts,
-            "checks": [asdict(c) for c in self.checks],
-        }
 
 
 # ---------------------------------------------------------------- the checks, in order
@@ -206,6 +144,8 @@ def _clock_check(v: Visit) -> Check:
 
 def check_cache(v: Visit) -> Check:
     """The cache (or ADC file) and its folders: owned by this user, private, no symlinks."""
+    if v.backend is not None and v.backend.backend != "file":
+        return Check("cache", SKIPPED, "No file: the login is cached in Redis.")
     if not v.modes:
         return Check("cache", SKIPPED, f"No file for {v.target} yet.")
     problems = []
@@ -230,6 +170,27 @@ def check_cache(v: Visit) -> Check:
     return Check("cache", OK, f"Owned by you and private: {shown}.")
 
 
+def check_backend(v: Visit) -> list[Check]:
+    """A cache server (Redis): reachable, this user let in, the record or published token
+    there. Files say nothing here (``cache`` checked them)."""
+    backend = v.backend
+    if backend is None or backend.backend == "file":
+        return []
+    details: dict[str, Any] = {"location": backend.location}
+    try:
+        details.update(backend.health())  # type: ignore[attr-defined]
+    except GeminiOAuthError as exc:
+        return [Check("cache backend", FAILURE, exc.message, exc.hint, details)]
+    mode = "access tokens only" if backend.tokens_only else "the whole login, shared"
+    summary = f"Redis {backend.location} answers in {details['round_trip_ms']:.1f} ms ({mode})"
+    if not details["record"]:
+        return [Check("cache backend", WARNING, f"{summary}, but holds nothing for "
+                      f"{v.target}.", f"Run '{v.login}'" + (" where the publisher runs, and "
+                      "'gemini-oauth cache publish --to URL' there." if backend.tokens_only
+                      else " with the same --cache URL."), details)]  # fmt: skip
+    return [Check("cache backend", OK, summary + ".", details=details)]
+
+
 def check_login(v: Visit) -> Check:
     """A refresh token is there, the access token is (made) valid, the grant's age is told."""
     from gemini_oauth._setup import login_needed_error, profile_context
@@ -237,7 +198,11 @@ def check_login(v: Visit) -> Check:
 
     if v.adc:
         return _adc_login(v)
+    if v.backend_error is not None:
+        return Check("login", FAILURE, v.backend_error.message, v.backend_error.hint)
     data = v.record
+    if v.backend is not None and v.backend.tokens_only and data is not None:
+        return _published_login(v, data)
     if data is None:
         return Check("login", FAILURE, f"Not logged in ({v.target}).", f"Run '{v.login}'.")
     if not has_grant(data):
@@ -245,7 +210,7 @@ def check_login(v: Visit) -> Check:
         return Check("login", FAILURE, ended.message, ended.hint)
     from gemini_oauth._credentials import load_profile
 
-    creds = load_profile(v.profile or "default")
+    creds = load_profile(v.profile or "default", cache=v.cache)
     v.credentials = creds
     age = _grant_age(data, v.server_time)
     details = {"account": data.get("account") or None, "grant_age_days": _days(age)}
@@ -269,6 +234,18 @@ def check_login(v: Visit) -> Check:
         f"the refresh token is {_days(age) if age is not None else '?'} days old.",
         details=details,
     )
+
+
+def _published_login(v: Visit, data: dict[str, Any]) -> Check:
+    from gemini_oauth._credentials import load_profile
+
+    v.credentials = creds = load_profile(v.profile or "default", cache=v.cache)
+    if not creds.valid and (failure := _refresh(v)) is not None:
+        return failure
+    left = int((_epoch_of(creds.expiry) or 0) - _clock.now())
+    return Check("login", OK, f"An access token for {data.get('account') or '(unknown account)'}"
+                 f" is published, valid for {left // 60} min; no refresh token here (mode="
+                 "tokens).", details={"account": data.get("account")})  # fmt: skip
 
 
 def _adc_login(v: Visit) -> Check:
@@ -443,11 +420,12 @@ def check_environment(v: Visit) -> list[Check]:
 
 
 Step = Callable[[Visit], "Check | list[Check]"]
-#: The checks, in order. Add a check here (a cache backend's goes after check_cache).
+#: The checks, in order. Add a check here.
 CHECKS: list[Step] = [
     check_client,
     check_reachability,
     check_cache,
+    check_backend,
     check_login,
     check_scopes,
     check_tokeninfo,
@@ -460,19 +438,27 @@ CHECKS: list[Step] = [
 
 
 def run(
-    profile: str | None = None, *, adc: bool = False, http: httpx.Client | None = None
+    profile: str | None = None,
+    *,
+    adc: bool = False,
+    http: httpx.Client | None = None,
+    cache: str | None = None,
 ) -> Report:
-    """Run every check for ``profile`` (None: 'default' if it exists, else ADC) or ADC."""
+    """Run every check for ``profile`` (None: 'default' if it exists, else ADC) or ADC; the
+    profile is read from the cache URL ``cache`` (else $GEMINI_OAUTH_CACHE_URL), else files."""
     import httpx
 
+    from gemini_oauth._cache_backend import selected_url
     from gemini_oauth._setup import login_command
     from gemini_oauth._store import profile_file
 
     own = http is None
     client = http or httpx.Client(timeout=PROBE_TIMEOUT)
     try:
-        visit = Visit(profile=profile, adc=adc, http=client)
-        if not adc:
+        visit = Visit(profile=profile, adc=adc, http=client, cache=selected_url(cache))
+        if not adc and visit.cache is not None:
+            _shared_visit(visit)
+        elif not adc:
             file = profile_file(profile or "default")
             visit.modes = _modes(file.path, file.private_dirs)  # before a read repairs them
             if profile is None and not file.path.exists():
@@ -492,6 +478,20 @@ def run(
     finally:
         if own:
             client.close()
+
+
+def _shared_visit(v: Visit) -> None:
+    """A profile in a cache server: never ADC, even when unreachable (then login fails)."""
+    from gemini_oauth._cache_backend import profile_record
+    from gemini_oauth._setup import login_command
+
+    v.profile = v.profile or "default"
+    v.login = login_command(v.profile)
+    v.backend = profile_record(v.profile, cache=v.cache)
+    try:
+        v.record = v.backend.read()
+    except GeminiOAuthError as exc:
+        v.backend_error = exc
 
 
 def _adc_visit(v: Visit) -> None:
@@ -553,6 +553,12 @@ def _grant_age(data: dict[str, Any], server_time: float | None) -> float | None:
     return max(0.0, (server_time if server_time is not None else _clock.now()) - issued)
 
 
+def _epoch_of(expiry: Any) -> float | None:
+    from datetime import timezone
+
+    return None if expiry is None else float(expiry.replace(tzinfo=timezone.utc).timestamp())
+
+
 def _days(age: float | None) -> float | None:
     return None if age is None else round(age / 86400, 1)
 
@@ -565,4 +571,15 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-__all__ = ["CHECKS", "FAILURE", "OK", "SKIPPED", "WARNING", "Check", "Report", "Visit", "run"]
+__all__ = [
+    "CHECKS",
+    "FAILURE",
+    "OK",
+    "SKIPPED",
+    "WARNING",
+    "Check",
+    "Report",
+    "Visit",
+    "check_backend",
+    "run",
+]

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gemini_oauth._constants import (
+    CACHE_URL_ENV,
     CLOUDSDK_CONFIG_ENV,
     CREDENTIALS_ENV,
     HOME_ENV,
@@ -39,6 +40,7 @@ TOKEN_ENVS = ("GOOGLE_OAUTH_ACCESS_TOKEN", "CLOUDSDK_AUTH_ACCESS_TOKEN")
 HIDDEN_ENVS = (
     CREDENTIALS_ENV,
     PROFILE_ENV,
+    CACHE_URL_ENV,  # the child's own gemini-oauth asks the server, and sees no Redis password
     "NO_GCE_CHECK",
     "CLOUDSDK_CORE_CHECK_GCE_METADATA",
     *TOKEN_ENVS,

@@ -15,7 +15,7 @@ import sys
 
 from gemini_oauth._cache_format import is_cache_data, usable_token
 from gemini_oauth._clock import rfc3339_to_epoch
-from gemini_oauth._constants import MAX_JSON_FILE, PROFILE_ENV, REFRESH_MARGIN
+from gemini_oauth._constants import CACHE_URL_ENV, MAX_JSON_FILE, PROFILE_ENV, REFRESH_MARGIN
 from gemini_oauth._paths import (
     config_home,
     home_given,
@@ -202,6 +202,8 @@ def try_print_access_token(args: list[str]) -> bool:
     valid beyond the margin."""
     from gemini_oauth._clock import now
 
+    if os.environ.get(CACHE_URL_ENV, "").strip():  # a cache server: the full CLI reads it
+        return False
     parsed = _parse(args)
     if parsed is None or not valid_profile_name(parsed[0]):
         return False

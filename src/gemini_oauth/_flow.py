@@ -386,3 +386,54 @@ def _check_scopes(
     missing = [short_name(s) for s in requested if granted_form(s) not in have]
     if missing:
         _say(out, f"warning: these optional permissions were not granted: {', '.join(missing)}.")
+
+
+def keep_account(
+    held: str,
+    where: str,
+    client: ClientSecret,
+    result: LoginResult,
+    out: TextIO | None,
+    prompt_input: Callable[[str], str] | None,
+    http: httpx.Client | None,
+    profile: str,
+) -> None:
+    """A sign-in as another account than the one cached replaces it only if the user says so.
+
+    Asked on the terminal (or ``prompt_input``); without one, refused. A refused sign-in is
+    revoked (``discard``) and AccountMismatchError raised; nothing is saved.
+    """
+    from gemini_oauth._setup import login_command, profile_flag
+
+    if same_account(held, result.account):
+        return
+    stream = out if out is not None else sys.stderr
+    new = result.account or "(an account that was not shared)"
+    question = f"You signed in as {new}, but {where} belongs to {held}; replace {held} with {new}?"
+    if prompt_input is not None or sys.stdin.isatty() or in_notebook():
+        print(question + " [y/N] ", end="", file=stream, flush=True)
+        try:
+            answer = (prompt_input or (lambda _: input()))("")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() in ("y", "yes"):
+            return
+        said = discard(client, result, http)
+        raise AccountMismatchError(
+            f"Kept {held} in {where}; the sign-in as {shown_account(result.account)} was not "
+            f"saved and {said}.",
+            expected=held,
+            actual=result.account,
+            hint=f"Run '{login_command(profile)} --login-hint {held}' to sign in as {held}.",
+        )
+    said = discard(client, result, http)
+    flag = profile_flag(profile)
+    replace = f"--login-hint {result.account}" if result.account else "--login-hint EMAIL"
+    raise AccountMismatchError(
+        f"You signed in as {shown_account(result.account)}, but {where} belongs to {held}; "
+        f"with no terminal to ask on, nothing was saved and {said}.",
+        expected=held,
+        actual=result.account,
+        hint=f"To replace {held}, run '{login_command(profile)} {replace}', or "
+        f"'gemini-oauth logout{flag}' first.",
+    )

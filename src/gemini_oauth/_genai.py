@@ -106,6 +106,7 @@ def genai_client(
     base_url: str | None = None,
     api_version: str | None = None,
     adc: bool = False,
+    cache: str | None = None,
     **http_options: Any,
 ) -> Client:
     """A ``google.genai.Client`` for the Gemini Developer API, authorized by OAuth.
@@ -122,7 +123,7 @@ def genai_client(
             "google-genai is not installed.",
             hint="Install it with: pip install 'gemini-oauth[genai]'",
         ) from None
-    creds = resolve_credentials(credentials, profile=profile, adc=adc)
+    creds = resolve_credentials(credentials, profile=profile, adc=adc, cache=cache)
     auth = OAuthAuth(OAuthHeaders(creds, resolve_quota_project(quota_project, creds)))
     timeout = httpx.Timeout(60.0, connect=15.0)
     agent = {"user-agent": USER_AGENT}

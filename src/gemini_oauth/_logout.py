@@ -16,16 +16,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from gemini_oauth._constants import GOOGLE_REVOKE_URI
-from gemini_oauth._store import TokenFile, has_grant
+from gemini_oauth._store import has_grant
 from gemini_oauth._token_endpoint import PERMISSIONS_URL, revoke
 from gemini_oauth.errors import RevocationError
 
 if TYPE_CHECKING:
     import httpx
 
+    from gemini_oauth._cache_backend import CacheRecord
+
 
 def revoke_and_delete(
-    file: TokenFile, *, client: httpx.Client | None = None
+    file: CacheRecord, *, client: httpx.Client | None = None
 ) -> dict[str, Any] | None:
     """Log out (RFC 7009): revoke the refresh token at the server, then delete the cache.
 

@@ -50,8 +50,12 @@ def resolve_credentials(
     profile: str | None = None,
     adc: bool = False,
     notice: Callable[[str], None] | None = None,
+    cache: str | None = None,
 ) -> Credentials:
     """Explicit credentials, else a gemini-oauth profile (named or default), else ADC.
+
+    A profile is read from the cache URL ``cache`` (else $GEMINI_OAUTH_CACHE_URL), else from its
+    file.
 
     ADC is used unasked only when no profile is named and no ``default`` profile exists (a
     profile whose login ended is reported, not skipped); ``notice`` is then told, once, which
@@ -61,11 +65,11 @@ def resolve_credentials(
         return credentials
     if not adc:
         from gemini_oauth import _credentials as creds_mod
-        from gemini_oauth._store import profile_file
+        from gemini_oauth._cache_backend import profile_record
 
         name = profile or os.environ.get(PROFILE_ENV) or None
-        if name is not None or profile_file("default").read() is not None:
-            return creds_mod.load_profile(name or "default")
+        if name is not None or profile_record("default", cache=cache).read() is not None:
+            return creds_mod.load_profile(name or "default", cache=cache)
     creds = _adc()
     if not adc and notice is not None:
         notice(_fallback_note(creds))
@@ -113,12 +117,12 @@ def resolve_quota_project(explicit: str | None, credentials: Credentials) -> str
     if not stored:
         return None
     file = getattr(credentials, "file", None)
-    where = f"the cached login {file.path}" if file is not None else "these credentials"
+    where = f"the cached login {file.location}" if file is not None else "these credentials"
     return check_project_id(
         stored,
         source=f"The quota project of {where}",
         error=CacheError if file is not None else QuotaProjectError,
-        hint=f'Fix or remove "quota_project_id" in {file.path}, or pass --quota-project ID.'
+        hint=f'Fix or remove "quota_project_id" in {file.location}, or pass --quota-project ID.'
         if file is not None
         else "Set a valid quota project on the credentials, or pass quota_project=ID.",
     )
@@ -160,6 +164,7 @@ def oauth_credentials(
     profile: str | None = None,
     quota_project: str | None = None,
     adc: bool = False,
+    cache: str | None = None,
 ) -> Credentials:
     """The google-auth credentials gemini-oauth calls Gemini with, valid now, carrying the quota
     project it would send: what APIs that take credentials want, in one line.
@@ -169,7 +174,7 @@ def oauth_credentials(
     """
     from gemini_oauth._transport import HttpxRequest
 
-    creds = resolve_credentials(credentials, profile=profile, adc=adc)
+    creds = resolve_credentials(credentials, profile=profile, adc=adc, cache=cache)
     project = resolve_quota_project(quota_project, creds)
     if project != getattr(creds, "quota_project_id", None) and hasattr(creds, "with_quota_project"):
         creds = creds.with_quota_project(project)

@@ -141,8 +141,12 @@ class TokenFile:
     """One cache file and its lock.
 
     ``given_dirs`` (a home the user named) must be this user's and not open to others' renames;
-    they are never chmod-ed. ``private_dirs`` are created 0700 and kept that way.
+    they are never chmod-ed. ``private_dirs`` are created 0700 and kept that way. A
+    ``_cache_backend.CacheRecord``: the default backend.
     """
+
+    backend = "file"
+    tokens_only = False
 
     def __init__(
         self,
@@ -158,6 +162,11 @@ class TokenFile:
 
     def __repr__(self) -> str:
         return f"TokenFile({str(self.path)!r})"
+
+    @property
+    def location(self) -> str:
+        """Where the record is, for messages: the file's path."""
+        return str(self.path)
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -53,18 +53,23 @@ class TokenSource:
         self._request: HttpxRequest | None = None
 
     @classmethod
-    def resolve(cls, profile: str | None = None, *, adc: bool = False) -> TokenSource:
-        """A named profile, else $GEMINI_OAUTH_PROFILE, else 'default' if it exists, else ADC."""
+    def resolve(
+        cls, profile: str | None = None, *, adc: bool = False, cache: str | None = None
+    ) -> TokenSource:
+        """A named profile, else $GEMINI_OAUTH_PROFILE, else 'default' if it exists, else ADC.
+
+        Profiles are read from the cache URL ``cache`` (else $GEMINI_OAUTH_CACHE_URL), else files.
+        """
         from gemini_oauth._credentials import load_profile
         from gemini_oauth._request_auth import resolve_credentials
 
         if not adc:
-            from gemini_oauth._store import profile_file
+            from gemini_oauth._cache_backend import profile_record
 
             name = profile or os.environ.get(PROFILE_ENV) or None
             # ADC only when no 'default' exists: one whose sign-in ended is reported, not skipped
-            if name is not None or profile_file("default").read() is not None:
-                creds = load_profile(name or "default")
+            if name is not None or profile_record("default", cache=cache).read() is not None:
+                creds = load_profile(name or "default", cache=cache)
                 who = f" ({creds.account})" if creds.account else ""
                 return cls(
                     creds,

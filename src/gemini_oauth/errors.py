@@ -8,6 +8,8 @@ message ever contains a token, code, verifier or client secret.
     ├── QuotaProjectError        a quota project id that is not a project id
     ├── ScopeError               a scope name Google would not know (checked before the browser)
     ├── CacheError               a token cache that is corrupt or unsafe
+    │   ├── CacheUrlError        a cache URL that is malformed or would send tokens in clear
+    │   └── CacheUnavailableError  the cache server (Redis) cannot be reached or refuses us
     ├── LoginError               the interactive login did not complete
     │   ├── ConsentDeniedError   the user pressed Deny (error=access_denied)
     │   ├── CallbackError        a redirect that failed a check (state, path, host)
@@ -87,6 +89,19 @@ class CacheError(GeminiOAuthError):
     """A token cache file is corrupt, unsafe (symlink, group/world readable) or unwritable."""
 
     default_hint = "Run 'gemini-oauth login' to create a fresh cache."
+
+
+class CacheUrlError(CacheError):
+    """A cache URL ($GEMINI_OAUTH_CACHE_URL, --cache) that is malformed or unsafe."""
+
+    exit_code = 2
+    default_hint = "Use redis://HOST:PORT/DB (loopback) or rediss://HOST:PORT/DB (TLS)."
+
+
+class CacheUnavailableError(CacheError):
+    """The cache server cannot be reached, or refuses our user (authentication, ACL)."""
+
+    default_hint = "Check that Redis is running and reachable from here, then try again."
 
 
 class LoginError(GeminiOAuthError):
@@ -323,6 +338,8 @@ __all__ = [
     "ApiKeyInvalidError",
     "AuthenticationError",
     "CacheError",
+    "CacheUnavailableError",
+    "CacheUrlError",
     "CallbackError",
     "ClientSecretError",
     "CommandError",

@@ -19,6 +19,7 @@ from click.core import ParameterSource
 from gemini_oauth._cli import _debug
 from gemini_oauth._constants import (
     BASE_URL_ENV,
+    CACHE_URL_ENV,
     CLIENT_SECRET_ENV,
     CREDENTIALS_ENV,
     DEBUG_ENV,
@@ -119,8 +120,38 @@ _PROFILE: dict[str, Any] = {
     f"Default: ${PROFILE_ENV}, else '{DEFAULT_PROFILE}'.",
 }
 
-#: ``--profile NAME`` (parameter ``profile: str``).
-profile_option = click.option("--profile", **_PROFILE)
+_CACHE = "gemini_oauth.cache"
+
+
+def _keep_cache(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.meta[_CACHE] = value
+
+
+#: ``--cache URL``: where profiles are cached; read with ``cache_url()`` (the command does not
+#: take it). Everywhere a profile is read, through ``profile_option``, ``grant_options`` and
+#: ``connection_options``.
+cache_option = click.option(
+    "--cache",
+    metavar="URL",
+    envvar=CACHE_URL_ENV,
+    expose_value=False,
+    callback=_keep_cache,
+    help="Where logins are cached. redis://HOST:PORT/DB (rediss:// for TLS) shares the whole "
+    "login between machines, refreshed once for all; with ?mode=tokens it holds access tokens "
+    "only, published by 'gemini-oauth cache publish', and this machine never sees a refresh "
+    f"token. Default: ${CACHE_URL_ENV}, else files under the home.",
+)
+
+
+def cache_url() -> str | None:
+    """The --cache URL (or $GEMINI_OAUTH_CACHE_URL) of the running command; None: files."""
+    value = click.get_current_context().meta.get(_CACHE)
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def profile_option(command: FC) -> FC:
+    """``--profile NAME`` (parameter ``profile: str``) and ``--cache URL`` (``cache_url()``)."""
+    return click.option("--profile", **_PROFILE)(cache_option(command))
 
 
 def grant_options(command: Callable[..., R]) -> Callable[..., R]:
@@ -160,12 +191,14 @@ class Connection:
     quota_project: str | None
     endpoint: str | None
     api_version: str
+    #: --cache URL (or $GEMINI_OAUTH_CACHE_URL): where profiles are cached; None: files.
+    cache: str | None = None
 
     def credentials(self) -> Credentials:
         """The credentials the flags name; falling back to ADC unasked is said on stderr."""
         from gemini_oauth._request_auth import resolve_credentials
 
-        return resolve_credentials(profile=self.profile, adc=self.adc, notice=say)
+        return resolve_credentials(profile=self.profile, adc=self.adc, notice=say, cache=self.cache)
 
     def client(self) -> GeminiClient:
         from gemini_oauth._client import GeminiClient
@@ -189,6 +222,7 @@ def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 _CONNECTION_OPTIONS = (
     click.option("--profile", **_PROFILE, expose_value=False, callback=_keep),
+    cache_option,
     click.option(
         "--adc",
         is_flag=True,
@@ -239,6 +273,7 @@ def connection_options(command: Callable[Concatenate[Connection, P], R]) -> Call
             quota_project=flags["quota_project"],
             endpoint=flags["endpoint"],
             api_version=flags["api_version"],
+            cache=cache_url(),
         )
         return command(connection, *args, **kwargs)
 

@@ -6,6 +6,7 @@ import click
 from click.core import ParameterSource
 
 from gemini_oauth._cli._options import (
+    cache_url,
     echo_json,
     exit_with,
     json_option,
@@ -44,7 +45,7 @@ def doctor(profile: str, adc: bool, as_json: bool) -> None:
     chosen = profile if named is not ParameterSource.DEFAULT else None
     if adc and chosen is not None:
         raise click.UsageError("Give --profile NAME or --adc, not both.")
-    report = run(chosen, adc=adc)
+    report = run(chosen, adc=adc, cache=cache_url())
     if as_json:
         echo_json(report.to_dict())
     else:

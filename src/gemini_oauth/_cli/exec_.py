@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gemini_oauth._cli._options import exit_with, grant_options, verbose_option
+from gemini_oauth._cli._options import cache_url, exit_with, grant_options, verbose_option
 
 
 @click.command(
@@ -48,7 +48,7 @@ def exec_(profile: str | None, adc: bool, env_token: bool, command: tuple[str, .
 
     if profile and adc:
         raise click.UsageError("--profile and --adc name two different logins; pass one.")
-    source = TokenSource.resolve(profile, adc=adc)
+    source = TokenSource.resolve(profile, adc=adc, cache=cache_url())
     try:
         status = _exec.run(command, source, env_token=env_token)
     finally:

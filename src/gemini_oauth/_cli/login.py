@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from gemini_oauth._cli._options import (
+    cache_url,
     echo_json,
     login_options,
     profile_option,
@@ -71,14 +72,15 @@ def login(
       gemini-oauth login --scopes retriever,cloud-platform --profile work
       gemini-oauth login --profile work          # again, with the same set-up
     """
+    from gemini_oauth._cache_backend import profile_record
     from gemini_oauth._credentials import login as sign_in_and_save
-    from gemini_oauth._store import has_grant, profile_file
+    from gemini_oauth._store import TokenFile, has_grant
     from gemini_oauth.scopes import parse_scopes
 
     wanted = parse_scopes(scopes) if scopes else None  # unknown names: exit 2, before any browser
     if scopes is not None and not wanted:
         raise click.BadParameter("give at least one scope", param_hint="--scopes")
-    current = profile_file(profile).read()
+    current = profile_record(profile, cache=cache_url()).read()
     if has_grant(current) and not force and not _sign_in_again(profile, current or {}):
         return
     creds = sign_in_and_save(
@@ -91,23 +93,26 @@ def login(
         timeout=timeout,
         login_hint=login_hint,
         default_scopes=DEFAULT_SCOPES,
+        cache=cache_url(),
     )
     assert creds.file is not None  # login() always caches
-    path = creds.file.path
-    mode = f"{stat.S_IMODE(path.stat().st_mode):04o}"
+    where = creds.file.location
+    mode = None
+    if isinstance(creds.file, TokenFile):
+        mode = f"{stat.S_IMODE(creds.file.path.stat().st_mode):04o}"
     scopes_granted = list(creds.granted_scopes or ())
     say(f"✓ Logged in as {creds.account or '(account not shared: add the openid scope)'}.")
     say(f"✓ Scopes granted: {', '.join(short_name(s) for s in scopes_granted)}.")
     if creds.quota_project_id:  # the flag, else the one the profile kept
         say(f"✓ Quota project: {creds.quota_project_id}.")
-    say(f"✓ Credentials saved to {path} (mode {mode}).")
+    say(f"✓ Credentials saved to {where}" + (f" (mode {mode})." if mode else "."))
     if as_json:
         echo_json(
             {
                 "profile": profile,
                 "account": creds.account or None,
                 "scopes": scopes_granted,
-                "cache_path": str(path),
+                "cache_path": where,
                 "cache_mode": mode,
                 "quota_project": creds.quota_project_id,
             }

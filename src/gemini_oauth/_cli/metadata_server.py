@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gemini_oauth._cli._options import grant_options, say, verbose_option
+from gemini_oauth._cli._options import cache_url, grant_options, say, verbose_option
 from gemini_oauth._constants import CREDENTIALS_ENV, QUOTA_PROJECT_ENV, is_loopback_host
 from gemini_oauth.errors import GeminiOAuthError
 
@@ -78,7 +78,7 @@ def metadata_server(
 
     if profile and adc:
         raise click.UsageError("--profile and --adc name two different logins; pass one.")
-    source = TokenSource.resolve(profile, adc=adc)
+    source = TokenSource.resolve(profile, adc=adc, cache=cache_url())
     try:
         source.token()  # a dead login fails here, not in the first program that asks
         try:

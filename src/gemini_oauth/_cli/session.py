@@ -8,7 +8,9 @@ from typing import Any
 import click
 
 from gemini_oauth import _clock
+from gemini_oauth._cache_backend import CacheRecord, describe, profile_record
 from gemini_oauth._cli._options import (
+    cache_url,
     confirm,
     echo_json,
     exit_with,
@@ -21,8 +23,9 @@ from gemini_oauth._cli._options import (
 )
 from gemini_oauth._clock import rfc3339_to_epoch, to_rfc3339
 from gemini_oauth._redact import terminal_text
-from gemini_oauth._setup import login_command
-from gemini_oauth._store import TokenFile, has_grant, profile_file
+from gemini_oauth._setup import login_command, profile_flag
+from gemini_oauth._store import has_grant
+from gemini_oauth.errors import CacheError
 from gemini_oauth.scopes import short_name
 
 
@@ -41,7 +44,7 @@ def print_access_token(profile: str, as_json: bool) -> None:
     """
     from gemini_oauth._credentials import load_profile
 
-    creds = load_profile(profile)
+    creds = load_profile(profile, cache=cache_url())
     if not creds.valid:
         from gemini_oauth._transport import HttpxRequest
 
@@ -76,12 +79,16 @@ def echo_token_json(token: str, expiry: datetime | None) -> None:
     )
 
 
-def status_data(profile: str, file: TokenFile, data: dict[str, Any] | None) -> dict[str, Any]:
+def status_data(profile: str, file: CacheRecord, data: dict[str, Any] | None) -> dict[str, Any]:
     """What ``status --json`` prints (never a token or secret)."""
-    out: dict[str, Any] = {"profile": profile, "cache_path": str(file.path)}
+    out: dict[str, Any] = {
+        "profile": profile,
+        "cache_path": file.location,
+        "cache_backend": {**describe(file), "reachable": True},  # read() would have raised
+    }
     if data is None:
         return {**out, "logged_in": False}
-    if not has_grant(data):  # the sign-in ended; its set-up waits for the next login
+    if not has_grant(data) and not file.tokens_only:  # the sign-in ended; the set-up waits
         scopes = data.get("scopes") or []
         return {
             **out,
@@ -112,6 +119,7 @@ def status_data(profile: str, file: TokenFile, data: dict[str, Any] | None) -> d
         "quota_project": data.get("quota_project_id"),
         "refresh_token_present": bool(data.get("refresh_token")),
         "token_uri": data.get("token_uri"),
+        **({"published_at": data.get("published_at")} if file.tokens_only else {}),
     }
 
 
@@ -121,7 +129,7 @@ def status_data(profile: str, file: TokenFile, data: dict[str, Any] | None) -> d
 @verbose_option
 def status(profile: str, as_json: bool) -> None:
     """Show who is logged in, the client, scopes granted, token expiry and where the cache is."""
-    file = profile_file(profile)
+    file = profile_record(profile, cache=cache_url())
     info = status_data(profile, file, file.read())
     if as_json:
         echo_json(info)
@@ -146,6 +154,11 @@ def status(profile: str, as_json: bool) -> None:
                 f"quota project {info['quota_project'] or '(none)'}",
             ]
             err.print(f"  Kept for the next login: {escape('; '.join(kept))}.", soft_wrap=True)
+        elif file.tokens_only:
+            err.print(f"[red]X[/] No access token is published (profile {escape(profile)}).")
+            err.print(f"  Cache: {escape(file.location)} (access tokens only).", soft_wrap=True)
+            err.print("  Run 'gemini-oauth cache publish --to URL' where the login lives.")
+            exit_with(3)
         else:
             err.print(f"[red]X[/] Not logged in (profile {escape(profile)}).")
         err.print(f"  Run '{escape(login_command(profile))}'.")
@@ -163,12 +176,27 @@ def status(profile: str, as_json: bool) -> None:
         f"  - Client: {escape(str(info['client_id']))}",
         "  - Scopes: " + escape(", ".join(short_name(s) for s in info["scopes"]) or "(none)"),
         f"  - {token_line} (expiry {escape(str(info['token_expiry']))})",
-        f"  - Refresh token: {'present' if info['refresh_token_present'] else '[red]missing[/]'}",
+        "  - Refresh token: "
+        + (
+            "not here (access tokens only, from the publisher)"
+            if file.tokens_only
+            else "present"
+            if info["refresh_token_present"]
+            else "[red]missing[/]"
+        ),
         f"  - Quota project: {escape(info['quota_project'] or '(none: the client project pays)')}",
         f"  - Cache: {escape(info['cache_path'])}",
+        f"  - Cache backend: {_backend_row(info['cache_backend'])}",
     ]
     for row in rows:
         out.print(terminal_text(row))
+
+
+def _backend_row(backend: dict[str, Any]) -> str:
+    if backend["backend"] == "file":
+        return "files (this machine)"
+    mode = "access tokens only" if backend["mode"] == "tokens" else "the whole login, shared"
+    return f"Redis, reachable; {mode}"
 
 
 @click.command()
@@ -182,12 +210,19 @@ def logout(profile: str, yes: bool) -> None:
     """
     from gemini_oauth._credentials import revoke_and_delete
 
-    file = profile_file(profile)
+    file = profile_record(profile, cache=cache_url())
     data = file.read()
+    if file.tokens_only:
+        raise CacheError(
+            f"The cache {file.location} holds access tokens only; logging out happens where "
+            "the login lives (and the publisher runs).",
+            hint=f"Run 'gemini-oauth logout{profile_flag(profile)}' on that machine.",
+        )
     if data is not None and not has_grant(data):  # nothing at Google to revoke
         confirm(f"Remove the saved set-up of profile {profile}?", action="log out", yes=yes)
         file.delete()
-        say(f"Profile {profile} had no live sign-in; its saved set-up ({file.path}) was removed.")
+        say(f"Profile {profile} had no live sign-in; its saved set-up was removed.")
+        say(f"  ({file.location})")
         return
     if data is not None:
         who = data.get("account") or "this account"
@@ -195,6 +230,6 @@ def logout(profile: str, yes: bool) -> None:
         question = f"Log out {who} (profile {profile}) and revoke its token?"
         confirm(question, action="log out", yes=yes)
         if revoke_and_delete(file) is not None:  # None: another process logged out meanwhile
-            say(f"Logged out {who}: token revoked and {file.path} deleted.")
+            say(f"Logged out {who}: token revoked and {file.location} deleted.")
             return
     say(f"Not logged in (profile {profile}); nothing to do.")
