@@ -170,3 +170,82 @@ def trap() -> Iterator[Trap]:
     yield server
     server.server.shutdown()
     server.server.server_close()
+
+
+class RedisServer:
+    """A redis-server of this test's own: 127.0.0.1 on an ephemeral port, no persistence, its
+    files under the test's tmp_path. ``stop()``/``kill()`` and ``start()`` again restart it on
+    the same port (empty: nothing is saved)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = 0
+        self.process: Any = None
+
+    def url(self, query: str = "", user: str = "", password: str = "") -> str:
+        auth = f"{user}:{password}@" if password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0" + (f"?{query}" if query else "")
+
+    def start(self) -> RedisServer:
+        import shutil
+        import socket
+        import subprocess
+        import time
+
+        binary = shutil.which("redis-server")
+        assert binary is not None
+        for _ in range(5):  # another process may take a free port before redis binds it
+            if not self.port or self.process is None:
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", 0))
+                    self.port = probe.getsockname()[1]
+            self.process = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(self.folder), "--daemonize", "no",
+                 "--logfile", str(self.folder / "redis.log"), "--loglevel", "warning"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.process.poll() is None:
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                        conn.sendall(b"PING\r\n")
+                        if conn.recv(64).startswith(b"+PONG"):
+                            return self
+                except OSError:
+                    time.sleep(0.02)
+            self.stop()
+            self.port = 0
+        raise RuntimeError(f"redis-server did not start: {self.folder / 'redis.log'}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def client(self) -> Any:
+        """A redis-py client as the admin (no ACL user)."""
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server for this test alone (so tests may run in parallel processes); skips with
+    the reason when redis-server or the redis library is missing."""
+    import shutil
+
+    pytest.importorskip("redis", reason="the redis library is missing: pip install '.[redis]'")
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run does)")
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    server = RedisServer(folder).start()
+    yield server
+    server.kill()

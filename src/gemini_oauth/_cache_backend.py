@@ -23,11 +23,13 @@ class CacheRecord(Protocol):
     ``read`` gives the record or None (a corrupt one is set aside); ``write`` is atomic;
     ``lock`` is held by one holder at a time across every process that shares the backend,
     and is reentrant in a thread. ``tokens_only``: the record is a published access token
-    (``_published``), which is read, never refreshed here.
+    (``_published``), which is read, never refreshed here. ``volatile``: records may be lost
+    (a cache server restarted without persistence), so a holder puts its own back.
     """
 
     backend: str
     tokens_only: bool
+    volatile: bool
 
     @property
     def location(self) -> str: ...

@@ -20,10 +20,7 @@ from gemini_oauth import _clock, _setup
 from gemini_oauth._cache_backend import CacheRecord, profile_record, selected_url
 from gemini_oauth._cache_format import usable_token
 from gemini_oauth._clock import rfc3339_to_epoch, to_rfc3339
-from gemini_oauth._constants import (
-    GOOGLE_TOKEN_URI,
-    REFRESH_MARGIN,
-)
+from gemini_oauth._constants import GOOGLE_TOKEN_URI, REFRESH_MARGIN
 from gemini_oauth._logout import revoke_and_delete, revoke_replaced
 from gemini_oauth._project import check_project_id
 from gemini_oauth._retry import RetryPolicy
@@ -104,11 +101,10 @@ def _scope_list(data: dict[str, Any]) -> list[str]:
 
 
 class CachedCredentials(ga_credentials.Credentials):
-    """google-auth user credentials bound to a cache file; ``refresh`` is single-flight.
-
-    The refresh grant is ours (``_token_endpoint.refresh_grant``, through the given google-auth
-    ``Request``): answers that say "try again" are retried under ``refresh_retry``, whose sleep
-    is a seam.
+    """google-auth user credentials bound to a cache record; ``refresh`` is single-flight. The
+    refresh grant is ours (``_token_endpoint.refresh_grant``, through the given google-auth
+    ``Request``): answers that say "try again" are retried under ``refresh_retry``, whose
+    sleep is a seam.
     """
 
     #: Retries of the refresh grant (an instance may carry its own, e.g. with a fake sleep).
@@ -117,6 +113,8 @@ class CachedCredentials(ga_credentials.Credentials):
     def __init__(self, token: str | None = None, *args: Any, **kwargs: Any) -> None:
         self._file: CacheRecord | None = kwargs.pop("file", None)
         self._context: GrantContext = kwargs.pop("context", None) or NO_CONTEXT
+        #: The record these came from: put back if a volatile cache lost it (Redis restarted).
+        self._seed: dict[str, Any] | None = kwargs.pop("seed", None)
         super().__init__(token, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     @classmethod
@@ -152,6 +150,7 @@ class CachedCredentials(ga_credentials.Credentials):
             expiry=expiry,
             file=file,
             context=context or (file_context(file, data) if isinstance(file, TokenFile) else None),
+            seed=dict(data),
         )
 
     @property
@@ -173,7 +172,7 @@ class CachedCredentials(ga_credentials.Credentials):
     def _make_copy(self) -> CachedCredentials:
         cred: CachedCredentials = super()._make_copy()  # type: ignore[no-untyped-call]
         cred._file = self._file
-        cred._context = self._context
+        cred._context, cred._seed = self._context, self._seed
         cred.refresh_retry = self.refresh_retry
         return cred
 
@@ -183,7 +182,7 @@ class CachedCredentials(ga_credentials.Credentials):
         self._refresh_token = fresh.refresh_token
         self._client_id, self._client_secret = fresh.client_id, fresh.client_secret
         self._token_uri = fresh.token_uri
-        self._rapt_token = fresh.rapt_token
+        self._rapt_token, self._seed = fresh.rapt_token, fresh._seed
 
     def refresh(self, request: Request) -> None:
         """Refresh once for all: under the cache lock, adopt a token another refresher wrote.
@@ -208,6 +207,8 @@ class CachedCredentials(ga_credentials.Credentials):
         held = self.token
         with file.lock():
             data = file.read()
+            if data is None and file.volatile and self._seed is not None:  # lost: ours goes back
+                data = dict(self._seed)
             if not has_grant(data):
                 raise login_needed_error(self._context, data)
             assert data is not None
@@ -221,6 +222,7 @@ class CachedCredentials(ga_credentials.Credentials):
                 refresh_token=self.refresh_token,
             )
             file.write(data)
+            self._seed = data
 
     def _refresh_unlocked(self, request: Request, data: dict[str, Any] | None) -> None:
         """The refresh grant; on any failure nothing of this object (or the cache) changes."""
@@ -250,7 +252,9 @@ class CachedCredentials(ga_credentials.Credentials):
             if exc.subtype in REAUTH_SUBTYPES:  # the grant lives; a new sign-in is still needed
                 raise
             if data is not None and self._file is not None:  # the set-up stays for the login
-                self._file.write(without_tokens(data, _first_sentence(exc.message), _stamp()))
+                self._file.write(
+                    without_tokens(data, _first_sentence(exc.message), to_rfc3339(_clock.now()))
+                )
             raise
         self.token = answer.access_token
         self.expiry = _naive_utc(issued + answer.expires_in)
@@ -265,10 +269,6 @@ class CachedCredentials(ga_credentials.Credentials):
 def _first_sentence(text: str) -> str:
     head, dot, _ = text.partition(". ")
     return head + "." if dot else text
-
-
-def _stamp() -> str:
-    return to_rfc3339(_clock.now())
 
 
 def load_profile(

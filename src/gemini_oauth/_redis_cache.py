@@ -136,6 +136,8 @@ class RedisRecord:
     """
 
     backend = "redis"
+    #: A Redis without persistence loses records when restarted: holders put theirs back.
+    volatile = True
 
     def __init__(self, url: CacheUrl, profile: str) -> None:
         self.url = url
@@ -214,6 +216,24 @@ class RedisRecord:
         payload = json.dumps(dict(data), separators=(",", ":"))
         with talking(self.url, "publish the access token"):
             client(self.url).set(key, payload, px=max(1, int(lifetime * 1000)))
+
+    def health(self) -> dict[str, Any]:
+        """For ``doctor``: the round trip of a PING, whether the record (or published token)
+        is there, and how long the refresh lock is still held (never a value)."""
+        redis = client(self.url)
+        with talking(self.url, "check the cache"):
+            start = time.perf_counter()
+            redis.ping()
+            round_trip = (time.perf_counter() - start) * 1000
+            there = redis.get(self.key) is not None
+            held = None if self.tokens_only else int(redis.pttl(self.lock_key))
+        return {
+            "mode": self.url.mode,
+            "tls": self.url.tls,
+            "round_trip_ms": round(round_trip, 2),
+            "record": there,
+            "lock_held_ms": held if held is not None and held > 0 else None,
+        }
 
     def _refuse_in_tokens_mode(self) -> None:
         if self.tokens_only:

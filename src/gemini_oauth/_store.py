@@ -147,6 +147,7 @@ class TokenFile:
 
     backend = "file"
     tokens_only = False
+    volatile = False
 
     def __init__(
         self,

@@ -97,6 +97,12 @@ class TokenSource:
         return None if value is None else check_project_id(value)
 
     @property
+    def client_id(self) -> str | None:
+        """The OAuth client's id (public for installed apps), when the credentials have one."""
+        found = getattr(self._credentials, "client_id", None)
+        return found if isinstance(found, str) and found else None
+
+    @property
     def client_project_number(self) -> str | None:
         """The project that owns the OAuth client: a client id starts with its number."""
         client_id = getattr(self._credentials, "client_id", None) or ""
@@ -127,11 +133,12 @@ class TokenSource:
 
     # ---------------------------------------------------------------- tokens
 
-    def token(self) -> AccessToken:
-        """A token with more than REFRESH_MARGIN left; refreshes (once for all callers) if not."""
+    def token(self, min_left: float = REFRESH_MARGIN) -> AccessToken:
+        """A token with more than ``min_left`` seconds left; refreshes (once for all callers)
+        if not."""
         with self._lock:
             creds = self._credentials
-            if not creds.token or _left(creds) <= REFRESH_MARGIN:
+            if not creds.token or _left(creds) <= min_left:
                 self._refresh()
             expiry = creds.expiry
             expires_at = (

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "emulator": "gemini_oauth._cli.emulator:emulator",
     "demo": "gemini_oauth._cli.demo:demo",
     "doctor": "gemini_oauth._cli.doctor:doctor",
+    "cache": "gemini_oauth._cli.cache:cache",
 }
 
 
