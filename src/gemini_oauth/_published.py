@@ -128,7 +128,7 @@ class PublishedCredentials(ga_credentials.Credentials):
         super().__init__(None)  # type: ignore[no-untyped-call]
         self._file = record
         self._context = context or NO_CONTEXT
-        self.client_id: str | None = None
+        self._client_id: str | None = None
 
     @classmethod
     def from_record(
@@ -164,7 +164,7 @@ class PublishedCredentials(ga_credentials.Credentials):
         self._account = str(data.get("account") or "")
         self._scopes = self._granted_scopes = list(data.get("scopes") or [])
         self._quota_project_id = data.get("quota_project_id")
-        self.client_id = data.get("client_id")
+        self._client_id = data.get("client_id")
 
     def refresh(self, request: Request) -> None:
         """Take the newest published token; never call the token endpoint."""

@@ -89,7 +89,6 @@ def _connect(url: CacheUrl) -> redis.Redis:
         socket_timeout=SOCKET_TIMEOUT,
         socket_connect_timeout=SOCKET_TIMEOUT,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
-        client_name="gemini-oauth",
         **tls,
     )
 
@@ -102,13 +101,13 @@ def talking(url: CacheUrl, doing: str) -> Iterator[None]:
     try:
         yield
     except rex.AuthenticationError:
-        raise CacheUnavailableError(
+        raise CacheError(
             f"Redis at {url.shown} refused the user name or password of the cache URL.",
             hint="Check the user and password in the cache URL against the server's ACL "
             "(docs/REDIS.md lists what each mode needs).",
         ) from None
     except rex.NoPermissionError as exc:
-        raise CacheUnavailableError(
+        raise CacheError(
             f"Redis at {url.shown} does not let this user {doing} ({_said(exc)}).",
             hint="Give the user the ACL docs/REDIS.md lists for this mode"
             + (" (a worker in mode=tokens only reads)." if url.tokens_only else "."),

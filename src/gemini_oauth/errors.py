@@ -9,7 +9,7 @@ message ever contains a token, code, verifier or client secret.
     ├── ScopeError               a scope name Google would not know (checked before the browser)
     ├── CacheError               a token cache that is corrupt or unsafe
     │   ├── CacheUrlError        a cache URL that is malformed or would send tokens in clear
-    │   └── CacheUnavailableError  the cache server (Redis) cannot be reached or refuses us
+    │   └── CacheUnavailableError  the cache server (Redis) cannot be reached (try again)
     ├── LoginError               the interactive login did not complete
     │   ├── ConsentDeniedError   the user pressed Deny (error=access_denied)
     │   ├── CallbackError        a redirect that failed a check (state, path, host)
@@ -99,7 +99,8 @@ class CacheUrlError(CacheError):
 
 
 class CacheUnavailableError(CacheError):
-    """The cache server cannot be reached, or refuses our user (authentication, ACL)."""
+    """The cache server cannot be reached (for now: a held token is kept, a publisher tries
+    again). A server that refuses our user (password, ACL) is a plain CacheError."""
 
     default_hint = "Check that Redis is running and reachable from here, then try again."
 
