@@ -4,6 +4,7 @@ under load, and workers in access-tokens-only mode that never receive a refresh 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -153,12 +154,17 @@ def test_workers_ride_out_a_redis_restart_and_the_login_comes_back(
         wait_for(lambda: min(oks()) >= 3, "every worker calling the API")
         redis_server.kill()  # crashes; nothing was saved
         before = oks()
-        wait_for(lambda: all(a >= b + 3 for a, b in zip(oks(), before)), "calls while down")
+        wait_for(
+            lambda: all(a >= b + 3 for a, b in zip(oks(), before, strict=True)), "calls while down"
+        )
         redis_server.start()  # the same port, empty
         assert redis_server.client().get("gemini-oauth:profile:default") is None
         emulator.control.advance_clock(3700)  # every token expires: 401, refresh, put back
         before = oks()
-        wait_for(lambda: all(a >= b + 3 for a, b in zip(oks(), before)), "calls after restart")
+        wait_for(
+            lambda: all(a >= b + 3 for a, b in zip(oks(), before, strict=True)),
+            "calls after restart",
+        )
     finally:
         stop.touch()
         for worker in workers:
@@ -202,10 +208,8 @@ class RecordingProxy:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self.server.close()
@@ -278,7 +282,7 @@ def test_access_token_workers_never_receive_a_refresh_token(
                     capture_output=True,
                     text=True,
                     timeout=120,
-                )  # fmt: skip
+                )
             )
         token, listed, status = runs[0], runs[1], runs[2]
         assert token.returncode == 0, token.stderr
