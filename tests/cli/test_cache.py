@@ -1,0 +1,179 @@
+"""The command line with a cache server: --cache everywhere a profile is read (and
+$GEMINI_OAUTH_CACHE_URL), status and doctor showing the backend, cache push/publish, failures
+that name the URL without its password, and the fast path stepping aside."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gemini_oauth._cli._root import run
+from gemini_oauth._exec import child_environment
+from gemini_oauth.emulator import Emulator
+
+from conftest import RedisServer  # isort: skip
+from test_redis_cache import seed  # isort: skip
+
+SCRIPT = str(Path(sys.executable).parent / "gemini-oauth")
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    "command", ["status", "print-access-token", "login", "logout", "doctor", "models list",
+                "generate", "curl", "files list", "embed", "exec", "metadata-server"],
+)  # fmt: skip
+def test_every_command_that_reads_a_profile_takes_cache(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(capsys, *command.split(), "--help")
+    assert code == 0 and "--cache URL" in out
+    flat = " ".join(out.split())
+    assert "GEMINI_OAUTH_CACHE_URL" in flat and "?mode=tokens" in flat  # which mode a URL uses
+
+
+def test_cache_help_says_which_mode_a_url_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "cache", "--help")
+    assert code == 0 and "publish" in out and "push" in out
+    assert "redis://HOST:PORT/DB?mode=tokens access tokens only" in out
+
+
+def test_status_and_doctor_show_the_backend(
+    emulator: Emulator, redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = redis_server.url(user="default", password="pw-of-the-fleet")
+    redis_server.client().config_set("requirepass", "pw-of-the-fleet")
+    body = seed(emulator, url)
+    code, out, err = cli(capsys, "status", "--cache", url)
+    assert code == 0, err
+    flat = " ".join(out.split())  # rich wraps long rows
+    assert "Cache backend: Redis, reachable; the whole login, shared" in flat
+    assert f"redis://default:***@127.0.0.1:{redis_server.port}/0 key gemini-oauth:profile" in flat
+    code, out, _ = cli(capsys, "status", "--json", "--cache", url)
+    shown = json.loads(out)
+    assert shown["cache_backend"] == {
+        "backend": "redis",
+        "location": f"redis://default:***@127.0.0.1:{redis_server.port}/0 key "
+        "gemini-oauth:profile:default",
+        "mode": "grant",
+        "reachable": True,
+    }
+    code, out, err = cli(capsys, "doctor", "--cache", url, "--json")
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert checks["cache backend"]["status"] == "ok", checks["cache backend"]
+    assert "answers in" in checks["cache backend"]["summary"]
+    assert checks["cache"]["status"] == "skipped" and checks["login"]["status"] == "ok"
+    for text in (out, err):
+        for secret in ("pw-of-the-fleet", body["refresh_token"], body["access_token"]):
+            assert secret not in text
+
+
+def test_redis_down_is_a_clear_error_everywhere(
+    redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = redis_server.url(user="app", password="never-shown")
+    redis_server.kill()
+    for args in (["status"], ["print-access-token"], ["models", "list"]):
+        code, out, err = cli(capsys, *args, "--cache", url)
+        assert code == 1 and out == "", args
+        assert f"Cannot reach Redis at redis://app:***@127.0.0.1:{redis_server.port}/0" in err
+        assert f"redis-cli -h 127.0.0.1 -p {redis_server.port} ping" in err
+        assert "never-shown" not in err
+    code, out, _ = cli(capsys, "doctor", "--cache", url)
+    assert code == 1
+    assert "✗ cache backend" in out and "never-shown" not in out
+
+
+def test_a_bad_url_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "status", "--cache", "redis://u:hush@10.9.8.7:6379/0")
+    assert code == 2 and "in clear text" in err and "hush" not in err
+
+
+def test_print_access_token_reads_redis_when_the_url_is_set(
+    emulator: Emulator,
+    redis_server: RedisServer,
+    seed_login: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed_login()  # a file on this machine with another token: the fast path must step aside
+    body = seed(emulator, redis_server.url())
+    monkeypatch.setenv("GEMINI_OAUTH_CACHE_URL", redis_server.url())
+    result = subprocess.run([SCRIPT, "print-access-token"], capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert (result.returncode, result.stdout, result.stderr) == (0, body["access_token"] + "\n", "")
+
+
+def test_push_then_every_machine_uses_the_login(
+    emulator: Emulator,
+    redis_server: RedisServer,
+    seed_login: Any,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    grant = seed_login(profile="team")
+    code, _, err = cli(capsys, "cache", "push", "--profile", "team", "--to", redis_server.url())
+    assert code == 0, err
+    assert "Pushed profile 'team' (tester@example.com)" in err
+    monkeypatch.setenv("GEMINI_OAUTH_HOME", str(tmp_path / "another-machine"))
+    code, out, err = cli(capsys, "print-access-token", "--profile", "team", "--cache",
+                         redis_server.url())  # fmt: skip
+    assert (code, out) == (0, grant["access_token"] + "\n"), err
+    code, _, err = cli(capsys, "cache", "push", "--to", redis_server.url("mode=tokens"))
+    assert code == 1 and "cache publish" in err
+
+
+def test_login_into_redis_and_logout_from_it(
+    emulator: Emulator,
+    redis_server: RedisServer,
+    client_secret_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BROWSER", f"{sys.executable} -m gemini_oauth._useragent %s")
+    url = redis_server.url()
+    code, _, err = cli(capsys, "login", "--client-secret", str(client_secret_file),
+                       "--cache", url)  # fmt: skip
+    assert code == 0, err
+    assert f"Credentials saved to redis://127.0.0.1:{redis_server.port}/0 key" in err
+    assert redis_server.client().get("gemini-oauth:profile:default") is not None
+    code, _, err = cli(capsys, "logout", "--yes", "--cache", url)
+    assert code == 0 and "token revoked" in err, err
+    assert redis_server.client().get("gemini-oauth:profile:default") is None
+
+
+def test_tokens_mode_status_and_refusals(
+    emulator: Emulator,
+    redis_server: RedisServer,
+    seed_login: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = redis_server.url("mode=tokens")
+    code, _, err = cli(capsys, "status", "--cache", url)
+    assert code == 3 and "No access token is published" in err
+    seed_login()
+    code, _, err = cli(capsys, "cache", "publish", "--once", "--to", redis_server.url())
+    assert code == 0 and "Published an access token valid until" in err, err
+    assert "The refresh token stays on this machine." in err
+    code, out, _ = cli(capsys, "status", "--cache", url)
+    flat = " ".join(out.split())
+    assert code == 0
+    assert "Refresh token: not here (access tokens only, from the publisher)" in flat
+    assert "Cache backend: Redis, reachable; access tokens only" in flat
+    code, _, err = cli(capsys, "logout", "--yes", "--cache", url)
+    assert code == 1 and "holds access tokens only" in err
+
+
+def test_exec_children_do_not_inherit_the_cache_url(tmp_path: Path) -> None:
+    parent = {"GEMINI_OAUTH_CACHE_URL": "redis://u:pw@127.0.0.1/0", "PATH": "/usr/bin"}
+    env = child_environment(parent, {}, scratch=tmp_path)
+    assert "GEMINI_OAUTH_CACHE_URL" not in env
