@@ -20,6 +20,7 @@ from gemini_oauth import _clock
 from gemini_oauth._constants import (
     API_KEY_ENVS,
     BASE_URL_ENV,
+    CACHE_URL_ENV,
     CLIENT_SECRET_ENV,
     CLOUDSDK_CONFIG_ENV,
     CREDENTIALS_ENV,
@@ -401,6 +402,13 @@ def check_environment(v: Visit) -> list[Check]:
         BASE_URL_ENV,
     )
     named = {name: os.environ[name] for name in steering if os.environ.get(name)}
+    if os.environ.get(CACHE_URL_ENV, "").strip():  # shown without its password
+        from gemini_oauth._cache_url import parse_cache_url
+
+        try:
+            named[CACHE_URL_ENV] = parse_cache_url(os.environ[CACHE_URL_ENV]).shown
+        except GeminiOAuthError:
+            named[CACHE_URL_ENV] = "(not a usable cache URL)"
     if named:
         shown = "; ".join(f"{k}={v}" for k, v in named.items())
         found.append(Check("environment", OK, f"Set: {shown}.", details={"set": named}))

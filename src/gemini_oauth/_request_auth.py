@@ -57,18 +57,19 @@ def resolve_credentials(
     A profile is read from the cache URL ``cache`` (else $GEMINI_OAUTH_CACHE_URL), else from its
     file.
 
-    ADC is used unasked only when no profile is named and no ``default`` profile exists (a
-    profile whose login ended is reported, not skipped); ``notice`` is then told, once, which
-    source and account that is.
+    ADC is used unasked only when no profile is named, no cache URL is in force and no
+    ``default`` profile exists (a profile whose login ended is reported, not skipped);
+    ``notice`` is then told, once, which source and account that is.
     """
     if credentials is not None:
         return credentials
     if not adc:
         from gemini_oauth import _credentials as creds_mod
-        from gemini_oauth._cache_backend import profile_record
+        from gemini_oauth._cache_backend import profile_record, selected_url
 
         name = profile or os.environ.get(PROFILE_ENV) or None
-        if name is not None or profile_record("default", cache=cache).read() is not None:
+        shared = selected_url(cache) is not None  # a fleet's cache: never ADC behind its back
+        if name is not None or shared or profile_record("default", cache=cache).read() is not None:
             return creds_mod.load_profile(name or "default", cache=cache)
     creds = _adc()
     if not adc and notice is not None:

@@ -64,11 +64,12 @@ class TokenSource:
         from gemini_oauth._request_auth import resolve_credentials
 
         if not adc:
-            from gemini_oauth._cache_backend import profile_record
+            from gemini_oauth._cache_backend import profile_record, selected_url
 
             name = profile or os.environ.get(PROFILE_ENV) or None
             # ADC only when no 'default' exists: one whose sign-in ended is reported, not skipped
-            if name is not None or profile_record("default", cache=cache).read() is not None:
+            shared = selected_url(cache) is not None  # and never behind a fleet's cache
+            if name or shared or profile_record("default", cache=cache).read() is not None:
                 creds = load_profile(name or "default", cache=cache)
                 who = f" ({creds.account})" if creds.account else ""
                 return cls(

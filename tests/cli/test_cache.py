@@ -48,7 +48,10 @@ def test_cache_help_says_which_mode_a_url_uses(capsys: pytest.CaptureFixture[str
 
 
 def test_status_and_doctor_show_the_backend(
-    emulator: Emulator, redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+    emulator: Emulator,
+    redis_server: RedisServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = redis_server.url(user="default", password="pw-of-the-fleet")
     redis_server.client().config_set("requirepass", "pw-of-the-fleet")
@@ -67,11 +70,13 @@ def test_status_and_doctor_show_the_backend(
         "mode": "grant",
         "reachable": True,
     }
-    code, out, err = cli(capsys, "doctor", "--cache", url, "--json")
+    monkeypatch.setenv("GEMINI_OAUTH_CACHE_URL", url)
+    code, out, err = cli(capsys, "doctor", "--json")
     checks = {c["name"]: c for c in json.loads(out)["checks"]}
     assert checks["cache backend"]["status"] == "ok", checks["cache backend"]
     assert "answers in" in checks["cache backend"]["summary"]
     assert checks["cache"]["status"] == "skipped" and checks["login"]["status"] == "ok"
+    assert "GEMINI_OAUTH_CACHE_URL=redis://default:***@" in checks["environment"]["summary"]
     for text in (out, err):
         for secret in ("pw-of-the-fleet", body["refresh_token"], body["access_token"]):
             assert secret not in text
@@ -158,8 +163,11 @@ def test_tokens_mode_status_and_refusals(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     url = redis_server.url("mode=tokens")
-    code, _, err = cli(capsys, "status", "--cache", url)
+    code, _, err = cli(capsys, "status", "--profile", "team", "--cache", url)
     assert code == 3 and "No access token is published" in err
+    assert "'gemini-oauth cache publish --profile team --to URL'" in err
+    code, _, err = cli(capsys, "models", "list", "--cache", url)
+    assert code == 1 and "No access token is published" in err  # not ADC behind its back
     seed_login()
     code, _, err = cli(capsys, "cache", "publish", "--once", "--to", redis_server.url())
     assert code == 0 and "Published an access token valid until" in err, err

@@ -139,6 +139,8 @@ def status(profile: str, as_json: bool) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from gemini_oauth._published import publish_command
+
     if not info["logged_in"]:  # an error: stderr, exit 3
         err = Console(stderr=True, highlight=False)
         if "login_needed" in info:
@@ -157,7 +159,7 @@ def status(profile: str, as_json: bool) -> None:
         elif file.tokens_only:
             err.print(f"[red]X[/] No access token is published (profile {escape(profile)}).")
             err.print(f"  Cache: {escape(file.location)} (access tokens only).", soft_wrap=True)
-            err.print("  Run 'gemini-oauth cache publish --to URL' where the login lives.")
+            err.print(f"  Run '{escape(publish_command(file))}' where the login lives.")
             exit_with(3)
         else:
             err.print(f"[red]X[/] Not logged in (profile {escape(profile)}).")
