@@ -205,13 +205,15 @@ class CachedCredentials(ga_credentials.Credentials):
 
     def _refresh_shared(self, request: Request, file: CacheRecord) -> None:
         held = self.token
+        early = file.read()  # a winner's token is taken without queueing for the lock
+        if has_grant(early) and early.get("token") != held and _token_fresh(early):
+            return self._adopt(early)
         with file.lock():
             data = file.read()
             if data is None and file.volatile and self._seed is not None:  # lost: ours goes back
                 data = dict(self._seed)
             if not has_grant(data):
                 raise login_needed_error(self._context, data)
-            assert data is not None
             self._adopt(data)
             if data.get("token") != held and _token_fresh(data):
                 return
@@ -286,14 +288,11 @@ def load_profile(
     if file.tokens_only:
         from gemini_oauth._published import PublishedCredentials
 
-        published = PublishedCredentials(file, context)
         if data is None:
-            raise published.nothing_published()
-        published.take(data)
-        return published
+            raise PublishedCredentials(file, context).nothing_published()
+        return PublishedCredentials.from_record(data, file, context)
     if not has_grant(data):
         raise login_needed_error(context, data)
-    assert data is not None
     return CachedCredentials.from_cache(data, file, context)
 
 

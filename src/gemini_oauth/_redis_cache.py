@@ -315,16 +315,11 @@ class _DistributedLock:
     def _take(self, deadline: float, timeout: float) -> None:
         token = self._acquire(deadline, timeout)
         self.token, self.owner = token, threading.get_ident()
-        self.stop = threading.Event()
-        self.watchdog = threading.Thread(
-            target=self._keep_alive, args=(token, self.stop), daemon=True, name="cache-lock"
-        )
-        self.watchdog.start()
+        _WATCHDOG.watch(self, token)
 
     def _give_back(self) -> None:
         token = self.token
-        self.stop.set()
-        self.watchdog.join()
+        _WATCHDOG.drop(self)
         self.token = self.owner = None
         # unreachable: the TTL frees it
         with contextlib.suppress(CacheError), talking(self.url, "release the cache lock"):
@@ -347,17 +342,14 @@ class _DistributedLock:
             time.sleep(min(left, delay * (0.5 + random.random())))  # noqa: S311 - jitter
             delay = min(delay * 2, 0.05)
 
-    def _keep_alive(self, token: str, stop: threading.Event) -> None:
-        ttl_ms = int(self.url.lock_ttl * 1000)
-        while not stop.wait(self.url.lock_ttl / 3):
-            try:
-                with talking(self.url, "extend the cache lock"):
-                    kept = client(self.url).eval(_EXTEND, 1, self.key, token, ttl_ms)
-            except CacheError:
-                continue  # Redis away for a moment: try again; the TTL bounds the harm
-            if not kept:
-                log.warning("The cache lock %s expired while held; writes are refused.", self.key)
-                return
+    def extend(self, token: str) -> bool:
+        """Reset the TTL if the lock still holds ``token``; False when it was lost."""
+        try:
+            with talking(self.url, "extend the cache lock"):
+                ttl_ms = int(self.url.lock_ttl * 1000)
+                return bool(client(self.url).eval(_EXTEND, 1, self.key, token, ttl_ms))
+        except CacheError:
+            return True  # Redis away for a moment: try again; the TTL bounds the harm
 
     def _timeout(self, timeout: float) -> CacheError:
         return CacheError(
@@ -366,6 +358,48 @@ class _DistributedLock:
             hint="Another gemini-oauth process holds it (a refresh or a login); try again. "
             f"A holder that died frees it within {self.url.lock_ttl:g} s.",
         )
+
+
+class _Watchdog:
+    """One thread per process keeps every lock it holds alive (a third of the TTL at a time),
+    so taking a lock starts no thread; a process that dies stops extending, and its locks
+    expire within their TTL."""
+
+    def __init__(self) -> None:
+        self.held: dict[int, tuple[_DistributedLock, str]] = {}
+        self.changed = threading.Condition()
+        self.thread: threading.Thread | None = None
+
+    def watch(self, lock: _DistributedLock, token: str) -> None:
+        with self.changed:
+            self.held[id(lock)] = (lock, token)
+            if self.thread is None or not self.thread.is_alive():  # also after a fork
+                self.thread = threading.Thread(target=self._run, daemon=True, name="cache-lock")
+                self.thread.start()
+            self.changed.notify()
+
+    def drop(self, lock: _DistributedLock) -> None:
+        with self.changed:
+            self.held.pop(id(lock), None)
+
+    def _run(self) -> None:
+        while True:  # a daemon thread: ends with the process
+            with self.changed:
+                while not self.held:
+                    self.changed.wait()
+                period = min(lock.url.lock_ttl for lock, _ in self.held.values()) / 3
+                self.changed.wait(period)
+                due = list(self.held.items())
+            for key, (lock, token) in due:
+                if not lock.extend(token):
+                    log.warning("The cache lock %s expired while held; writes are refused.",
+                                lock.key)  # fmt: skip
+                    with self.changed:
+                        if self.held.get(key, (None, ""))[1] == token:
+                            del self.held[key]
+
+
+_WATCHDOG = _Watchdog()
 
 
 __all__ = ["SET_ASIDE_SECONDS", "RedisRecord", "client", "talking"]

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from gemini_oauth._cache_format import is_cache_data
 from gemini_oauth._constants import HOME_ENV, MAX_JSON_FILE, REFRESH_MARGIN
@@ -70,7 +70,7 @@ def without_tokens(data: Mapping[str, Any], reason: str, since: str) -> dict[str
     return {**kept, "login_needed": reason, "login_needed_since": since}
 
 
-def has_grant(data: Mapping[str, Any] | None) -> bool:
+def has_grant(data: Mapping[str, Any] | None) -> TypeGuard[dict[str, Any]]:
     """The record holds a refresh token (else it is a set-up waiting for a login)."""
     return bool(data and isinstance(data.get("refresh_token"), str) and data["refresh_token"])
 
