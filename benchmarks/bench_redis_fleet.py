@@ -93,7 +93,7 @@ def fleet(
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
-                )  # fmt: skip
+                )
             )
     time.sleep(1.5)  # let every launcher reach its wait loop
     start = time.perf_counter()
