@@ -268,3 +268,32 @@ def test_the_password_never_shows() -> None:
     with pytest.raises(CacheUrlError) as info:
         parse_cache_url("redis://app:hidden-pw@127.0.0.1/0?mode=bad")
     assert "hidden-pw" not in str(info.value)
+
+
+def test_a_fleet_user_with_the_documented_acl_does_everything_grant_mode_needs(
+    emulator: Emulator, redis_server: RedisServer
+) -> None:
+    admin = redis_server.client()
+    admin.execute_command(  # as docs/REDIS.md prescribes for mode=grant
+        "ACL", "SETUSER", "fleet", "on", ">fleet-pw", "resetkeys", "~gemini-oauth:*",
+        "resetchannels", "-@all", "+get", "+set", "+del", "+pttl", "+pexpire", "+expire",
+        "+rename", "+eval", "+ping",
+    )  # fmt: skip
+    url = redis_server.url(user="fleet", password="fleet-pw")
+    seed(emulator, url, lifetime=-10)
+    creds = load_profile(cache=url)
+    request = HttpxRequest()
+    try:
+        creds.refresh(request)
+    finally:
+        request.close()
+    assert emulator.control.counters()["token.refresh_token"] == 1
+    record = profile_record(cache=url)
+    assert record.health()["record"] is True  # type: ignore[attr-defined]
+    with record.lock():
+        assert RedisRecord(parse_cache_url(url), "default").lock_key.encode() in admin.keys()
+    admin.set("gemini-oauth:profile:other", b"not json")
+    assert profile_record("other", cache=url).read() is None  # set aside with rename + expire
+    assert record.delete()
+    with pytest.raises(CacheError, match="does not let this user"):
+        profile_record(cache=url.replace("/0", "/0?prefix=elsewhere")).read()
