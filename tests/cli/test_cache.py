@@ -41,6 +41,21 @@ def test_every_command_that_reads_a_profile_takes_cache(
     assert "GEMINI_OAUTH_CACHE_URL" in flat and "?mode=tokens" in flat  # which mode a URL uses
 
 
+def test_cache_is_one_option_wherever_a_profile_is_read() -> None:
+    """--cache URL: the same option beside every --profile but where the login is this
+    machine's file by definition (cache publish, cache push)."""
+    from .test_root import _every_command
+
+    shapes = {}
+    for name, command in _every_command():
+        names = {p.name for p in command.params}
+        if "profile" in names and not name.startswith("cache "):
+            (cache,) = [p for p in command.params if p.name == "cache"]
+            shapes[name] = (tuple(cache.opts), cache.metavar, cache.envvar, cache.help)
+    assert len(shapes) == 17 and len(set(shapes.values())) == 1
+    assert next(iter(shapes.values()))[:3] == (("--cache",), "URL", "GEMINI_OAUTH_CACHE_URL")
+
+
 def test_cache_help_says_which_mode_a_url_uses(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "cache", "--help")
     assert code == 0 and "publish" in out and "push" in out

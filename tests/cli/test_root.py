@@ -192,7 +192,8 @@ def test_profile_is_one_option_everywhere() -> None:
     assert set(shapes) == {
         "login", "logout", "status", "print-access-token", "models list", "models get",
         "generate", "curl", "files upload", "files list", "files get", "files delete",
-        "files register", "embed", "exec", "metadata-server", "doctor",
+        "files register", "embed", "exec", "metadata-server", "doctor", "cache publish",
+        "cache push",
     }  # fmt: skip
     assert len(set(shapes.values())) == 1, shapes
     opts, metavar, envvar, help_text, default = next(iter(shapes.values()))

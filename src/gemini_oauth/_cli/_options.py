@@ -149,9 +149,13 @@ def cache_url() -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+#: ``--profile NAME`` alone: a login in this machine's files (``cache publish``, ``cache push``).
+local_profile_option = click.option("--profile", **_PROFILE)
+
+
 def profile_option(command: FC) -> FC:
     """``--profile NAME`` (parameter ``profile: str``) and ``--cache URL`` (``cache_url()``)."""
-    return click.option("--profile", **_PROFILE)(cache_option(command))
+    return local_profile_option(cache_option(command))
 
 
 def grant_options(command: Callable[..., R]) -> Callable[..., R]:

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import click
 
-from gemini_oauth._cli._options import say, verbose_option
-from gemini_oauth._constants import CACHE_URL_ENV, PROFILE_ENV
+from gemini_oauth._cli._options import local_profile_option, say, verbose_option
+from gemini_oauth._constants import CACHE_URL_ENV
 
-_PROFILE_HELP = (
-    f"The saved login on this machine (its file). Default: ${PROFILE_ENV}, else 'default'."
-)
 _TO_HELP = "The cache server: redis://HOST:PORT/DB on loopback, else rediss:// (TLS)."
 
 
@@ -36,9 +33,7 @@ def cache() -> None:
 
 
 @cache.command()
-@click.option(
-    "--profile", metavar="NAME", envvar=PROFILE_ENV, default="default", help=_PROFILE_HELP
-)
+@local_profile_option
 @click.option("--to", "url", metavar="URL", required=True, help=_TO_HELP)
 @click.option(
     "--interval",
@@ -51,8 +46,8 @@ def cache() -> None:
 @click.option("--once", is_flag=True, help="Publish once (refreshing if needed) and exit.")
 @verbose_option
 def publish(profile: str, url: str, interval: float, once: bool) -> None:
-    """Publish a profile's access tokens to Redis until stopped (Ctrl-C); the refresh token
-    never leaves this machine.
+    """Publish the access tokens of a login saved on this machine (its file) to Redis until
+    stopped (Ctrl-C); the refresh token never leaves this machine.
 
     It refreshes ten minutes before expiry (workers come back at five), sets the token again
     every --interval seconds, and the key expires with the token. Workers use the same URL
@@ -98,14 +93,13 @@ def publish(profile: str, url: str, interval: float, once: bool) -> None:
 
 
 @cache.command()
-@click.option(
-    "--profile", metavar="NAME", envvar=PROFILE_ENV, default="default", help=_PROFILE_HELP
-)
+@local_profile_option
 @click.option("--to", "url", metavar="URL", required=True, help=_TO_HELP)
 @verbose_option
 def push(profile: str, url: str) -> None:
-    """Copy a saved login (refresh token included) into Redis, for machines that use the URL
-    without ?mode=tokens. Then this machine can use it too: set $GEMINI_OAUTH_CACHE_URL.
+    """Copy a login saved on this machine (refresh token included) into Redis, for machines
+    that use the URL without ?mode=tokens. Then this machine can use it too: set
+    $GEMINI_OAUTH_CACHE_URL.
     """
     from gemini_oauth._cache_url import parse_cache_url
     from gemini_oauth._redis_cache import RedisRecord
