@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,75 @@ def _isolated_home(
 
 emulator = pytest_plugin.emulator  # the `emulator` and `emulator_session` fixtures
 emulator_session = pytest_plugin.emulator_session
+
+
+class HeldWaits:
+    """The emulator's sleep as a gate the test opens: every wait it asks for (fault latency, the
+    pause before each streamed chunk after the first) is recorded and held until the test calls
+    ``release()``, once per wait, or until ``limit`` seconds pass. That last case sets ``overran``
+    and stops all holding: the test never released the wait because what it proves (a chunk
+    reaching the caller, a loop still running) did not happen, so ``overran`` must stay False.
+    """
+
+    def __init__(self, limit: float = 10.0) -> None:
+        self.limit = limit
+        self.requested: list[float] = []
+        self.overran = False
+        self._permits = 0
+        self._open = False
+        self._changed = threading.Condition()
+
+    def __call__(self, seconds: float) -> None:
+        with self._changed:
+            self.requested.append(seconds)
+            self._changed.notify_all()
+            if not self._changed.wait_for(lambda: self._open or self._permits > 0, self.limit):
+                self.overran = self._open = True
+            elif not self._open:
+                self._permits -= 1
+
+    def started(self, count: int = 1) -> bool:
+        """Wait (at most ``limit`` s) until the emulator has asked for ``count`` waits."""
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self.requested) >= count, self.limit)
+
+    def release(self, count: int = 1) -> None:
+        """Let ``count`` waits (held now or asked for later) end."""
+        with self._changed:
+            self._permits += count
+            self._changed.notify_all()
+
+    def open(self) -> None:
+        """Hold nothing any more (teardown: no server thread outlives the test held)."""
+        with self._changed:
+            self._open = True
+            self._changed.notify_all()
+
+
+@pytest.fixture
+def held_waits(emulator: Emulator) -> Iterator[HeldWaits]:
+    """The ``emulator``'s waits, held until the test releases them (see HeldWaits)."""
+    waits = HeldWaits()
+    emulator.state.sleep = waits
+    yield waits
+    waits.open()
+
+
+@pytest.fixture
+def google_auth_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits google-auth's own token-endpoint retries ask for, recorded instead of slept.
+
+    Plain google-auth credentials retry a failing refresh inside google-auth (3 attempts, about
+    1 s then 2 s apart, ``google/auth/_exponential_backoff.py``, which calls ``time.sleep``);
+    only that module's ``time`` is replaced. Our own code's waits have their own seams.
+    """
+    import types
+
+    from google.auth import _exponential_backoff
+
+    slept: list[float] = []
+    monkeypatch.setattr(_exponential_backoff, "time", types.SimpleNamespace(sleep=slept.append))
+    return slept
 
 
 @pytest.fixture

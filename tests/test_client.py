@@ -5,8 +5,7 @@ stream, errors with their fix, refresh after a 401, retries, one pooled connecti
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -18,6 +17,9 @@ from gemini_oauth._client import AsyncGeminiClient, GeminiClient
 from gemini_oauth._wire import text
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.scopes import CLOUD_PLATFORM, OPENID, USERINFO_EMAIL
+
+if TYPE_CHECKING:
+    from conftest import HeldWaits
 
 MODEL = "gemini-2.5-flash"
 
@@ -91,15 +93,18 @@ def test_generate_stream_and_count(emulator: Emulator) -> None:
     assert counters["models.countTokens"] == 1
 
 
-def test_stream_arrives_incrementally(emulator: Emulator) -> None:
-    """Chunks are yielded as the emulator sends them (CHUNK_PAUSE apart), not all at the end."""
+def test_stream_arrives_incrementally(emulator: Emulator, held_waits: HeldWaits) -> None:
+    """Each chunk is yielded while the emulator still holds back the next, not all at the end."""
     from gemini_oauth.emulator._gemini import CHUNK_PAUSE
 
     prompt = " ".join(f"w{n}" for n in range(40))
+    chunks = []
     with client(emulator) as api:
-        stamps = [time.monotonic() for _ in api.stream_generate_content(MODEL, prompt)]
-    assert len(stamps) > 4  # buffered, they would all come within a millisecond
-    assert stamps[-1] - stamps[0] >= 0.5 * CHUNK_PAUSE * (len(stamps) - 1)
+        for chunk in api.stream_generate_content(MODEL, prompt):
+            chunks.append(chunk)
+            held_waits.release()  # only now may the emulator send the next chunk
+    assert len(chunks) > 4 and held_waits.requested == [CHUNK_PAUSE] * (len(chunks) - 1)
+    assert not held_waits.overran  # buffered, the first chunk would wait for the last
 
 
 def test_scope_insufficient(emulator: Emulator) -> None:
@@ -196,20 +201,20 @@ def test_generate_post_is_retried(emulator: Emulator) -> None:
 
 def test_429_retry_after_is_honoured(emulator: Emulator) -> None:
     emulator.control.add_fault("/v1/models", 429, count=1, retry_after=1)
-    with client(emulator) as api:
-        started = time.monotonic()
+    slept: list[float] = []
+    with client(emulator, sleep=slept.append) as api:
         assert api.list_models().models
-        assert time.monotonic() - started >= 1.0
+    assert slept == [1.0] and count(emulator, "faults") == 1  # not the 0.01-0.02 s backoff
 
 
 def test_429_retry_info_in_the_body_is_honoured(emulator: Emulator) -> None:
     retry_info = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}
     body = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [retry_info]}}
     emulator.control.add_fault(f"/v1/models/{MODEL}:generateContent", 429, count=1, body=body)
-    with client(emulator) as api:
-        started = time.monotonic()
+    slept: list[float] = []
+    with client(emulator, sleep=slept.append) as api:
         assert text(api.generate_content(MODEL, "quota"))
-        assert time.monotonic() - started >= 1.0
+    assert slept == [1.0] and count(emulator, "faults") == 1  # not the 0.01-0.02 s backoff
 
 
 def test_waits_go_through_the_injected_sleep(emulator: Emulator) -> None:
@@ -260,35 +265,57 @@ def test_never_more_than_max_attempts(emulator: Emulator) -> None:
     assert count(emulator, "faults") == 3 and info.value.code == 503
 
 
-def test_never_past_the_deadline(emulator: Emulator) -> None:
+def test_never_past_the_deadline_async(emulator: Emulator) -> None:
+    """The async client's waits count toward its deadline as the sync client's do (above)."""
     emulator.control.add_fault("/v1/models", 503, count=None)
-    with client(emulator, max_attempts=1000, deadline=0.8, initial_backoff=0.1) as api:
-        started = time.monotonic()
-        with pytest.raises(errors.ServerError):
-            api.list_models()
-        elapsed = time.monotonic() - started
-    assert elapsed < 0.8 + 0.3
-    assert count(emulator, "faults") >= 3
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def main() -> None:
+        async with AsyncGeminiClient(
+            make_creds(emulator),
+            base_url=emulator.base_url,
+            max_attempts=1000,
+            deadline=8.0,
+            initial_backoff=1.0,
+            sleep=fake_sleep,
+        ) as api:
+            with pytest.raises(errors.ServerError):
+                await api.list_models()
+
+    asyncio.run(main())
+    assert 2 <= len(slept) < 8 and sum(slept) < 8.0  # the deadline ended it, not max_attempts
+    assert count(emulator, "faults") == len(slept) + 1
 
 
-def test_slow_retry_is_cut_at_the_deadline(emulator: Emulator) -> None:
+def test_slow_retry_is_cut_at_the_deadline(emulator: Emulator, held_waits: HeldWaits) -> None:
+    """The retry's timeout is what is left of the deadline, not the client's 60 s: the emulator
+    holds the retry's answer (10 s at most, then it would answer 200) and the client gives up."""
     emulator.control.add_fault("/v1/models", 503, count=1)
     emulator.control.add_fault("/v1/models", None, count=1, latency=3.0)
-    with client(emulator, deadline=0.6, initial_backoff=0.01) as api:
-        started = time.monotonic()
-        with pytest.raises(errors.NetworkError):
-            api.list_models()
-        assert time.monotonic() - started < 1.5
+    slept: list[float] = []
+    with (
+        client(emulator, deadline=1.0, sleep=slept.append) as api,
+        pytest.raises(errors.NetworkError, match="ReadTimeout"),
+    ):
+        api.list_models()
+    assert len(slept) == 1 and held_waits.requested == [3.0]
+    assert not held_waits.overran  # the client gave up while the answer was still held
 
 
 def test_retry_after_beyond_deadline_gives_up_at_once(emulator: Emulator) -> None:
-    emulator.control.add_fault("/v1/models", 429, count=1, retry_after=30)
-    with client(emulator, deadline=5.0) as api:
-        started = time.monotonic()
+    emulator.control.add_fault("/v1/models", 429, count=1, retry_after=3)
+    slept: list[float] = []
+    with client(emulator, deadline=5.0, sleep=slept.append) as api:
+        assert api.list_models().models
+        assert slept == [3.0]  # within the deadline, the server's wait is asked for
+        emulator.control.add_fault("/v1/models", 429, count=1, retry_after=30)
         with pytest.raises(errors.RateLimitError) as info:
             api.list_models()
-        assert time.monotonic() - started < 1.0
-    assert "quota" in info.value.hint
+    assert slept == [3.0]  # beyond it, nothing more is waited for: the error comes at once
+    assert "quota" in info.value.hint and count(emulator, "faults") == 2
 
 
 def test_dropped_connection_is_retried(emulator: Emulator) -> None:
@@ -399,33 +426,30 @@ def test_async_client(emulator: Emulator) -> None:
     assert counters["models.generateContent"] == 7  # 1 answered 401, then 1 + 5
 
 
-def test_async_refresh_after_401_never_blocks_the_event_loop(emulator: Emulator) -> None:
-    """While one task refreshes after a 401, another task's request waits without freezing the
-    loop (the refresh runs in a thread; its lock must not be awaited on the loop's thread)."""
+def test_async_refresh_after_401_never_blocks_the_event_loop(
+    emulator: Emulator, held_waits: HeldWaits
+) -> None:
+    """While one task's refresh after a 401 is held at the token endpoint, another task that
+    needs headers waits without freezing the loop (the refresh runs in a thread; its lock must
+    not be taken on the loop's thread): the loop itself is what lets the refresh finish."""
     creds = make_creds(emulator)  # no expiry: valid as far as the client knows
-    lags: list[float] = []
-
-    async def ticker() -> None:
-        for _ in range(40):
-            start = time.monotonic()
-            await asyncio.sleep(0.01)
-            lags.append(time.monotonic() - start)
 
     async def main() -> None:
         async with AsyncGeminiClient(creds, base_url=emulator.base_url) as api:
             await api.get_model(MODEL)  # the connection and the refresh client exist
-
-            async def later() -> dict[str, Any]:
-                await asyncio.sleep(0.1)  # the first task is refreshing by now
-                return await api.get_model(MODEL)
-
             emulator.control.advance_clock(3700)  # the server sees the token expired: a 401
-            emulator.control.add_fault("/token", latency=0.8)  # a slow refresh
-            await asyncio.gather(api.list_models(), later(), ticker())
+            emulator.control.add_fault("/token", latency=0.8)  # a slow refresh, held
+            first = asyncio.create_task(api.list_models())
+            assert await asyncio.to_thread(held_waits.started)  # the refresh is held now
+            second = asyncio.create_task(api.get_model(MODEL))
+            await asyncio.sleep(0)  # second runs up to its wait for headers, then the loop ...
+            assert not first.done() and not second.done()  # ... comes back here
+            held_waits.release()  # from the loop: a frozen loop never gets here
+            await asyncio.gather(first, second)
 
     asyncio.run(main())
+    assert held_waits.requested == [0.8] and not held_waits.overran
     assert count(emulator, "token.refresh_token") == 1
-    assert max(lags) < 0.4, f"the event loop froze for {max(lags):.2f} s"
 
 
 class socket_free_port:

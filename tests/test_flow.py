@@ -108,11 +108,10 @@ def test_a_failing_headless_user_agent_ends_the_wait(emulator: Emulator) -> None
     info = emulator.client_secret_json()
     info["installed"]["client_id"] = "999-unknown.apps.googleusercontent.com"
     agent = HeadlessUserAgent()
-    started = time.monotonic()
-    with pytest.raises(LoginError, match="server_error"):
+    with pytest.raises(LoginError, match="server_error") as err:
         run_login(client_from_dict(info), DEFAULT_SCOPES, open_browser=agent, out=io.StringIO(),
                   timeout=60)  # fmt: skip
-    assert time.monotonic() - started < 20
+    assert not isinstance(err.value, LoginTimeoutError)  # ended by the agent's report
     assert isinstance(agent.error, LoginError)
     assert emulator.control.counters().get("token.authorization_code", 0) == 0
 
@@ -156,12 +155,11 @@ def test_explicit_required_scopes(client: ClientSecret) -> None:
 
 
 def test_timeout(client: ClientSecret) -> None:
-    start = time.monotonic()
-    with pytest.raises(LoginTimeoutError):
+    """The login's timeout is the listener's (whose timing tests/test_loopback.py covers)."""
+    with pytest.raises(LoginTimeoutError, match=r"within 0\.3 seconds"):
         run_login(
-            client, DEFAULT_SCOPES, open_browser=lambda url: True, timeout=0.5, out=io.StringIO()
+            client, DEFAULT_SCOPES, open_browser=lambda url: True, timeout=0.3, out=io.StringIO()
         )
-    assert time.monotonic() - start < 3
 
 
 def test_port_taken_fails_before_the_browser(client: ClientSecret) -> None:
@@ -326,15 +324,17 @@ def test_token_response_unknown_fields(emulator: Emulator, client: ClientSecret)
         "brand_new_field": [1, 2],
     }
     emulator.control.add_fault("/token", 200, body=body)
+    before = time.time()
     result = run_login(
         client, DEFAULT_SCOPES, open_browser=HeadlessUserAgent(), out=io.StringIO(), timeout=20
     )
+    after = time.time()
     assert (result.access_token, result.refresh_token, result.account) == (
         "unit-access",
         "unit-refresh",
         "",
     )
-    assert result.expires_at == pytest.approx(time.time() + 1200, abs=30)
+    assert before + 1200 <= result.expires_at <= after + 1200  # issued at, plus expires_in
 
 
 def test_token_endpoint_unavailable(emulator: Emulator, client: ClientSecret) -> None:

@@ -72,13 +72,18 @@ def test_refused_client_says_what_to_do(emulator: Emulator) -> None:
     assert "gemini-oauth login" in info.value.hint and "rotated-secret" not in str(info.value)
 
 
-def test_failing_token_endpoint_says_what_to_do(emulator: Emulator) -> None:
+def test_failing_token_endpoint_says_what_to_do(
+    emulator: Emulator, google_auth_backoff: list[float]
+) -> None:
     creds = make_creds(emulator)
     creds.token = None
     emulator.control.add_fault("/token", 503, count=None)
     with client(emulator, creds) as api, pytest.raises(errors.TokenEndpointError) as info:
         api.list_models()
     assert "temporarily_unavailable" in str(info.value) and "try again" in info.value.hint.lower()
+    # google-auth retried (its own backoff): each wait between its attempts asked, none slept
+    attempts = count(emulator, "faults")
+    assert attempts > 1 and len(google_auth_backoff) == attempts - 1
 
 
 def _disabled_project(emu: Emulator) -> None:

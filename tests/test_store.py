@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -236,7 +238,7 @@ def test_kill_9_during_writes_never_tears_the_file(tmp_path: Path) -> None:
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         seen = set()
         start = time.monotonic()
-        while time.monotonic() - start < (0.6 if len(seen) > 1 else 10.0):
+        while len(seen) < 20 and time.monotonic() - start < 10.0:  # reads across 20 writes
             data = f.read()
             assert data is not None, "a reader saw a torn or missing file"
             seen.add(data["n"])
@@ -248,22 +250,25 @@ def test_kill_9_during_writes_never_tears_the_file(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.corrupt-*"))
 
 
-def test_lock_serializes_threads(tmp_path: Path) -> None:
-    f = store.profile_file("default", tmp_path)
-    inside = 0
-    peak = 0
-    counter = threading.Lock()
+def _peak_inside(lock: Callable[[], contextlib.AbstractContextManager[object]]) -> int:
+    """How many of 16 threads were inside ``lock()`` at once. Each holds it until all 16 have
+    come to take it (10 s at most), so a lock that let two in would show it, without timing."""
+    inside = peak = arrived = 0
+    changed = threading.Condition()
 
     def work() -> None:
-        nonlocal inside, peak
-        with f.lock():
-            with counter:
+        nonlocal inside, peak, arrived
+        with changed:
+            arrived += 1
+            changed.notify_all()
+        with lock():
+            with changed:
                 inside += 1
                 peak = max(peak, inside)
-            time.sleep(0.005)
-            with f.lock():  # reentrant in the same thread
+                changed.wait_for(lambda: arrived == 16, timeout=10)
+            with lock():  # reentrant in the same thread
                 pass
-            with counter:
+            with changed:
                 inside -= 1
 
     threads = [threading.Thread(target=work) for _ in range(16)]
@@ -271,30 +276,43 @@ def test_lock_serializes_threads(tmp_path: Path) -> None:
         t.start()
     for t in threads:
         t.join(timeout=30)
-    assert peak == 1 and inside == 0
+    assert inside == 0
+    return peak
+
+
+def test_lock_serializes_threads(tmp_path: Path) -> None:
+    assert _peak_inside(contextlib.nullcontext) == 16  # no lock: all 16 seen inside at once
+    f = store.profile_file("default", tmp_path)
+    assert _peak_inside(f.lock) == 1
 
 
 def test_lock_excludes_other_processes(tmp_path: Path) -> None:
     f = store.profile_file("default", tmp_path)
+    log = tmp_path / "log"
     code = (
-        "import sys, time\n"
+        "import pathlib, sys\n"
         "from gemini_oauth import _store as store\n"
         "f = store.profile_file('default', sys.argv[1])\n"
         "with f.lock():\n"
         "    print('held', flush=True)\n"
-        "    time.sleep(0.5)\n"
+        "    sys.stdin.readline()\n"  # held until the test says so
+        "    pathlib.Path(sys.argv[2]).write_text('child done')\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", code, str(tmp_path), str(log)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
-    start = time.monotonic()
-    with pytest.raises(CacheError, match="Timed out"), f.lock(timeout=0.1):
+    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdout.readline() == "held\n"
+    with pytest.raises(CacheError, match="Timed out"), f.lock(timeout=0.05):
         pass
-    with f.lock(timeout=10):
-        waited = time.monotonic() - start
-    proc.wait(timeout=10)
-    assert waited > 0.2
+    proc.stdin.write("go\n")
+    proc.stdin.close()
+    with f.lock(timeout=30):  # waits for the child, which writes the log before it lets go
+        assert log.read_text() == "child done"
+    assert proc.wait(timeout=10) == 0
 
 
 def test_google_application_credentials_loads_a_profile(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -11,6 +12,9 @@ from google.auth import exceptions
 
 from gemini_oauth._transport import HttpxRequest
 from gemini_oauth.emulator import Emulator
+
+if TYPE_CHECKING:
+    from conftest import HeldWaits
 
 
 def test_get_and_post(emulator: Emulator) -> None:
@@ -49,7 +53,8 @@ def test_connection_refused_is_a_transport_error() -> None:
         HttpxRequest()(f"http://127.0.0.1:{port}/token", method="POST", body=b"x=1")
 
 
-def test_timeout_is_a_transport_error(emulator: Emulator) -> None:
-    emulator.control.add_fault("/token", 200, latency=1.0)
+def test_timeout_is_a_transport_error(emulator: Emulator, held_waits: HeldWaits) -> None:
+    emulator.control.add_fault("/token", 200, latency=1.0)  # held until the test ends
     with pytest.raises(exceptions.TransportError, match="Timeout"):
         HttpxRequest()(emulator.base_url + "/token", method="POST", body=b"", timeout=0.2)
+    assert held_waits.requested == [1.0] and not held_waits.overran

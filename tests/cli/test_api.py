@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,6 +19,9 @@ from gemini_oauth._credentials import save_login
 from gemini_oauth._flow import LoginResult
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.scopes import CLOUD_PLATFORM, OPENID, RETRIEVER, USERINFO_EMAIL
+
+if TYPE_CHECKING:
+    from conftest import HeldWaits
 
 SCOPES = [OPENID, USERINFO_EMAIL, CLOUD_PLATFORM, RETRIEVER]
 MODEL = "gemini-2.5-flash"
@@ -226,10 +230,12 @@ def test_commands_as_processes(emulator: Emulator) -> None:
             assert secret not in proc.stdout + proc.stderr
 
 
-def test_generate_writes_each_chunk_as_it_arrives(emulator: Emulator) -> None:
-    """Through a pipe, the answer comes in several writes spaced as the emulator sent them."""
+def test_generate_writes_each_chunk_as_it_arrives(
+    emulator: Emulator, held_waits: HeldWaits
+) -> None:
+    """Through a pipe, each chunk's text is readable while the emulator still holds back the next
+    chunk: output buffered until exit would leave the emulator waiting."""
     import threading
-    import time
 
     from gemini_oauth.emulator._gemini import CHUNK_PAUSE
 
@@ -242,18 +248,19 @@ def test_generate_writes_each_chunk_as_it_arrives(emulator: Emulator) -> None:
     )
     watchdog = threading.Timer(60, proc.kill)
     watchdog.start()
-    reads: list[tuple[float, bytes]] = []
+    reads: list[bytes] = []
     try:
         assert proc.stdout is not None
         while data := os.read(proc.stdout.fileno(), 65536):
-            reads.append((time.monotonic(), data))
+            reads.append(data)
+            held_waits.release()  # only now may the emulator send the next chunk
     finally:
         watchdog.cancel()
         proc.wait(10)
     assert proc.returncode == 0
-    assert b"w0 w1 w2" in b"".join(data for _, data in reads)
-    assert len(reads) >= 3  # buffered output would come in one piece at exit
-    assert reads[-1][0] - reads[0][0] >= 2 * CHUNK_PAUSE
+    assert b"w0 w1 w2" in b"".join(reads)
+    assert len(held_waits.requested) >= 3 and set(held_waits.requested) == {CHUNK_PAUSE}
+    assert not held_waits.overran  # buffered, the first chunk would wait for the last
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
