@@ -255,7 +255,7 @@ class ServerThread:
         app.config["EMULATOR_PORT"] = self.port
         self._thread = threading.Thread(
             target=self.server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},  # stop() waits up to one poll (tests stop many)
             name=f"gemini-oauth-emulator:{self.port}",
             daemon=True,
         )
