@@ -251,8 +251,8 @@ def test_kill_9_during_writes_never_tears_the_file(tmp_path: Path) -> None:
 
 
 def _peak_inside(lock: Callable[[], contextlib.AbstractContextManager[object]]) -> int:
-    """How many of 16 threads were inside ``lock()`` at once. Each holds it until all 16 have
-    come to take it (10 s at most), so a lock that let two in would show it, without timing."""
+    """How many of 16 threads were inside ``lock()`` at once. Each stays inside until all 16
+    have come to take it (10 s at most), so a lock that let two in would show it, untimed."""
     inside = peak = arrived = 0
     changed = threading.Condition()
 
@@ -281,7 +281,7 @@ def _peak_inside(lock: Callable[[], contextlib.AbstractContextManager[object]]) 
 
 
 def test_lock_serializes_threads(tmp_path: Path) -> None:
-    assert _peak_inside(contextlib.nullcontext) == 16  # no lock: all 16 seen inside at once
+    assert _peak_inside(contextlib.nullcontext) > 1  # without a lock, the overlap is seen
     f = store.profile_file("default", tmp_path)
     assert _peak_inside(f.lock) == 1
 
