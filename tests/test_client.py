@@ -5,6 +5,7 @@ stream, errors with their fix, refresh after a 401, retries, one pooled connecti
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -36,8 +37,17 @@ def make_creds(emu: Emulator, scopes: list[str] | None = None, **kw: Any) -> Cre
     )
 
 
+def no_wait(seconds: float) -> None:
+    """A client's sleep that returns at once (the waits a test checks, it records itself)."""
+
+
+async def no_wait_async(seconds: float) -> None:
+    """The async client's sleep that returns at once."""
+
+
 def client(emu: Emulator, creds: Credentials | None = None, **kw: Any) -> GeminiClient:
     kw.setdefault("initial_backoff", 0.02)
+    kw.setdefault("sleep", no_wait)
     return GeminiClient(creds or make_creds(emu), base_url=emu.base_url, **kw)
 
 
@@ -186,10 +196,12 @@ def test_persistent_401_refreshes_only_once(emulator: Emulator) -> None:
 
 def test_503_twice_then_ok_is_three_attempts(emulator: Emulator) -> None:
     emulator.control.add_fault("/v1/models", 503, count=2)
-    with client(emulator) as api:
+    slept: list[float] = []
+    with client(emulator, sleep=slept.append) as api:
         assert api.list_models().models
     counters = emulator.control.counters()
     assert counters["faults"] == 2 and counters["models.list"] == 1
+    assert len(slept) == 2 and 0.01 <= slept[0] <= 0.02 and 0.02 <= slept[1] <= 0.04  # doubling
 
 
 def test_generate_post_is_retried(emulator: Emulator) -> None:
@@ -330,7 +342,7 @@ def test_unreachable_server_is_a_network_error() -> None:
     with (
         socket_free_port() as port,
         GeminiClient(
-            creds, base_url=f"http://127.0.0.1:{port}", max_attempts=2, initial_backoff=0.01
+            creds, base_url=f"http://127.0.0.1:{port}", max_attempts=2, sleep=no_wait
         ) as api,
         pytest.raises(errors.NetworkError) as info,
     ):
@@ -404,7 +416,7 @@ def test_async_client(emulator: Emulator) -> None:
     async def main() -> None:
         emulator.control.add_fault("/v1/models", 503, count=1)
         async with AsyncGeminiClient(
-            make_creds(emulator), base_url=emulator.base_url, initial_backoff=0.02
+            make_creds(emulator), base_url=emulator.base_url, sleep=no_wait_async
         ) as api:
             names = [m["name"] async for m in api.iter_models(page_size=7)]
             page = await api.list_models(page_size=1000)
@@ -450,6 +462,18 @@ def test_async_refresh_after_401_never_blocks_the_event_loop(
     asyncio.run(main())
     assert held_waits.requested == [0.8] and not held_waits.overran
     assert count(emulator, "token.refresh_token") == 1
+
+
+def test_without_a_sleep_the_clients_wait_for_real() -> None:
+    """The tests above inject the clients' sleep; a user's client really waits."""
+    from gemini_oauth._retry import RetryPolicy
+
+    creds = Credentials("placeholder-token")
+    with GeminiClient(creds, base_url="http://127.0.0.1:9") as sync_api:
+        assert sync_api._policy.sleep is time.sleep
+    async_api = AsyncGeminiClient(creds, base_url="http://127.0.0.1:9")
+    assert async_api._policy.async_sleep is RetryPolicy().async_sleep
+    asyncio.run(async_api.aclose())
 
 
 class socket_free_port:

@@ -36,6 +36,7 @@ def make_creds(emu: Emulator, scopes: list[str] | None = None, **kw: Any) -> Cre
 
 def client(emu: Emulator, creds: Credentials | None = None, **kw: Any) -> GeminiClient:
     kw.setdefault("initial_backoff", 0.02)
+    kw.setdefault("sleep", lambda seconds: None)  # retries never wait for real
     return GeminiClient(creds or make_creds(emu), base_url=emu.base_url, **kw)
 
 
