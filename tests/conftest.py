@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,11 @@ from gemini_oauth.emulator import Emulator, pytest_plugin
 settings.register_profile("default", deadline=None)
 settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+# A suite started in the background (nohup, `&` in a script) inherits SIGINT ignored, and every
+# process a test starts would too: the tests that press Ctrl-C on a child need it back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _ISOLATED_VARS = (
     "GOOGLE_APPLICATION_CREDENTIALS",
