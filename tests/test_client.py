@@ -15,6 +15,7 @@ from google.oauth2.credentials import Credentials
 from gemini_oauth import errors
 from gemini_oauth._api_errors import error_from_response
 from gemini_oauth._client import AsyncGeminiClient, GeminiClient
+from gemini_oauth._retry import Retrying
 from gemini_oauth._wire import text
 from gemini_oauth.emulator import Emulator
 from gemini_oauth.scopes import CLOUD_PLATFORM, OPENID, USERINFO_EMAIL
@@ -253,6 +254,35 @@ def test_waits_go_through_the_injected_sleep(emulator: Emulator) -> None:
 
     asyncio.run(main())
     assert slept == [7.0, 9.0, 5.0]
+
+
+def test_on_retry_is_told_of_each_wait_with_its_cause(emulator: Emulator) -> None:
+    """The seam a command line prints from: cause, delay, attempt k of n, before each wait."""
+    emulator.control.add_fault("/v1/models", 429, count=1, retry_after=5)
+    emulator.control.add_fault("/v1/models", 503, count=1, retry_after=2)
+    told: list[Retrying] = []
+    slept: list[float] = []
+    with client(emulator, sleep=slept.append, on_retry=told.append) as api:
+        assert api.list_models().models
+    assert [str(n) for n in told] == [
+        "rate-limited (429); retrying in 5 s, attempt 2 of 4",
+        "unavailable (503); retrying in 2 s, attempt 3 of 4",
+    ]
+    assert slept == [n.delay for n in told]
+
+    async def main() -> None:
+        emulator.control.add_fault("/v1/models", 500, count=1, retry_after=1)
+
+        async def no_wait(seconds: float) -> None:
+            pass
+
+        async with AsyncGeminiClient(
+            make_creds(emulator), base_url=emulator.base_url, sleep=no_wait, on_retry=told.append
+        ) as api:
+            assert (await api.list_models()).models
+
+    asyncio.run(main())
+    assert str(told[-1]) == "server error (500); retrying in 1 s, attempt 2 of 4"
 
 
 def test_the_deadline_counts_injected_waits(emulator: Emulator) -> None:

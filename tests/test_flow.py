@@ -8,7 +8,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -92,6 +92,43 @@ def test_browser_login_end_to_end(
     for text in (out.getvalue(), caplog.text, captured.out, captured.err, repr(result)):
         for secret in secrets_:
             assert secret not in text
+
+
+def test_the_wait_for_the_browser_runs_in_waiting_and_names_the_agent(
+    client: ClientSecret,
+) -> None:
+    """A command line's spinner wraps exactly the wait; the headless agent is named, not "your
+    browser"; without ``waiting`` the message is said once with the time allowed."""
+    import contextlib
+
+    seen: list[tuple[str, float, bool]] = []
+
+    @contextlib.contextmanager
+    def waiting(message: str, timeout: float) -> Iterator[None]:
+        seen.append((message, timeout, False))
+        yield
+        seen.append((message, timeout, True))
+
+    out = io.StringIO()
+    agent = HeadlessUserAgent()
+    result = run_login(
+        client, DEFAULT_SCOPES, open_browser=agent, out=out, timeout=20, waiting=waiting
+    )
+    said = out.getvalue()
+    assert result.refresh_token and seen == [
+        ("Waiting for a built-in headless user agent", 20, False),
+        ("Waiting for a built-in headless user agent", 20, True),
+    ]
+    assert said.startswith("A built-in headless user agent opens the sign-in page")
+    assert "your browser" not in said and "Waiting" not in said
+    assert "Authorization received" in said
+
+    out = io.StringIO()
+    run_login(client, DEFAULT_SCOPES, open_browser=lambda url: HeadlessUserAgent()(url), out=out,
+              timeout=20)  # fmt: skip
+    said = out.getvalue()
+    assert said.startswith("Opening the sign-in page in your browser.")
+    assert "Waiting for the browser (up to 20 s; Ctrl-C to cancel)..." in said
 
 
 def test_denial(emulator: Emulator, client: ClientSecret) -> None:

@@ -16,6 +16,7 @@ PUBLIC = {
     "FilePage",
     "GeminiClient",
     "ModelPage",
+    "Retrying",
     "default_credentials",
     "genai_client",
     "load_creds",

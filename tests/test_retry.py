@@ -11,6 +11,7 @@ from gemini_oauth._retry import (
     REFRESH,
     RETURN,
     Action,
+    Retrying,
     RetryPolicy,
     parse_retry_after,
     retry_info_delay,
@@ -90,3 +91,24 @@ def test_async_sleep_is_a_seam() -> None:
     attempts = RetryPolicy(async_sleep=fake_sleep).start()
     asyncio.run(attempts.wait_async(1.5))
     assert slept == [1.5] and attempts.elapsed() >= 1.5
+
+
+def test_each_wait_is_told_before_it_starts() -> None:
+    told: list[Retrying] = []
+    order: list[str] = []
+    policy = RetryPolicy(
+        initial_backoff=0.0,
+        sleep=lambda s: order.append(f"sleep {s:g}"),
+        on_retry=lambda n: (told.append(n), order.append("told")),
+    )
+    attempts = policy.start()
+    attempts.begin()
+    attempts.wait(attempts.after_response(429, "5", b"").delay)
+    attempts.begin()
+    attempts.wait(attempts.after_transport_error(repeatable=True, error="ConnectError").delay)
+    assert [str(n) for n in told] == [
+        "rate-limited (429); retrying in 5 s, attempt 2 of 4",
+        "no answer (ConnectError); retrying in 0 s, attempt 3 of 4",
+    ]
+    assert order == ["told", "sleep 5", "told", "sleep 0"]
+    assert str(Retrying(0.37, 2, 3, "bad gateway (502)")).endswith("in 0.4 s, attempt 2 of 3")

@@ -54,6 +54,7 @@ _EXPORTS: dict[str, str] = {
     "GeminiClient": "gemini_oauth._client",
     "AsyncGeminiClient": "gemini_oauth._client",
     "ModelPage": "gemini_oauth._wire",
+    "Retrying": "gemini_oauth._retry",
     "FilePage": "gemini_oauth._wire",
     "CachedContentPage": "gemini_oauth._wire",
     "oauth_credentials": "gemini_oauth._request_auth",
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
     from gemini_oauth._credentials import login as login
     from gemini_oauth._genai import genai_client as genai_client
     from gemini_oauth._request_auth import oauth_credentials as oauth_credentials
+    from gemini_oauth._retry import Retrying as Retrying
     from gemini_oauth._wire import CachedContentPage as CachedContentPage
     from gemini_oauth._wire import FilePage as FilePage
     from gemini_oauth._wire import ModelPage as ModelPage

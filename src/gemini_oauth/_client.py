@@ -31,7 +31,7 @@ from gemini_oauth._request_auth import (
     resolve_credentials,
     resolve_quota_project,
 )
-from gemini_oauth._retry import Action, Attempts, Decision, RetryPolicy
+from gemini_oauth._retry import Action, Attempts, Decision, Retrying, RetryPolicy
 from gemini_oauth._wire import (
     USER_AGENT,
     Contents,
@@ -78,6 +78,7 @@ class BaseClient:
         initial_backoff: float = 0.5,
         adc: bool = False,
         cache: str | None = None,
+        on_retry: Callable[[Retrying], None] | None = None,
     ) -> None:
         creds = resolve_credentials(credentials, profile=profile, adc=adc, cache=cache)
         self._auth = OAuthHeaders(creds, resolve_quota_project(quota_project, creds))
@@ -86,7 +87,10 @@ class BaseClient:
         self._api_version = api_version.strip("/")
         self._timeout = timeout
         self._policy = RetryPolicy(
-            max_attempts=max(1, max_attempts), deadline=deadline, initial_backoff=initial_backoff
+            max_attempts=max(1, max_attempts),
+            deadline=deadline,
+            initial_backoff=initial_backoff,
+            on_retry=on_retry,
         )
 
     @property
@@ -127,7 +131,7 @@ class BaseClient:
         repeatable = not (method == "POST" and isinstance(exc, httpx.ReadTimeout)) and not (
             isinstance(exc, _LOCAL_ERRORS)
         )
-        return attempts.after_transport_error(repeatable=repeatable)
+        return attempts.after_transport_error(repeatable=repeatable, error=type(exc).__name__)
 
     def _error(self, response: httpx.Response) -> ApiError:
         return error_from_response(
@@ -164,7 +168,9 @@ class BaseClient:
 class GeminiClient(FilesMixin, ContentMixin, BaseClient):
     """A Gemini API client over OAuth credentials, with one pooled HTTP connection.
 
-    ``sleep`` (default ``time.sleep``) is how the client waits between attempts.
+    ``sleep`` (default ``time.sleep``) is how the client waits between attempts; ``on_retry`` is
+    told of each wait before it starts (a ``Retrying``: ``str()`` of it reads "rate-limited (429);
+    retrying in 5 s, attempt 2 of 4").
     """
 
     def __init__(
@@ -183,6 +189,7 @@ class GeminiClient(FilesMixin, ContentMixin, BaseClient):
         adc: bool = False,
         sleep: Callable[[float], None] | None = None,
         cache: str | None = None,
+        on_retry: Callable[[Retrying], None] | None = None,
     ) -> None:
         super().__init__(
             credentials,
@@ -196,6 +203,7 @@ class GeminiClient(FilesMixin, ContentMixin, BaseClient):
             initial_backoff=initial_backoff,
             adc=adc,
             cache=cache,
+            on_retry=on_retry,
         )
         if sleep is not None:
             self._policy.sleep = sleep
@@ -339,7 +347,8 @@ class GeminiClient(FilesMixin, ContentMixin, BaseClient):
 class AsyncGeminiClient(AsyncFilesMixin, AsyncContentMixin, BaseClient):
     """The async twin of GeminiClient, over one pooled ``httpx.AsyncClient``.
 
-    ``sleep`` (default ``asyncio.sleep``) is how the client waits between attempts.
+    ``sleep`` (default ``asyncio.sleep``) is how the client waits between attempts; ``on_retry``
+    as GeminiClient's.
     """
 
     def __init__(
@@ -358,6 +367,7 @@ class AsyncGeminiClient(AsyncFilesMixin, AsyncContentMixin, BaseClient):
         adc: bool = False,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         cache: str | None = None,
+        on_retry: Callable[[Retrying], None] | None = None,
     ) -> None:
         super().__init__(
             credentials,
@@ -371,6 +381,7 @@ class AsyncGeminiClient(AsyncFilesMixin, AsyncContentMixin, BaseClient):
             initial_backoff=initial_backoff,
             adc=adc,
             cache=cache,
+            on_retry=on_retry,
         )
         if sleep is not None:
             self._policy.async_sleep = sleep

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from google.auth.transport import Request
 
     from gemini_oauth._client_secrets import ClientSecret
-    from gemini_oauth._flow import LoginResult
+    from gemini_oauth._flow import LoginResult, Waiting
     from gemini_oauth._published import PublishedCredentials
     from gemini_oauth._transport import HttpxRequest
 
@@ -428,19 +428,19 @@ def login(
     prompt_input: Callable[[str], str] | None = None,
     http: httpx.Client | None = None,
     default_scopes: Iterable[str] = QUICKSTART_SCOPES,
+    waiting: Waiting | None = None,
 ) -> CachedCredentials:
     """Run the browser (or paste) login and cache the result; returns the new credentials.
 
     The cache is ``file``, else the profile's (in the cache URL ``cache``, if any). What is not
     given comes from the saved set-up, so signing in again needs no flags: the client
-    (``client_secret`` None: the one the login was made with, else the file search),
-    ``scopes`` (None: those granted before, else ``default_scopes``), ``quota_project`` and
-    ``login_hint`` (the account). A refresh token
-    this login replaces is revoked after the new one is saved, unless both are the same
-    account's access to the same client (Google would end the new one too; see ``_logout``).
-    Conversation (which client, what is asked, the sign-in address) goes to ``out`` (stderr).
-    The other options are ``_flow.run_login``'s. The credentials carry ``account``,
-    ``granted_scopes``, ``quota_project_id`` and ``file``.
+    (``client_secret`` None: the one the login was made with, else the file search), ``scopes``
+    (None: those granted before, else ``default_scopes``), ``quota_project`` and ``login_hint``
+    (the account). A refresh token this login replaces is revoked after the new one is saved,
+    unless both are the same account's access to the same client (Google would end the new one
+    too; see ``_logout``). Conversation (which client, what is asked, the sign-in address) goes
+    to ``out`` (stderr). The other options are ``_flow.run_login``'s. The credentials carry
+    ``account``, ``granted_scopes``, ``quota_project_id`` and ``file``.
     """
     if quota_project:
         check_project_id(quota_project)  # before the browser, not after
@@ -476,6 +476,7 @@ def login(
         open_browser=open_browser,
         prompt_input=prompt_input,
         http=http,
+        waiting=waiting,
     )
     email_asked = USERINFO_EMAIL in parse_scopes(wanted)
     if held and not login_hint and (result.account or email_asked):  # else it cannot be told
@@ -509,17 +510,16 @@ def load_creds(
 ) -> CachedCredentials | PublishedCredentials:
     """The quickstart's ``load_creds()``, without its failure modes.
 
-    ``client_secret`` (read only to log in) defaults to the client the cached login was made
-    with, else $GEMINI_OAUTH_CLIENT_SECRET, ./client_secret.json, or the one
-    ./client_secret_*.json; ``token`` to ./token.json.
+    ``client_secret`` (read only to log in): the cached login's client, else
+    $GEMINI_OAUTH_CLIENT_SECRET, ./client_secret.json or the one ./client_secret_*.json.
 
     Uses ``token`` (or the cache of ``profile``) when it covers ``scopes``; refreshes it when
     expired; logs in when there is no usable token, when the refresh token is dead, or for the
-    union of scopes when the cached grant lacks some. ``interactive`` (default: stdin is a TTY or
-    a notebook kernel, where the paste flow runs, or a browser can be opened, as the
+    union of scopes when the cached grant lacks some. ``interactive`` (default: stdin is a TTY
+    or a notebook kernel, where the paste flow runs, or a browser can be opened, as the
     quickstart's function does from an IDE or a GUI app) False raises LoginRequiredError /
     InvalidGrantError instead of opening a login. With a cache URL (``cache``, else
-    $GEMINI_OAUTH_CACHE_URL) the login is the profile's (``default`` unless named) in that cache.
+    $GEMINI_OAUTH_CACHE_URL) it is the profile's login there (``default`` unless named).
     """
     from gemini_oauth._flow import browser_usable, in_notebook, no_terminal
 

@@ -245,6 +245,8 @@ def try_print_access_token(args: list[str]) -> bool:
     try:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
-    except BrokenPipeError:
-        pass
+    except BrokenPipeError:  # the reader left: exit 0 quietly, nothing left to flush at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     return True

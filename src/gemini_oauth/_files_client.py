@@ -162,7 +162,7 @@ class FilesMixin(_Shared):
                 )
                 response: httpx.Response | None = self._http.send(request)
             except httpx.TransportError as exc:
-                decision = attempts.after_transport_error(repeatable=True)
+                decision = attempts.after_transport_error(repeatable=True, error=type(exc).__name__)
                 if decision.action is Action.RAISE:
                     raise self._network_error(exc, url) from None
                 response = None
@@ -307,7 +307,7 @@ class AsyncFilesMixin(_Shared):
                 )
                 response: httpx.Response | None = await self._http.send(request)
             except httpx.TransportError as exc:
-                decision = attempts.after_transport_error(repeatable=True)
+                decision = attempts.after_transport_error(repeatable=True, error=type(exc).__name__)
                 if decision.action is Action.RAISE:
                     raise self._network_error(exc, url) from None
                 response = None

@@ -12,12 +12,15 @@ raised). ``_credentials.login`` adds the profile's own account to that check.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import socket
 import sys
 import webbrowser
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import unquote
@@ -113,8 +116,15 @@ def run_login(
     http: httpx.Client | None = None,
     required_scopes: Iterable[str] | None = None,
     prompt: str | None = None,
+    waiting: Waiting | None = None,
 ) -> LoginResult:
-    """Sign in interactively and exchange the code (RFC 6749 §4.1, RFC 7636, RFC 8252)."""
+    """Sign in interactively and exchange the code (RFC 6749 §4.1, RFC 7636, RFC 8252).
+
+    The wait for the browser runs inside ``waiting(message, timeout)`` (a command line turns a
+    spinner with the time left); by default the message is said once on ``out``. An
+    ``open_browser`` with a ``description`` ("a built-in headless user agent") is named as what
+    opens the page.
+    """
     requested = tuple(dict.fromkeys(expand_scope(s) for s in scopes if s.strip()))
     if not requested:
         raise LoginError("No scopes to ask for.", hint="Pass at least one scope with --scopes.")
@@ -146,15 +156,22 @@ def run_login(
         def warn(text: str) -> None:
             _say(stream, f"warning: {text}")
 
+        who = str(getattr(open_browser, "description", "") or "")
         with LoopbackListener(port=port, timeout=timeout, warn=warn) as listener:
             url = url_for(listener.redirect_uri)
-            _say(stream, "Opening the sign-in page in your browser. If it does not open, visit:")
+            opening = (
+                f"{who[:1].upper()}{who[1:]} opens the sign-in page; it is at:"
+                if who
+                else "Opening the sign-in page in your browser. If it does not open, visit:"
+            )
+            _say(stream, opening)
             _say(stream, f"\n    {url}\n")
             if not listener.verify_peers and not login_hint:
                 _say(stream, UNVERIFIED_PEERS_NOTE)
             if _open(open_browser or webbrowser.open, listener.launcher(url)):
-                _say(stream, f"Waiting for the browser (up to {timeout:g} s; Ctrl-C to cancel)...")
-                code = listener.wait(state)
+                wait = waiting or functools.partial(said_once, stream)
+                with wait(f"Waiting for {who or 'the browser'}", timeout):
+                    code = listener.wait(state)
                 answer = exchange(listener.redirect_uri, code)
             else:
                 _say(stream, "No browser could be opened; switching to the paste flow.")
@@ -242,6 +259,16 @@ def discard(client: ClientSecret, result: LoginResult, http: httpx.Client | None
 
 def _say(stream: TextIO, text: str) -> None:
     print(text, file=stream, flush=True)
+
+
+#: ``waiting(message, timeout)``: the context a wait of up to ``timeout`` seconds runs in.
+Waiting = Callable[[str, float], AbstractContextManager[object]]
+
+
+def said_once(stream: TextIO, message: str, timeout: float) -> AbstractContextManager[object]:
+    """The plain ``Waiting``: the message, once, with the time allowed."""
+    _say(stream, f"{message} (up to {timeout:g} s; Ctrl-C to cancel)...")
+    return contextlib.nullcontext()
 
 
 def no_terminal(prompt: str) -> str:

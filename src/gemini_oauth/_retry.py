@@ -1,8 +1,9 @@
 """When to send a request again: bounded attempts, a deadline, jittered backoff, the server's word.
 
-No I/O of its own: the policy owns the seams (the random source, and the sleep, sync and async),
-so tests ask for delays instead of waiting them out. The clients' send loops and the token
-endpoint's refresh grant both follow it.
+No I/O of its own: the policy owns the seams (the random source, the sleep, sync and async, and
+``on_retry``, told of each wait before it starts), so tests ask for delays instead of waiting them
+out and a command line can say why it waits. The clients' send loops and the token endpoint's
+refresh grant both follow it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,39 @@ RAISE = Decision(Action.RAISE)
 REFRESH = Decision(Action.REFRESH)
 
 
+#: What a retried status is called in a notice.
+_STATUS_NAMES = {
+    408: "request timed out",
+    429: "rate-limited",
+    500: "server error",
+    502: "bad gateway",
+    503: "unavailable",
+    504: "gateway timed out",
+}
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """A wait about to start: ``delay`` seconds before ``attempt`` of ``max_attempts``, because
+    of ``cause`` ("rate-limited (429)", "no connection (ConnectError)")."""
+
+    delay: float
+    attempt: int
+    max_attempts: int
+    cause: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.cause}; retrying in {round(self.delay, 1):g} s, "
+            f"attempt {self.attempt} of {self.max_attempts}"
+        )
+
+
+def status_cause(status: int) -> str:
+    """``rate-limited (429)``: a retried answer, as a notice names it."""
+    return f"{_STATUS_NAMES.get(status, 'HTTP error')} ({status})"
+
+
 @dataclass
 class RetryPolicy:
     """When to try again: bounded by attempts and by a deadline (seconds from the first try)."""
@@ -61,6 +95,8 @@ class RetryPolicy:
     rng: random.Random = field(default_factory=random.Random)
     sleep: Callable[[float], None] = time.sleep
     async_sleep: Callable[[float], Awaitable[None]] = _asyncio_sleep
+    #: Told of each wait before it starts (a command line prints it; nothing by default).
+    on_retry: Callable[[Retrying], None] | None = None
 
     def delay(self, attempt: int, elapsed: float, retry_after: float | None = None) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or None to give up."""
@@ -90,6 +126,7 @@ class Attempts:
         self._started = time.monotonic()
         self._slept = 0.0  # measured inside policy.sleep
         self._waited = 0.0  # requested of it
+        self._cause = "error"  # why the last decision was to retry
 
     def begin(self) -> None:
         """Count the attempt about to be sent."""
@@ -117,21 +154,31 @@ class Attempts:
             return REFRESH
         if status not in RETRYABLE_STATUS or error_reason(body) in LASTING_QUOTA_REASONS:
             return RAISE
+        self._cause = status_cause(status)
         wait = parse_retry_after(retry_after)
         if wait is None:
             wait = retry_info_delay(body)
         return self._retry(self.policy.delay(self.count, self.elapsed(), wait))
 
-    def after_transport_error(self, *, repeatable: bool) -> Decision:
-        """The decision after a failed send; ``repeatable`` False when resending could do harm."""
+    def after_transport_error(self, *, repeatable: bool, error: str = "") -> Decision:
+        """The decision after a failed send; ``repeatable`` False when resending could do harm;
+        ``error`` names it (the exception's type) for the notice."""
+        self._cause = f"no answer ({error})" if error else "no answer"
         return self._retry(self.policy.delay(self.count, self.elapsed()) if repeatable else None)
 
     @staticmethod
     def _retry(delay: float | None) -> Decision:
         return RAISE if delay is None else Decision(Action.RETRY, delay)
 
+    def _notify(self, delay: float) -> None:
+        if self.policy.on_retry is not None:
+            self.policy.on_retry(
+                Retrying(delay, self.count + 1, self.policy.max_attempts, self._cause)
+            )
+
     def wait(self, delay: float) -> None:
-        """Sleep through the policy's sync sleep."""
+        """Sleep through the policy's sync sleep (``on_retry`` is told first)."""
+        self._notify(delay)
         self._waited += delay
         started = time.monotonic()
         try:
@@ -140,7 +187,8 @@ class Attempts:
             self._slept += time.monotonic() - started
 
     async def wait_async(self, delay: float) -> None:
-        """Sleep through the policy's async sleep."""
+        """Sleep through the policy's async sleep (``on_retry`` is told first)."""
+        self._notify(delay)
         self._waited += delay
         started = time.monotonic()
         try:
@@ -194,7 +242,9 @@ __all__ = [
     "Attempts",
     "Decision",
     "RetryPolicy",
+    "Retrying",
     "error_reason",
     "parse_retry_after",
     "retry_info_delay",
+    "status_cause",
 ]

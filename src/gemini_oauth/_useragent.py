@@ -233,6 +233,9 @@ def report_failure(url: str, timeout: float = 10.0) -> None:
 class HeadlessUserAgent:
     """An ``open_browser`` callable for run_login: approves in a daemon thread, returns True."""
 
+    #: What run_login names as opening the page (it is no browser of the user's).
+    description = "a built-in headless user agent"
+
     def __init__(self, *, action: str = "allow", untick: Iterable[str] = (), timeout: float = 30.0):
         self.action, self.untick, self.timeout = action, tuple(untick), timeout
         self.result: str | None = None

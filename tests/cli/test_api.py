@@ -82,22 +82,25 @@ def counters(emu: Emulator) -> dict[str, int]:
 # ---------------------------------------------------------------- models
 
 
-def test_models_list_page_all_and_json(emulator: Emulator, cli: Cli) -> None:
+def test_models_list_is_complete_unless_limited(emulator: Emulator, cli: Cli) -> None:
     secrets = seed(emulator)
-    code, out, err = cli("models", "list", "--page-size", "5")
-    assert code == 0
+    code, out, err = cli("models", "list", "--page-size", "7")
+    assert code == 0 and err == ""
     rows = [line.split("\t") for line in out.splitlines()]
-    assert len(rows) == 5 and all(len(r) == 5 for r in rows)
-    assert "More models" in err and "--all" in err
-    code, out, err = cli("models", "list", "--all", "--page-size", "7")
-    assert code == 0 and "More models" not in err
-    names = [line.split("\t")[0] for line in out.splitlines()]
-    assert MODEL in names and len(names) > 7
-    code, out, _ = cli("models", "list", "--all", "--json")
+    assert all(len(r) == 5 for r in rows)
+    names = [r[0] for r in rows]
+    assert MODEL in names and len(names) == len(set(names)) > 50  # past the server's first page
+    assert counters(emulator)["models.list"] == -(-len(names) // 7)
+    code, out, _ = cli("models", "list", "--json")
     assert code == 0
-    objects = json.loads(out)
-    assert [o["name"].removeprefix("models/") for o in objects] == names
-    assert counters(emulator)["models.list"] == 1 + -(-len(names) // 7) + 2
+    assert [o["name"].removeprefix("models/") for o in json.loads(out)] == names
+    code, out, err = cli("models", "list", "--limit", "5")
+    assert code == 0 and [line.split("\t")[0] for line in out.splitlines()] == names[:5]
+    assert err == ""  # "there are more" is said on a terminal only
+    code, out, _ = cli("models", "list", "--limit", "5", "--json")
+    assert len(json.loads(out)) == 5
+    code, out, _ = cli("models", "list", "--all")  # the old flag still works: it is the default
+    assert code == 0 and len(out.splitlines()) == len(names)
     cli.assert_no_secrets(secrets)
 
 
@@ -130,12 +133,43 @@ def test_generate_streams_and_unary(emulator: Emulator, cli: Cli) -> None:
     assert code == 0 and unary == out
     code, out, _ = cli("generate", "--no-stream", "--json", "--max-output-tokens", "2", "Hi")
     assert json.loads(out)["candidates"][0]["finishReason"] == "MAX_TOKENS"
-    code, out, _ = cli("generate", "--json", "stream me as json lines")
-    chunks = [json.loads(line) for line in out.splitlines()]
-    assert len(chunks) > 1 and "usageMetadata" in chunks[-1]
+    code, out, _ = cli("generate", "--json", "the whole response as one object")
+    whole = json.loads(out)
+    assert whole["candidates"][0]["finishReason"] == "STOP" and "usageMetadata" in whole
     c = counters(emulator)
-    assert c["models.streamGenerateContent"] == 2 and c["models.generateContent"] == 2
+    assert c["models.streamGenerateContent"] == 1 and c["models.generateContent"] == 3
     cli.assert_no_secrets(secrets)
+
+
+def test_generate_says_why_an_answer_stopped(emulator: Emulator, cli: Cli) -> None:
+    """MAX_TOKENS (streamed and not), SAFETY and RECITATION on stderr; a blocked prompt exits 4;
+    the JSON is the whole response either way."""
+    seed(emulator)
+    code, out, err = cli("generate", "--max-output-tokens", "2", "tell me a long story")
+    assert code == 0 and out.strip()
+    assert "incomplete: it reached the output token limit (MAX_TOKENS)" in err
+    assert "raise --max-output-tokens (now 2)" in err
+    code, out, err = cli("generate", "--no-stream", "--max-output-tokens", "2", "a long story")
+    assert code == 0 and "(MAX_TOKENS)" in err
+    code, out, err = cli("generate", "a short one")
+    assert code == 0 and err == ""
+    path = f"/v1/models/{MODEL}:generateContent"
+    for reason, why in (
+        ("SAFETY", "Google's safety filters stopped it"),
+        ("RECITATION", "it recited its training data too closely"),
+        ("LANGUAGE", "it stopped early"),
+    ):
+        cut = {"candidates": [{"content": {"parts": [{"text": "Once"}]}, "finishReason": reason}]}
+        emulator.control.add_fault(path, 200, body=cut)
+        code, out, err = cli("generate", "--no-stream", "hi")
+        assert code == 0 and out == "Once\n" and f"{why} ({reason})" in err
+        emulator.control.add_fault(path, 200, body=cut)
+        code, out, err = cli("generate", "--json", "hi")
+        assert code == 0 and json.loads(out) == cut and f"({reason})" in err
+    blocked = {"promptFeedback": {"blockReason": "SAFETY"}}
+    emulator.control.add_fault(path, 200, body=blocked)
+    code, out, err = cli("generate", "--no-stream", "hi")
+    assert code == 4 and "the prompt was blocked (SAFETY)" in err
 
 
 def test_generate_reads_stdin(

@@ -45,9 +45,11 @@ def test_upload_list_get_delete(cli: Cli, emulator: Emulator, tmp_path: Path) ->
         and len(rows) == 2
         and rows[1][:5] == [name, "notes", "text/plain", "11", "ACTIVE"]
     )
-    code, out, _ = cli("files", "list", "--page-size", "1")
+    code, out, _ = cli("files", "list", "--page-size", "1")  # every page, one file a request
+    assert code == 0 and len(out.splitlines()) == 2
+    code, out, _ = cli("files", "list", "--limit", "1")
     assert code == 0 and len(out.splitlines()) == 1
-    code, out, _ = cli("files", "list", "--all", "--json")
+    code, out, _ = cli("files", "list", "--json")
     assert code == 0 and len(json.loads(out)) == 2
     code, out, _ = cli("files", "get", name, "--json")
     assert code == 0 and json.loads(out)["displayName"] == "notes"

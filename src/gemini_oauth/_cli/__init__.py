@@ -17,6 +17,12 @@ def main(argv: list[str] | None = None) -> None:
 
         if try_print_access_token(args[1:]):
             sys.exit(0)
+    from gemini_oauth._cli._output import pipe_closed
     from gemini_oauth._cli._root import run
 
-    sys.exit(run(args))
+    code = run(args)
+    try:
+        sys.stdout.flush()  # here, not at exit, where a closed pipe would print a traceback
+    except BrokenPipeError:  # the command's own code stands: it finished
+        pipe_closed()
+    sys.exit(code)

@@ -6,17 +6,18 @@ PATH are curl's own (``-v`` included). Data goes to stdout, conversation to stde
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, ParamSpec, TypeVar, overload
 
 import click
 from click.core import ParameterSource
 
-from gemini_oauth._cli import _debug
+from gemini_oauth._cli import _debug, _output
 from gemini_oauth._constants import (
     BASE_URL_ENV,
     CACHE_URL_ENV,
@@ -38,14 +39,16 @@ FC = TypeVar("FC", bound="Callable[..., Any] | click.Command")
 
 #: The profile used when neither --profile nor $GEMINI_OAUTH_PROFILE names one.
 DEFAULT_PROFILE = "default"
+#: How often the API commands send a request at most, unless --max-attempts says otherwise.
+DEFAULT_ATTEMPTS = 4
 
 
 # ---------------------------------------------------------------- talking and exiting
 
 
 def say(text: str) -> None:
-    """Conversation: to stderr, so stdout stays data."""
-    click.echo(text, err=True)
+    """Conversation: to stderr, so stdout stays data (above a spinner, if one turns)."""
+    _output.say(text)
 
 
 def echo_json(data: Any) -> None:
@@ -180,6 +183,67 @@ def grant_options(command: Callable[..., R]) -> Callable[..., R]:
     return profile_option(with_adc)
 
 
+# ---------------------------------------------------------------- lists
+
+
+def list_options(*, what: str, max_page_size: int) -> Callable[[FC], FC]:
+    """``--limit N``, ``--page-size N``, ``--page-token TOKEN`` (and a hidden ``--all``, the
+    default now): every page is listed unless ``--limit`` says fewer, as gcloud lists."""
+    options = (
+        click.option(
+            "--limit",
+            type=click.IntRange(1),
+            metavar="N",
+            help=f"List at most N {what} (default: all of them, every page).",
+        ),
+        click.option(
+            "--page-size",
+            type=click.IntRange(1, max_page_size),
+            metavar="N",
+            help=f"{what.capitalize()} asked for per request (1-{max_page_size}); the listing "
+            "is complete either way.",
+        ),
+        click.option(
+            "--page-token",
+            metavar="TOKEN",
+            help="Start at this page (a nextPageToken of the API) instead of the first.",
+        ),
+        click.option("--all", "all_pages", is_flag=True, hidden=True),  # what it asked is default
+    )
+
+    def apply(command: FC) -> FC:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+def collect(
+    fetch: Callable[[int | None, str | None], tuple[list[dict[str, Any]], str | None]],
+    *,
+    limit: int | None,
+    page_size: int | None,
+    page_token: str | None,
+    max_page_size: int,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Every item of a paged listing (``fetch(page_size, token) -> (items, next token)``), or the
+    first ``limit``; and whether more were left. A server that repeats a token ends it. Without
+    ``page_size``, a limit asks for no more than it needs."""
+    found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    token = page_token
+    while True:
+        wanted = page_size or (min(limit - len(found), max_page_size) if limit else None)
+        items, token = fetch(wanted, token)
+        found.extend(items)
+        if limit is not None and len(found) >= limit:
+            return found[:limit], bool(token) or len(found) > limit
+        if not token or token in seen:
+            return found, False
+        seen.add(token)
+
+
 # ---------------------------------------------------------------- the API connection
 
 
@@ -197,12 +261,25 @@ class Connection:
     api_version: str
     #: --cache URL (or $GEMINI_OAUTH_CACHE_URL): where profiles are cached; None: files.
     cache: str | None = None
+    #: How often a request is sent at most (--max-attempts, --no-retry).
+    max_attempts: int = DEFAULT_ATTEMPTS
 
     def credentials(self) -> Credentials:
-        """The credentials the flags name; falling back to ADC unasked is said on stderr."""
+        """The credentials the flags name; falling back to ADC unasked is said on stderr. Their
+        refreshes retry as the flags say, each retry told (``_output.retry_notice``)."""
+        from gemini_oauth._credentials import CachedCredentials
         from gemini_oauth._request_auth import resolve_credentials
 
-        return resolve_credentials(profile=self.profile, adc=self.adc, notice=say, cache=self.cache)
+        creds = resolve_credentials(
+            profile=self.profile, adc=self.adc, notice=say, cache=self.cache
+        )
+        if isinstance(creds, CachedCredentials):
+            creds.refresh_retry = dataclasses.replace(
+                creds.refresh_retry,
+                on_retry=_output.retry_notice,
+                max_attempts=min(creds.refresh_retry.max_attempts, self.max_attempts),
+            )
+        return creds
 
     def client(self) -> GeminiClient:
         from gemini_oauth._client import GeminiClient
@@ -212,6 +289,8 @@ class Connection:
             quota_project=self.quota_project,
             base_url=self.endpoint,
             api_version=self.api_version,
+            max_attempts=self.max_attempts,
+            on_retry=_output.retry_notice,
         )
 
 
@@ -263,27 +342,77 @@ _CONNECTION_OPTIONS = (
 )
 
 
-def connection_options(command: Callable[Concatenate[Connection, P], R]) -> Callable[P, R]:
-    """Add the credential and endpoint flags; the command gets them as its first argument."""
+_RETRY_OPTIONS = (
+    click.option(
+        "--max-attempts",
+        type=click.IntRange(1, 10),
+        default=DEFAULT_ATTEMPTS,
+        show_default=True,
+        metavar="N",
+        expose_value=False,
+        callback=_keep,
+        help="Send a request at most N times: 408, 429 and 5xx answers and network errors are "
+        "retried with backoff that honours Retry-After (each retry said on a terminal).",
+    ),
+    click.option(
+        "--no-retry",
+        is_flag=True,
+        expose_value=False,
+        callback=_keep,
+        help="Send each request once, for scripts that retry themselves (--max-attempts 1).",
+    ),
+)
 
-    @functools.wraps(command)
-    def with_connection(*args: P.args, **kwargs: P.kwargs) -> R:
-        ctx = click.get_current_context()
-        flags = ctx.meta[_FLAGS]
-        named = ctx.get_parameter_source("profile") is not ParameterSource.DEFAULT
-        connection = Connection(
-            profile=(flags["profile"] or None) if named else None,
-            adc=flags["adc"],
-            quota_project=flags["quota_project"],
-            endpoint=flags["endpoint"],
-            api_version=flags["api_version"],
-            cache=cache_url(),
-        )
-        return command(connection, *args, **kwargs)
 
-    for option in reversed(_CONNECTION_OPTIONS):
-        with_connection = option(with_connection)
-    return with_connection
+def _connection(ctx: click.Context) -> Connection:
+    flags = ctx.meta[_FLAGS]
+    named = ctx.get_parameter_source("profile") is not ParameterSource.DEFAULT
+    attempts = flags.get("max_attempts", DEFAULT_ATTEMPTS)
+    if flags.get("no_retry"):
+        if ctx.get_parameter_source("max_attempts") is not ParameterSource.DEFAULT and attempts > 1:
+            raise click.UsageError("--no-retry and --max-attempts say different things; give one.")
+        attempts = 1
+    return Connection(
+        profile=(flags["profile"] or None) if named else None,
+        adc=flags["adc"],
+        quota_project=flags["quota_project"],
+        endpoint=flags["endpoint"],
+        api_version=flags["api_version"],
+        cache=cache_url(),
+        max_attempts=attempts,
+    )
+
+
+@overload
+def connection_options(
+    command: Callable[Concatenate[Connection, P], R], *, retries: bool = True
+) -> Callable[P, R]: ...
+
+
+@overload
+def connection_options(
+    command: None = None, *, retries: bool = True
+) -> Callable[[Callable[Concatenate[Connection, P], R]], Callable[P, R]]: ...
+
+
+def connection_options(
+    command: Callable[Concatenate[Connection, P], R] | None = None, *, retries: bool = True
+) -> Any:
+    """Add the credential and endpoint flags (and ``--max-attempts``/``--no-retry`` unless
+    ``retries`` is False: curl retries by its own flags); the command gets a ``Connection`` as
+    its first argument. Use as ``@connection_options`` or ``@connection_options(retries=False)``."""
+
+    def decorate(command: Callable[Concatenate[Connection, P], R]) -> Callable[P, R]:
+        @functools.wraps(command)
+        def with_connection(*args: P.args, **kwargs: P.kwargs) -> R:
+            return command(_connection(click.get_current_context()), *args, **kwargs)
+
+        options = _CONNECTION_OPTIONS + (_RETRY_OPTIONS if retries else ())
+        for option in reversed(options):
+            with_connection = option(with_connection)
+        return with_connection
+
+    return decorate if command is None else decorate(command)
 
 
 # ---------------------------------------------------------------- signing in

@@ -14,7 +14,7 @@ import traceback
 import click
 
 from gemini_oauth import __version__
-from gemini_oauth._cli import _debug
+from gemini_oauth._cli import _debug, _output
 from gemini_oauth._cli._options import say, verbose_option
 from gemini_oauth._redact import redact, terminal_text
 from gemini_oauth.errors import GeminiOAuthError
@@ -56,6 +56,13 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return load_command(cmd_name) if cmd_name in COMMANDS else None
 
+    def invoke(self, ctx: click.Context) -> object:
+        # Before click's own EPIPE handling, which ends with exit code 1.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise click.exceptions.Exit(_output.pipe_closed()) from None
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gemini-oauth")
@@ -79,10 +86,13 @@ def run(args: list[str]) -> int:
     """Run the CLI and return its exit code; errors print their message and hint to stderr.
 
     Whatever is printed for an error goes through ``redact`` and ``terminal_text``: a last line
-    of defence, since no error should hold a secret or a terminal escape in the first place.
+    of defence, since no error should hold a secret or a terminal escape in the first place. A
+    closed pipe on stdout ends the command quietly with 0, as Unix tools do (``_output``).
     """
     try:
         return _run(args)
+    except BrokenPipeError:  # stdout's reader left while an error was said: as quietly
+        return _output.pipe_closed()
     finally:
         _debug.stop_debug_logging()
 

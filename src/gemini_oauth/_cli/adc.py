@@ -19,6 +19,7 @@ from gemini_oauth._cli._options import (
     verbose_option,
     yes_option,
 )
+from gemini_oauth._cli._output import waiting
 from gemini_oauth._constants import CREDENTIALS_ENV
 from gemini_oauth._project import is_project_id
 
@@ -76,6 +77,7 @@ def login(
         port=port,
         timeout=timeout,
         login_hint=login_hint,
+        waiting=waiting,
     )
     say(f"Credentials saved to file: [{written.path}]")
     say("They will be used by any library that asks for Application Default Credentials.")

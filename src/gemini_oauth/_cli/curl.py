@@ -380,7 +380,7 @@ def _outcome(code: int, dumped: bytes) -> int:
 )
 @json_option("With --print-headers: print them as JSON.")
 @click.option("-i", "--include", is_flag=True, help="Include the response headers in the output.")
-@connection_options
+@connection_options(retries=False)
 @click.argument("path", required=False)
 @click.argument("curl_args", nargs=-1, type=click.UNPROCESSED)
 def curl(

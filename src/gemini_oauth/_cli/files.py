@@ -12,13 +12,16 @@ import click
 
 from gemini_oauth._cli._options import (
     Connection,
+    collect,
     connection_options,
     echo_json,
     json_option,
+    list_options,
     say,
     verbose_option,
     yes_option,
 )
+from gemini_oauth._cli._output import print_table, say_on_terminal, spinner
 
 if TYPE_CHECKING:
     from gemini_oauth._client import GeminiClient
@@ -36,20 +39,6 @@ def shown(value: object) -> str:
 def file_row(file: dict[str, Any]) -> list[str]:
     """name, display name, MIME type, size, state, expiry."""
     return [shown(file.get(key, "")) for key in _COLUMNS]
-
-
-def _print_files(files: list[dict[str, Any]]) -> None:
-    if not sys.stdout.isatty():
-        for file in files:
-            click.echo("\t".join(file_row(file)))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("Name", "Display name", "MIME type", "Bytes", "State", "Expires", box=None)
-    for file in files:
-        table.add_row(*file_row(file))
-    Console().print(table)
 
 
 def _print_file(file: dict[str, Any]) -> None:
@@ -93,7 +82,8 @@ def upload_and_wait(
         )
     if wait and file.get("state") != "ACTIVE":
         say(f"Waiting for {shown(file.get('name'))} to be processed...")
-        file = api.wait_active(file)
+        with spinner(f"{shown(file.get('name'))} is {shown(file.get('state'))}"):
+            file = api.wait_active(file)
     return file
 
 
@@ -135,18 +125,21 @@ def upload(
     say(f"{state} {mime}, {size} bytes, uri {shown(file.get('uri'))}")
 
 
+_FILE_HEADERS = ("Name", "Display name", "MIME type", "Bytes", "State", "Expires")
+_MAX_FILE_PAGE = 100
+
+
 @files.command("list")
-@click.option("--all", "all_pages", is_flag=True, help="Walk every page, not just the first.")
-@click.option("--page-size", type=click.IntRange(1, 100), help="Files per page.")
-@click.option("--page-token", help="Start at this page (from a previous listing).")
-@json_option("Print the File objects as JSON.")
+@list_options(what="files", max_page_size=_MAX_FILE_PAGE)
+@json_option("Print the File objects as a JSON array (every file listed).")
 @connection_options
 @verbose_option
 def list_files(
     conn: Connection,
-    all_pages: bool,
+    limit: int | None,
     page_size: int | None,
     page_token: str | None,
+    all_pages: bool,
     as_json: bool,
 ) -> None:
     """List your files, newest first: a table on a terminal, tab-separated lines otherwise.
@@ -154,20 +147,27 @@ def list_files(
     \b
     Columns: name, display name, MIME type, bytes, state, expiry.
     """
-    with conn.client() as api:
-        if all_pages:
-            found, next_token = list(api.iter_files(page_size)), None
-        else:
-            page = api.list_files(page_size, page_token)
-            found, next_token = page.files, page.next_page_token
+    with conn.client() as api, spinner("Listing files"):
+
+        def fetch(size: int | None, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            page = api.list_files(size, token)
+            return page.files, page.next_page_token
+
+        found, more = collect(
+            fetch,
+            limit=limit,
+            page_size=page_size,
+            page_token=page_token,
+            max_page_size=_MAX_FILE_PAGE,
+        )
     if as_json:
         echo_json(found)
     elif found:
-        _print_files(found)
+        print_table(_FILE_HEADERS, [file_row(f) for f in found], name="files")
     else:
         say("No files. Upload one with: gemini-oauth files upload PATH")
-    if next_token:
-        say(f"More files: add --all, or --page-token {next_token}")
+    if more:
+        say_on_terminal(f"(The first {len(found)}; there are more: raise --limit.)")
 
 
 @files.command("get")
@@ -177,7 +177,7 @@ def list_files(
 @verbose_option
 def get_file(conn: Connection, name: str, as_json: bool) -> None:
     """Show one file (NAME: files/abc, abc, or its uri)."""
-    with conn.client() as api:
+    with conn.client() as api, spinner(f"Asking for {shown(name)}"):
         file = api.get_file(name)
     if as_json:
         echo_json(file)
@@ -198,7 +198,7 @@ def delete_files(conn: Connection, names: tuple[str, ...], yes: bool, as_json: b
     shown = ", ".join(names)
     confirm(f"Delete {shown}?", action="delete files", yes=yes)
     deleted = []
-    with conn.client() as api:
+    with conn.client() as api, spinner("Deleting"):
         for name in names:
             api.delete_file(name)
             deleted.append(name)
@@ -222,7 +222,7 @@ def register_files(conn: Connection, uris: tuple[str, ...], as_json: bool) -> No
     bad = [u for u in uris if not u.startswith("gs://") or "/" not in u[5:]]
     if bad:
         raise click.UsageError(f"Not a gs://BUCKET/OBJECT URI: {bad[0]}")
-    with conn.client() as api:
+    with conn.client() as api, spinner("Registering"):
         registered = api.register_files(list(uris))
     if as_json:
         echo_json(registered)
@@ -280,7 +280,7 @@ def embed(
         items = [line for line in sys.stdin.read().splitlines() if line.strip()]
     if not items:
         raise click.UsageError("Give a TEXT (an argument, or lines on stdin).")
-    with conn.client() as api:
+    with conn.client() as api, spinner(f"Embedding with {shown(model)}"):
         vectors = api.batch_embed_contents(
             model,
             items,

@@ -16,6 +16,7 @@ from gemini_oauth._cli._options import (
     say,
     verbose_option,
 )
+from gemini_oauth._cli._output import waiting
 from gemini_oauth._setup import login_command
 from gemini_oauth.scopes import DEFAULT_SCOPES, short_name
 
@@ -94,6 +95,7 @@ def login(
         login_hint=login_hint,
         default_scopes=DEFAULT_SCOPES,
         cache=cache_url(),
+        waiting=waiting,
     )
     assert creds.file is not None  # login() always caches
     where = creds.file.location

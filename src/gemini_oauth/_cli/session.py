@@ -21,6 +21,7 @@ from gemini_oauth._cli._options import (
     verbose_option,
     yes_option,
 )
+from gemini_oauth._cli._output import console
 from gemini_oauth._clock import rfc3339_to_epoch, to_rfc3339
 from gemini_oauth._redact import terminal_text
 from gemini_oauth._setup import login_command, profile_flag
@@ -165,7 +166,7 @@ def status(profile: str, as_json: bool) -> None:
             err.print(f"[red]X[/] Not logged in (profile {escape(profile)}).")
         err.print(f"  Run '{escape(login_command(profile))}'.")
         exit_with(3)
-    out = Console(highlight=False)  # the status is the data asked for: stdout, as adc status
+    out = console()  # the status is the data asked for: stdout, as adc status
     left = info["token_expires_in"]
     token_line = (
         f"[green]✓[/] Access token valid for {left // 60} min"
