@@ -452,13 +452,14 @@ def run(
     http: httpx.Client | None = None,
     cache: str | None = None,
 ) -> Report:
-    """Run every check for ``profile`` (None: 'default' if it exists, else ADC) or ADC; the
-    profile is read from the cache URL ``cache`` (else $GEMINI_OAUTH_CACHE_URL), else files."""
+    """Run every check for ``profile`` (None: the chosen profile, else 'default' if it exists,
+    else ADC) or ADC; the profile is read from the cache URL ``cache`` (else
+    $GEMINI_OAUTH_CACHE_URL), else files."""
     import httpx
 
     from gemini_oauth._cache_backend import selected_url
     from gemini_oauth._setup import login_command
-    from gemini_oauth._store import profile_file
+    from gemini_oauth._store import chosen_profile, profile_file
 
     own = http is None
     client = http or httpx.Client(timeout=PROBE_TIMEOUT)
@@ -467,6 +468,7 @@ def run(
         if not adc and visit.cache is not None:
             _shared_visit(visit)
         elif not adc:
+            profile = profile or chosen_profile()
             file = profile_file(profile or "default")
             visit.modes = _modes(file.path, file.private_dirs)  # before a read repairs them
             if profile is None and not file.path.exists():
@@ -492,8 +494,9 @@ def _shared_visit(v: Visit) -> None:
     """A profile in a cache server: never ADC, even when unreachable (then login fails)."""
     from gemini_oauth._cache_backend import profile_record
     from gemini_oauth._setup import login_command
+    from gemini_oauth._store import chosen_profile
 
-    v.profile = v.profile or "default"
+    v.profile = v.profile or chosen_profile() or "default"
     v.login = login_command(v.profile)
     v.backend = profile_record(v.profile, cache=v.cache)
     try:

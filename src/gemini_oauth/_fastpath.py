@@ -15,8 +15,9 @@ import sys
 
 from gemini_oauth._cache_format import is_cache_data, usable_token
 from gemini_oauth._clock import rfc3339_to_epoch
-from gemini_oauth._constants import CACHE_URL_ENV, MAX_JSON_FILE, PROFILE_ENV, REFRESH_MARGIN
+from gemini_oauth._constants import CACHE_URL_ENV, MAX_JSON_FILE, REFRESH_MARGIN
 from gemini_oauth._paths import (
+    chosen_profile,
     config_home,
     home_given,
     others_may_replace_entries,
@@ -161,9 +162,9 @@ def access_token_json(token: str, expires_at: float, now: float) -> str | None:
     )
 
 
-def _parse(args: list[str]) -> tuple[str, bool] | None:
+def _parse(args: list[str]) -> tuple[str | None, bool] | None:
     """(profile, --json) from ``[--profile NAME | --profile=NAME] [--json]`` in any order, as
-    click reads them; None for anything else."""
+    click reads them (profile None when not named); None for anything else."""
     profile: str | None = None
     as_json = False
     rest = iter(args)
@@ -178,8 +179,6 @@ def _parse(args: list[str]) -> tuple[str, bool] | None:
             profile = arg[len("--profile=") :]
         else:
             return None
-    if profile is None:
-        profile = os.environ.get(PROFILE_ENV) or "default"
     return profile, as_json
 
 
@@ -205,12 +204,18 @@ def try_print_access_token(args: list[str]) -> bool:
     if os.environ.get(CACHE_URL_ENV, "").strip():  # a cache server: the full CLI reads it
         return False
     parsed = _parse(args)
-    if parsed is None or not valid_profile_name(parsed[0]):
+    if parsed is None:
         return False
-    name, as_json = parsed
+    named, as_json = parsed
     home = config_home()
     folder = os.path.join(home, "profiles")
     if not _trusted_folders(home, folder):
+        return False
+    try:
+        name = named if named is not None else chosen_profile(folder) or "default"
+    except ValueError:
+        return False
+    if not valid_profile_name(name):
         return False
     try:
         fd = os.open(

@@ -16,7 +16,7 @@ import os
 import stat
 import sys
 
-from gemini_oauth._constants import HOME_ENV
+from gemini_oauth._constants import HOME_ENV, PROFILE_ENV
 
 APP = "gemini-oauth"
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
@@ -72,3 +72,40 @@ def private(st: os.stat_result) -> bool:
 def others_may_replace_entries(st: os.stat_result) -> bool:
     """A folder that others may write to without the sticky bit: they may rename what is in it."""
     return _POSIX and bool(st.st_mode & 0o022) and not st.st_mode & stat.S_ISVTX
+
+
+#: In the profiles folder: the profile ``gemini-oauth profiles use NAME`` chose (one line).
+CHOSEN_PROFILE_FILE = "default-profile"
+
+
+def chosen_profile(profiles_folder: str) -> str | None:
+    """The profile used when none is named: $GEMINI_OAUTH_PROFILE, else the one saved in the
+    profiles folder by ``profiles use``; None when neither names one.
+
+    ValueError when the saved choice cannot be trusted (not this user's regular file) or is no
+    valid profile name. The folder's own trust is the caller's to check.
+    """
+    named = os.environ.get(PROFILE_ENV)
+    if named:
+        return named
+    path = os.path.join(profiles_folder, CHOSEN_PROFILE_FILE)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except (FileNotFoundError, NotADirectoryError):  # no choice (a bad home is the store's to say)
+        return None
+    except OSError as exc:
+        raise ValueError(f"it cannot be opened ({exc.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or not owned_by_me(st):
+            raise ValueError("it is not a file of yours")
+        raw = os.read(fd, 256)
+    finally:
+        os.close(fd)
+    try:
+        name = raw.decode().strip()
+    except UnicodeDecodeError:
+        name = ""
+    if not valid_profile_name(name):
+        raise ValueError("it holds no profile name")
+    return name

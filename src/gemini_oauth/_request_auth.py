@@ -17,7 +17,6 @@ from gemini_oauth._constants import (
     BASE_URL_ENV,
     CREDENTIALS_ENV,
     GEMINI_BASE_URL,
-    PROFILE_ENV,
     QUOTA_PROJECT_ENV,
 )
 from gemini_oauth._project import check_project_id
@@ -54,8 +53,8 @@ def resolve_credentials(
 ) -> Credentials:
     """Explicit credentials, else a gemini-oauth profile (named or default), else ADC.
 
-    A profile is read from the cache URL ``cache`` (else $GEMINI_OAUTH_CACHE_URL), else from its
-    file.
+    A profile is named by ``profile``, $GEMINI_OAUTH_PROFILE or ``gemini-oauth profiles use``,
+    and read from the cache URL ``cache`` (else $GEMINI_OAUTH_CACHE_URL), else from its file.
 
     ADC is used unasked only when no profile is named, no cache URL is in force and no
     ``default`` profile exists (a profile whose login ended is reported, not skipped);
@@ -66,8 +65,9 @@ def resolve_credentials(
     if not adc:
         from gemini_oauth import _credentials as creds_mod
         from gemini_oauth._cache_backend import profile_record, selected_url
+        from gemini_oauth._store import chosen_profile
 
-        name = profile or os.environ.get(PROFILE_ENV) or None
+        name = profile or chosen_profile()
         shared = selected_url(cache) is not None  # a fleet's cache: never ADC behind its back
         if name is not None or shared or profile_record("default", cache=cache).read() is not None:
             return creds_mod.load_profile(name or "default", cache=cache)

@@ -24,8 +24,8 @@ from typing import Any, TypeGuard
 
 from gemini_oauth._cache_format import is_cache_data
 from gemini_oauth._constants import HOME_ENV, MAX_JSON_FILE, REFRESH_MARGIN
-from gemini_oauth._paths import config_home as _config_home
 from gemini_oauth._paths import (
+    CHOSEN_PROFILE_FILE,
     home_given,
     others_may_replace_entries,
     owned_by_me,
@@ -33,13 +33,18 @@ from gemini_oauth._paths import (
     private,
     valid_profile_name,
 )
+from gemini_oauth._paths import chosen_profile as _chosen_profile
+from gemini_oauth._paths import config_home as _config_home
 from gemini_oauth.errors import CacheError
 
 __all__ = [
     "REFRESH_MARGIN",
     "TOKEN_FIELDS",
     "TokenFile",
+    "choose_profile",
+    "chosen_profile",
     "config_home",
+    "default_profile",
     "has_grant",
     "home_file",
     "is_cache_data",
@@ -421,3 +426,33 @@ def list_profiles(home: str | os.PathLike[str] | None = None) -> list[str]:
     except FileNotFoundError:
         return []
     return sorted(n[:-5] for n in names if n.endswith(".json") and valid_profile_name(n[:-5]))
+
+
+def chosen_profile(home: str | os.PathLike[str] | None = None) -> str | None:
+    """The profile used when none is named: $GEMINI_OAUTH_PROFILE, else the choice of
+    ``gemini-oauth profiles use``; None when neither names one. A choice that cannot be trusted
+    is a CacheError, never silently another profile."""
+    folder = (Path(home) if home is not None else config_home()) / "profiles"
+    try:
+        return _chosen_profile(str(folder))
+    except ValueError as exc:
+        raise CacheError(
+            f"The default profile chosen in {folder / CHOSEN_PROFILE_FILE} cannot be used: {exc}.",
+            hint="Run 'gemini-oauth profiles use NAME' to choose again, or delete that file.",
+        ) from None
+
+
+def default_profile(home: str | os.PathLike[str] | None = None) -> str:
+    """The profile commands use without --profile: ``chosen_profile()``, else 'default'."""
+    return chosen_profile(home) or "default"
+
+
+def choose_profile(name: str, home: str | os.PathLike[str] | None = None) -> Path:
+    """Make ``name`` the default profile (``profiles use``); 'default' removes the choice."""
+    validate_profile_name(name)
+    file = home_file("profiles", CHOSEN_PROFILE_FILE, home)
+    if name == "default":
+        file.delete()
+    else:
+        file.write_text(name + "\n")
+    return file.path

@@ -9,14 +9,13 @@ account key, a metadata server) refresh through google-auth. One lock serialises
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from datetime import timezone
 from typing import TYPE_CHECKING, Any
 
 from gemini_oauth import _clock
-from gemini_oauth._constants import PROFILE_ENV, REFRESH_MARGIN, UNIVERSE_DOMAIN
+from gemini_oauth._constants import REFRESH_MARGIN, UNIVERSE_DOMAIN
 from gemini_oauth._credentials import CachedCredentials, login_command
 from gemini_oauth._project import check_project_id
 from gemini_oauth._token_endpoint import ADC_LOGIN, GrantContext, from_google_auth
@@ -56,7 +55,8 @@ class TokenSource:
     def resolve(
         cls, profile: str | None = None, *, adc: bool = False, cache: str | None = None
     ) -> TokenSource:
-        """A named profile, else $GEMINI_OAUTH_PROFILE, else 'default' if it exists, else ADC.
+        """A named profile, else $GEMINI_OAUTH_PROFILE, else the one ``profiles use`` chose, else
+        'default' if it exists, else ADC.
 
         Profiles are read from the cache URL ``cache`` (else $GEMINI_OAUTH_CACHE_URL), else files.
         """
@@ -65,8 +65,9 @@ class TokenSource:
 
         if not adc:
             from gemini_oauth._cache_backend import profile_record, selected_url
+            from gemini_oauth._store import chosen_profile
 
-            name = profile or os.environ.get(PROFILE_ENV) or None
+            name = profile or chosen_profile()
             # ADC only when no 'default' exists: one whose sign-in ended is reported, not skipped
             shared = selected_url(cache) is not None  # and never behind a fleet's cache
             if name or shared or profile_record("default", cache=cache).read() is not None:

@@ -177,6 +177,38 @@ def test_logout_failure_keeps_the_cache(
     assert not any(s in t for s in secrets_of(body) for t in cli.texts)
 
 
+def test_logout_local_when_google_cannot_be_reached(emulator: Emulator, cli: Captured) -> None:
+    """The revocation fails: its hint offers --local (with --profile); --local deletes the file
+    only, says the grant lives on at Google with the permissions URL, and it does."""
+    body = seed(emulator, "work")
+    emulator.control.add_fault("/revoke", drop=True, count=None)
+    code, _, err = cli("logout", "--yes", "--profile", "work")
+    assert code == 1 and "gemini-oauth logout --local --profile work" in err
+    assert store.profile_file("work").path.exists()
+    code, _, err = cli("logout", "--local", "--profile", "work")
+    assert code == 2 and "--yes" in err  # it asks first, as logout does
+    code, out, err = cli("logout", "--local", "--yes", "--profile", "work")
+    assert code == 0 and out == "" and not store.profile_file("work").path.exists()
+    assert "nothing was sent to Google" in err
+    assert "still valid at Google" in err and "https://myaccount.google.com/permissions" in err
+    emulator.control.clear_faults()
+    assert emulator.control.counters().get("revoke", 0) == 0
+    alive = httpx.post(
+        emulator.base_url + "/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": body["refresh_token"],
+            "client_id": emulator.client_id,
+            "client_secret": emulator.client_secret,
+        },
+        timeout=10,
+    )
+    assert alive.status_code == 200  # as said: the grant lives on until revoked
+    code, _, err = cli("logout", "--local", "--yes", "--profile", "work")
+    assert code == 0 and "nothing to do" in err
+    assert not any(s in t for s in secrets_of(body) for t in cli.texts)
+
+
 def test_logout_asks_without_yes(emulator: Emulator, cli: Captured) -> None:
     seed(emulator)
     code, _, err = cli("logout")

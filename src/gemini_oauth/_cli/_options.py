@@ -37,7 +37,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 FC = TypeVar("FC", bound="Callable[..., Any] | click.Command")
 
-#: The profile used when neither --profile nor $GEMINI_OAUTH_PROFILE names one.
+#: The profile used when neither --profile, $GEMINI_OAUTH_PROFILE nor `profiles use` names one.
 DEFAULT_PROFILE = "default"
 #: How often the API commands send a request at most, unless --max-attempts says otherwise.
 DEFAULT_ATTEMPTS = 4
@@ -115,12 +115,19 @@ def json_option(help: str) -> Callable[[FC], FC]:
     return click.option("--json", "as_json", is_flag=True, help=help)
 
 
+def _default_profile() -> str:
+    from gemini_oauth._store import default_profile
+
+    return default_profile()
+
+
 _PROFILE: dict[str, Any] = {
     "metavar": "NAME",
     "envvar": PROFILE_ENV,
-    "default": DEFAULT_PROFILE,
+    "default": _default_profile,
     "help": "Name of a saved login, to keep several accounts or clients side by side. "
-    f"Default: ${PROFILE_ENV}, else '{DEFAULT_PROFILE}'.",
+    f"Default: ${PROFILE_ENV}, else the one 'gemini-oauth profiles use' chose, else "
+    f"'{DEFAULT_PROFILE}'.",
 }
 
 _CACHE = "gemini_oauth.cache"

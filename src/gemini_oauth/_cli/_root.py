@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "login": "gemini_oauth._cli.login:login",
     "logout": "gemini_oauth._cli.session:logout",
     "status": "gemini_oauth._cli.session:status",
+    "profiles": "gemini_oauth._cli.profiles:profiles",
     "print-access-token": "gemini_oauth._cli.session:print_access_token",
     "models": "gemini_oauth._cli.api:models",
     "generate": "gemini_oauth._cli.api:generate",

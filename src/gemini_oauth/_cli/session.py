@@ -26,7 +26,8 @@ from gemini_oauth._clock import rfc3339_to_epoch, to_rfc3339
 from gemini_oauth._redact import terminal_text
 from gemini_oauth._setup import login_command, profile_flag
 from gemini_oauth._store import has_grant
-from gemini_oauth.errors import CacheError
+from gemini_oauth._token_endpoint import PERMISSIONS_URL
+from gemini_oauth.errors import CacheError, RevocationError
 from gemini_oauth.scopes import short_name
 
 
@@ -204,12 +205,19 @@ def _backend_row(backend: dict[str, Any]) -> str:
 
 @click.command()
 @profile_option
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Only delete the saved login, without revoking it (when Google cannot be reached): "
+    f"the sign-in stays valid at Google until you remove it at {PERMISSIONS_URL}.",
+)
 @yes_option
 @verbose_option
-def logout(profile: str, yes: bool) -> None:
+def logout(profile: str, local: bool, yes: bool) -> None:
     """Revoke the refresh token at Google (RFC 7009), then delete the cached login.
 
-    If the revocation endpoint cannot confirm, nothing is deleted and the exit code is 1.
+    If the revocation endpoint cannot confirm, nothing is deleted and the exit code is 1;
+    --local then deletes it here only.
     """
     from gemini_oauth._credentials import revoke_and_delete
 
@@ -221,6 +229,9 @@ def logout(profile: str, yes: bool) -> None:
             "the login lives (and the publisher runs).",
             hint=f"Run 'gemini-oauth logout{profile_flag(profile)}' on that machine.",
         )
+    if local:
+        _delete_locally(profile, file, data, yes)
+        return
     if data is not None and not has_grant(data):  # nothing at Google to revoke
         confirm(f"Remove the saved set-up of profile {profile}?", action="log out", yes=yes)
         file.delete()
@@ -232,7 +243,34 @@ def logout(profile: str, yes: bool) -> None:
         say_what_else_ends(data, profile=profile)
         question = f"Log out {who} (profile {profile}) and revoke its token?"
         confirm(question, action="log out", yes=yes)
-        if revoke_and_delete(file) is not None:  # None: another process logged out meanwhile
+        try:
+            revoked = revoke_and_delete(file)
+        except RevocationError as exc:
+            flag = profile_flag(profile)
+            exc.hint = f"{exc.hint} To delete it here only: gemini-oauth logout --local{flag}"
+            raise
+        if revoked is not None:  # None: another process logged out meanwhile
             say(f"Logged out {who}: token revoked and {file.location} deleted.")
             return
     say(f"Not logged in (profile {profile}); nothing to do.")
+
+
+def _delete_locally(
+    profile: str, file: CacheRecord, data: dict[str, Any] | None, yes: bool
+) -> None:
+    """``logout --local``: the file goes, the grant stays alive at Google (and says so)."""
+    if data is None:
+        say(f"Not logged in (profile {profile}); nothing to do.")
+        return
+    who = data.get("account") or "this account"
+    alive = has_grant(data)
+    if alive:
+        question = f"Delete the login of {who} (profile {profile}) without revoking it?"
+        confirm(question, action="delete the login", yes=yes)
+    file.delete()
+    say(f"Deleted {file.location} (profile {profile}); nothing was sent to Google.")
+    if alive:
+        say(
+            f"warning: the sign-in of {who} is still valid at Google until it is revoked: "
+            f"remove this app's access at {PERMISSIONS_URL}."
+        )

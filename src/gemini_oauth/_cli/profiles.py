@@ -1,0 +1,166 @@
+"""``gemini-oauth profiles``: the saved logins, their state, and which one is the default."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from gemini_oauth._cli._options import echo_json, json_option, say, verbose_option
+from gemini_oauth._cli._output import print_table, say_on_terminal
+from gemini_oauth._constants import PROFILE_ENV
+from gemini_oauth._setup import login_command
+from gemini_oauth.errors import CacheError
+
+#: What a profile's ``state`` says, and how a table shows it.
+STATES = {
+    "valid": "valid",  # a sign-in is saved (Google's word on it: `gemini-oauth doctor`)
+    "login_needed": "needs login",  # the sign-in ended; the set-up is kept
+    "not_logged_in": "not logged in",  # the default names a profile without a file
+    "unreadable": "unreadable",  # refused by the store (another user's file, a link, ...)
+}
+_HEADERS = ("Name", "Default", "State", "Account", "Quota project", "Client")
+
+
+def profile_entry(name: str, default: str) -> dict[str, Any]:
+    """One profile for ``profiles --json`` (never a token or secret)."""
+    from gemini_oauth._store import has_grant, profile_file
+
+    file = profile_file(name)
+    entry: dict[str, Any] = {
+        "name": name,
+        "default": name == default,
+        "state": "not_logged_in",
+        "account": None,
+        "client_id": None,
+        "quota_project": None,
+        "scopes": [],
+        "token_expiry": None,
+        "login_needed": None,
+        "login_command": login_command(name),
+        "cache_path": str(file.path),
+    }
+    try:
+        data = file.read()
+    except CacheError as exc:
+        return {**entry, "state": "unreadable", "problem": exc.message}
+    if data is None:
+        return entry
+    scopes = data.get("scopes") or []
+    entry.update(
+        state="valid" if has_grant(data) else "login_needed",
+        account=data.get("account") or None,
+        client_id=data.get("client_id"),
+        quota_project=data.get("quota_project_id"),
+        scopes=scopes.split() if isinstance(scopes, str) else scopes,
+        token_expiry=data.get("expiry") if has_grant(data) else None,
+        login_needed=None if has_grant(data) else (data.get("login_needed") or "no refresh token"),
+    )
+    return entry
+
+
+def profiles_data() -> dict[str, Any]:
+    """What ``profiles --json`` prints: the default, where it comes from, the cache, each
+    profile (the default one too when it has no file yet)."""
+    from gemini_oauth._store import chosen_profile, config_home, list_profiles
+
+    chosen = chosen_profile()
+    default = chosen or "default"
+    names = list_profiles()
+    if chosen and chosen not in names:
+        names = sorted([*names, chosen])
+    source = "environment" if os.environ.get(PROFILE_ENV) else "chosen" if chosen else "built-in"
+    return {
+        "default": default,
+        "default_from": source,
+        "cache": {"backend": "file", "location": str(config_home() / "profiles")},
+        "profiles": [profile_entry(name, default) for name in names],
+    }
+
+
+@click.group(invoke_without_command=True)
+@json_option(
+    'Print {"default", "default_from", "cache": {"backend", "location"}, "profiles": [{"name", '
+    '"default", "state", "account", "client_id", "quota_project", "scopes", "token_expiry", '
+    '"login_needed", "login_command", "cache_path"}]} as JSON.'
+)
+@verbose_option
+@click.pass_context
+def profiles(ctx: click.Context, as_json: bool) -> None:
+    """List the saved logins (profiles): account, state, quota project, client; * marks the
+    default, the one used without --profile.
+
+    \b
+    States: valid (a sign-in is saved; 'gemini-oauth doctor' asks Google about it),
+    needs login (the sign-in ended; its set-up is kept for the next login).
+    Choose the default with 'gemini-oauth profiles use NAME', or for one shell with
+    GEMINI_OAUTH_PROFILE=NAME.
+    """
+    if ctx.invoked_subcommand is None:
+        show(as_json)
+
+
+@profiles.command("list")
+@json_option("Print the profiles as JSON (the shape of 'gemini-oauth profiles --json').")
+@verbose_option
+def list_profiles_command(as_json: bool) -> None:
+    """List the saved logins (the same as 'gemini-oauth profiles')."""
+    show(as_json)
+
+
+def show(as_json: bool) -> None:
+    info = profiles_data()
+    if as_json:
+        echo_json(info)
+        return
+    entries = info["profiles"]
+    if not entries:
+        say("No saved logins. Sign in with: gemini-oauth login")
+    else:
+        rows = [
+            [
+                e["name"],
+                "*" if e["default"] else "",
+                STATES[e["state"]],
+                e["account"] or "-",
+                e["quota_project"] or "-",
+                e["client_id"] or "-",
+            ]
+            for e in entries
+        ]
+        print_table(_HEADERS, rows, name="profiles")
+    for e in entries:
+        if e["state"] == "unreadable":
+            say(f"warning: profile {e['name']}: {e['problem']}")
+    if info["default_from"] == "environment":
+        say_on_terminal(f"(The default comes from ${PROFILE_ENV} in this shell.)")
+    if not any(e["default"] for e in entries):
+        say_on_terminal(
+            "(No profile 'default': commands without --profile use Application Default "
+            "Credentials; see 'gemini-oauth adc status'.)"
+        )
+
+
+@profiles.command("use")
+@click.argument("name")
+@verbose_option
+def use(name: str) -> None:
+    """Make NAME the default profile: the one every command uses without --profile.
+
+    'gemini-oauth profiles use default' goes back to the profile named 'default'.
+    $GEMINI_OAUTH_PROFILE, when set, still wins in its shell.
+    """
+    from gemini_oauth._store import choose_profile, profile_file
+
+    path = choose_profile(name)
+    where = "no choice saved" if name == "default" else f"saved in {path}"
+    say(f"Default profile: {name} ({where}).")
+    if profile_file(name).read() is None:
+        say(f"  It has no login yet; sign in with: {login_command(name)}")
+    named = os.environ.get(PROFILE_ENV)
+    if named and named != name:
+        say(f"note: ${PROFILE_ENV}={named} is set in this shell and wins over it; unset it.")
+
+
+__all__ = ["STATES", "profile_entry", "profiles", "profiles_data"]

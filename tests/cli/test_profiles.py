@@ -1,0 +1,108 @@
+"""``gemini-oauth profiles`` and ``profiles use``, as real processes against the emulator."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import httpx
+
+from gemini_oauth import _store as store
+from gemini_oauth.emulator import Emulator
+
+from .terminal import cli_env, command, on_terminal, plain
+
+
+def gemini(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command(*args), capture_output=True, text=True, timeout=60, env=cli_env(**env)
+    )
+
+
+def three_profiles(emulator: Emulator, seed_login: Any) -> None:
+    """default (valid), work (valid, a quota project), old (its grant revoked, then noticed)."""
+    seed_login("default")
+    seed_login("work", quota_project=emulator.project_id)
+    old = seed_login("old", lifetime=-10)
+    httpx.post(emulator.base_url + "/revoke", data={"token": old["refresh_token"]}, timeout=10)
+    noticed = gemini("print-access-token", "--profile", "old")
+    assert noticed.returncode == 3 and "login --profile old" in noticed.stderr
+
+
+def test_profiles_lists_three_with_their_states(emulator: Emulator, seed_login: Any) -> None:
+    three_profiles(emulator, seed_login)
+    listed = gemini("profiles")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert [r[:3] for r in rows] == [
+        ["default", "*", "valid"],
+        ["old", "", "needs login"],
+        ["work", "", "valid"],
+    ]
+    assert rows[2][3:] == [emulator.user_email, emulator.project_id, emulator.client_id]
+    assert rows[1][3] == emulator.user_email  # the set-up is kept
+    data = json.loads(gemini("profiles", "--json").stdout)
+    assert data["default"] == "default" and data["default_from"] == "built-in"
+    assert data["cache"]["backend"] == "file"
+    states = {p["name"]: (p["state"], p["default"]) for p in data["profiles"]}
+    assert states == {
+        "default": ("valid", True),
+        "old": ("login_needed", False),
+        "work": ("valid", False),
+    }
+    old = next(p for p in data["profiles"] if p["name"] == "old")
+    assert old["login_command"] == "gemini-oauth login --profile old" and old["login_needed"]
+    assert gemini("profiles", "list", "--json").stdout == gemini("profiles", "--json").stdout
+    code, screen = on_terminal(command("profiles"), cli_env(), columns=120)
+    shown = plain(screen)
+    assert code == 0 and "needs login" in shown and "Quota project" in shown
+    for line in shown.splitlines():
+        if line.startswith("default"):
+            assert "*" in line
+
+
+def test_profiles_use_chooses_the_default_everywhere(emulator: Emulator, seed_login: Any) -> None:
+    three_profiles(emulator, seed_login)
+    chosen = gemini("profiles", "use", "work")
+    assert chosen.returncode == 0 and "Default profile: work" in chosen.stderr
+    rows = [line.split("\t")[:2] for line in gemini("profiles").stdout.splitlines()]
+    assert ["work", "*"] in rows and ["default", ""] in rows
+    work = store.profile_file("work").read()
+    assert work is not None
+    assert gemini("print-access-token").stdout.strip() == work["token"]  # the fast path too
+    status = json.loads(gemini("status", "--json").stdout)
+    assert status["profile"] == "work" and status["quota_project"] == emulator.project_id
+    listed = gemini(
+        "models", "list", "--limit", "1", "--json", GOOGLE_GEMINI_BASE_URL=emulator.base_url
+    )
+    assert listed.returncode == 0
+    hint = gemini("print-access-token", GEMINI_OAUTH_PROFILE="old")  # the variable wins
+    assert hint.returncode == 3 and "login --profile old" in hint.stderr
+    back = gemini("profiles", "use", "default")
+    assert back.returncode == 0 and "no choice saved" in back.stderr
+    default = store.profile_file("default").read()
+    assert default is not None
+    assert gemini("print-access-token").stdout.strip() == default["token"]
+    new = gemini("profiles", "use", "ci")
+    assert new.returncode == 0 and "gemini-oauth login --profile ci" in new.stderr
+    data = json.loads(gemini("profiles", "--json").stdout)
+    assert data["default"] == "ci" and data["default_from"] == "chosen"
+    ci = next(p for p in data["profiles"] if p["name"] == "ci")
+    assert ci["state"] == "not_logged_in" and ci["default"]
+    missing = gemini("print-access-token")
+    assert missing.returncode == 3 and "gemini-oauth login --profile ci" in missing.stderr
+    bad = gemini("profiles", "use", "../etc")
+    assert bad.returncode == 1 and "Invalid profile name" in bad.stderr
+
+
+def test_a_choice_that_cannot_be_trusted_is_an_error(seed_login: Any) -> None:
+    seed_login("default")
+    choice = store.config_home() / "profiles" / "default-profile"
+    choice.write_text("not a name!\n")
+    refused = gemini("print-access-token")
+    assert refused.returncode == 1 and "profiles use NAME" in refused.stderr
+    assert refused.stdout == ""
+    choice.unlink()
+    choice.symlink_to(store.profile_file("default").path)
+    assert gemini("status").returncode == 1
