@@ -20,11 +20,31 @@ def gemini(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+OTHER = "other@example.com"
+
+
 def three_profiles(emulator: Emulator, seed_login: Any) -> None:
-    """default (valid), work (valid, a quota project), old (its grant revoked, then noticed)."""
+    """default (valid), work (valid, a quota project), old (another account, whose grant was
+    revoked and then noticed: revoking ends every grant of an account and client)."""
+    from gemini_oauth import _clock
+    from gemini_oauth._client_secrets import client_from_dict
+    from gemini_oauth._credentials import save_login
+    from gemini_oauth._flow import LoginResult
+    from gemini_oauth.scopes import DEFAULT_SCOPES
+
     seed_login("default")
     seed_login("work", quota_project=emulator.project_id)
-    old = seed_login("old", lifetime=-10)
+    emulator.control.add_user(OTHER)
+    old = emulator.control.issue_grant(list(DEFAULT_SCOPES), email=OTHER)
+    result = LoginResult(
+        access_token=old["access_token"],
+        refresh_token=old["refresh_token"],
+        expires_at=_clock.now() - 10,
+        granted_scopes=DEFAULT_SCOPES,
+        account=OTHER,
+    )
+    client = client_from_dict(emulator.client_secret_json())
+    save_login(result, client, file=store.profile_file("old"))
     httpx.post(emulator.base_url + "/revoke", data={"token": old["refresh_token"]}, timeout=10)
     noticed = gemini("print-access-token", "--profile", "old")
     assert noticed.returncode == 3 and "login --profile old" in noticed.stderr
@@ -41,7 +61,7 @@ def test_profiles_lists_three_with_their_states(emulator: Emulator, seed_login: 
         ["work", "", "valid"],
     ]
     assert rows[2][3:] == [emulator.user_email, emulator.project_id, emulator.client_id]
-    assert rows[1][3] == emulator.user_email  # the set-up is kept
+    assert rows[1][3] == OTHER  # the set-up is kept
     data = json.loads(gemini("profiles", "--json").stdout)
     assert data["default"] == "default" and data["default_from"] == "built-in"
     assert data["cache"]["backend"] == "file"
