@@ -24,6 +24,8 @@ CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
 CLOUDSDK_CONFIG_ENV = "CLOUDSDK_CONFIG"
 #: gcloud's property auth/token_host as an environment variable: a full token URI.
 TOKEN_HOST_ENV = "CLOUDSDK_AUTH_TOKEN_HOST"  # noqa: S105
+#: gcloud's property api_endpoint_overrides/cloudresourcemanager: where quota projects are checked.
+RESOURCE_MANAGER_ENV = "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER"
 #: ADC credential types allowed besides the defaults, comma-separated (e.g. external_account).
 ADC_TYPES_ENV = "GEMINI_OAUTH_ALLOW_ADC_TYPES"
 #: Project ids google-auth reads for ADC.

@@ -558,7 +558,7 @@ def load_creds(
                     finally:
                         own.close()
                 if quota_project and quota_project != data.get("quota_project_id"):
-                    _set_quota_project(file, quota_project)
+                    set_quota_project(file, quota_project)
                     creds = creds.with_quota_project(quota_project)
                 return creds
             except (InvalidGrantError, LoginRequiredError) as exc:
@@ -586,7 +586,7 @@ def load_creds(
     )
 
 
-def _set_quota_project(file: CacheRecord, quota_project: str) -> None:
+def set_quota_project(file: CacheRecord, quota_project: str) -> None:
     with file.lock():
         data = file.read()
         if data is not None:

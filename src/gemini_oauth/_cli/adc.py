@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 
 import click
 
@@ -19,9 +22,12 @@ from gemini_oauth._cli._options import (
     verbose_option,
     yes_option,
 )
-from gemini_oauth._cli._output import waiting
+from gemini_oauth._cli._output import spinner, waiting
 from gemini_oauth._constants import CREDENTIALS_ENV
 from gemini_oauth._project import is_project_id
+from gemini_oauth.errors import QuotaProjectError
+
+_SET_QUOTA = "gemini-oauth adc set-quota-project"
 
 
 @click.group()
@@ -72,7 +78,7 @@ def login(
     written = _adc.login(
         client_secret,
         wanted,
-        quota_project=quota_project,
+        quota_project=None,  # set below, once Google says this account may use it
         no_browser=True if no_browser else None,
         port=port,
         timeout=timeout,
@@ -81,7 +87,10 @@ def login(
     )
     say(f"Credentials saved to file: [{written.path}]")
     say("They will be used by any library that asks for Application Default Credentials.")
-    if not quota_project:
+    if quota_project:
+        _set_quota_project(quota_project, Path(written.path), written.account, during_login=True)
+        written = dataclasses.replace(written, quota_project_id=quota_project)
+    else:
         say("note: no quota project; Google bills the project that owns the OAuth client.")
         say("  To choose one: gemini-oauth adc set-quota-project PROJECT_ID")
     if as_json:
@@ -114,14 +123,46 @@ def print_access_token(no_cache: bool, as_json: bool) -> None:
 @click.argument("project_id")
 @verbose_option
 def set_quota_project(project_id: str) -> None:
-    """Set the project billed for API calls made with ADC (quota_project_id)."""
+    """Set the project billed for API calls made with ADC (quota_project_id).
+
+    As gcloud does, Google is asked first (Cloud Resource Manager) whether the ADC account may
+    use the project (serviceusage.services.use); a project it may not use is refused and
+    nothing is written. When Google cannot be asked (offline), it is written with a warning.
+    """
     if not is_project_id(project_id):
         raise click.BadParameter(
             "not a project id; use the ID (e.g. my-project-123) or number from the console.",
             param_hint="PROJECT_ID",
         )
-    path = _adc.set_quota_project(project_id)
-    say(f"Quota project {project_id!r} written to [{path}].")
+    path = _adc.adc_path()
+    info = _adc.read_adc(path)
+    if info.get("type") != "authorized_user":
+        _adc.set_quota_project(project_id, path=path)  # refuses, saying why
+    _set_quota_project(project_id, path, info.get("account") or None, during_login=False)
+
+
+def _set_quota_project(
+    project: str, path: Path, account: str | None, *, during_login: bool
+) -> None:
+    """Write ``project`` as the ADC file's quota project once Google says the account may use
+    it (or cannot be asked: a warning); refused, the file keeps what it had."""
+    from gemini_oauth._resource_manager import check_quota_project
+
+    def token() -> str:  # the file being changed, whatever $GOOGLE_APPLICATION_CREDENTIALS says
+        env = {k: v for k, v in os.environ.items() if k != CREDENTIALS_ENV}
+        return _adc.access_token(env=env)
+
+    try:
+        with spinner(f"Checking that you may use project {project}"):
+            warning = check_quota_project(project, token, account=account)
+    except QuotaProjectError as exc:
+        kept = "saved without a quota project" if during_login else "left as it was"
+        exc.hint = f"The ADC file was {kept}. {exc.hint} Then: {_SET_QUOTA} PROJECT_ID"
+        raise
+    _adc.set_quota_project(project, path=path)
+    say(f"Quota project {project!r} written to [{path}].")
+    if warning:
+        say(f"warning: {warning}")
 
 
 @adc.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stat
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,9 +16,14 @@ from gemini_oauth._cli._options import (
     say,
     verbose_option,
 )
-from gemini_oauth._cli._output import waiting
+from gemini_oauth._cli._output import spinner, waiting
+from gemini_oauth._project import check_project_id
 from gemini_oauth._setup import login_command
+from gemini_oauth.errors import QuotaProjectError
 from gemini_oauth.scopes import DEFAULT_SCOPES, short_name
+
+if TYPE_CHECKING:
+    from gemini_oauth._credentials import CachedCredentials
 
 #: DEFAULT_SCOPES in short form (tests check they match).
 DEFAULT_SCOPES_TEXT = "openid,email,cloud-platform,retriever"
@@ -81,6 +86,8 @@ def login(
     wanted = parse_scopes(scopes) if scopes else None  # unknown names: exit 2, before any browser
     if scopes is not None and not wanted:
         raise click.BadParameter("give at least one scope", param_hint="--scopes")
+    if quota_project:
+        check_project_id(quota_project)  # the syntax before the browser; Google's word after
     current = profile_record(profile, cache=cache_url()).read()
     if has_grant(current) and not force and not _sign_in_again(profile, current or {}):
         return
@@ -88,7 +95,7 @@ def login(
         client_secret,
         wanted,
         profile=profile,
-        quota_project=quota_project,
+        quota_project=None,  # set below, once Google says this account may use it
         no_browser=True if no_browser else None,
         port=port,
         timeout=timeout,
@@ -105,9 +112,12 @@ def login(
     scopes_granted = list(creds.granted_scopes or ())
     say(f"✓ Logged in as {creds.account or '(account not shared: add the openid scope)'}.")
     say(f"✓ Scopes granted: {', '.join(short_name(s) for s in scopes_granted)}.")
-    if creds.quota_project_id:  # the flag, else the one the profile kept
-        say(f"✓ Quota project: {creds.quota_project_id}.")
     say(f"✓ Credentials saved to {where}" + (f" (mode {mode})." if mode else "."))
+    billed = creds.quota_project_id  # the one the profile kept, unless the flag's is allowed
+    if quota_project:
+        billed = _set_quota_project(profile, creds, quota_project)
+    if billed:
+        say(f"✓ Quota project: {billed}.")
     if as_json:
         echo_json(
             {
@@ -116,9 +126,32 @@ def login(
                 "scopes": scopes_granted,
                 "cache_path": where,
                 "cache_mode": mode,
-                "quota_project": creds.quota_project_id,
+                "quota_project": billed,
             }
         )
+
+
+def _set_quota_project(profile: str, creds: CachedCredentials, project: str) -> str:
+    """Save ``project`` as the profile's quota project if Google lets the account use it (a
+    warning when that cannot be told); QuotaProjectError, the login kept, when it does not."""
+    from gemini_oauth._credentials import set_quota_project
+    from gemini_oauth._resource_manager import check_quota_project
+
+    assert creds.file is not None
+    try:
+        with spinner(f"Checking that you may use project {project}"):
+            warning = check_quota_project(project, str(creds.token), account=creds.account)
+    except QuotaProjectError as exc:
+        kept = creds.quota_project_id or "none: the client's project pays"
+        exc.hint = (
+            f"The login was saved; its quota project is unchanged ({kept}). {exc.hint} Then: "
+            f"{login_command(profile)} --force --quota-project PROJECT_ID"
+        )
+        raise
+    set_quota_project(creds.file, project)
+    if warning:
+        say(f"warning: {warning}")
+    return project
 
 
 def _sign_in_again(profile: str, current: dict[str, Any]) -> bool:

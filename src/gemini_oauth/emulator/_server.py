@@ -24,6 +24,7 @@ from gemini_oauth.emulator import (
     _metadata,
     _oauth_authorize,
     _oauth_token,
+    _resource_manager,
     _uploads,
 )
 from gemini_oauth.emulator._constants import CONTROL_PREFIX
@@ -58,6 +59,7 @@ def create_app(state: EmulatorState) -> Flask:
     _files.register(app, state)
     _uploads.register(app, state)
     _caches.register(app, state)
+    _resource_manager.register(app, state)
     _gemini.register(app, state)
     return app
 
