@@ -22,7 +22,7 @@ CLOUD = "https://www.googleapis.com/auth/cloud-platform"
 
 @contextmanager
 def running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """Start the command, read its one-line URL from stdout, and stop it with SIGTERM."""
+    """Start the command, read its URL from the first export line, stop it with SIGTERM."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "gemini_oauth", "emulator", *args],
         stdout=subprocess.PIPE,
@@ -32,8 +32,10 @@ def running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, "the emulator printed no URL within 30 s"
-        yield proc, proc.stdout.readline().strip()
+        assert ready, "the emulator printed no export line within 30 s"
+        first = proc.stdout.readline().strip()
+        assert first.startswith("export GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:"), first
+        yield proc, first.split("=", 1)[1]
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -122,3 +124,78 @@ def test_cli_unwritable_paths_are_clear_errors(tmp_path: Path) -> None:
         assert result.returncode == 1 and result.stdout == "", result.stderr
         assert result.stderr.startswith("error: Cannot write") and flag in result.stderr
         assert "Traceback" not in result.stderr and "bug" not in result.stderr
+
+
+def test_cli_prints_the_exports_and_offers_them_to_eval(tmp_path: Path) -> None:
+    """stdout is export lines only; another shell evals --print-env's and the CLI, gcloud's
+    token host, the quota-project check and the client file all reach the emulator, in a home
+    of the emulator's own, removed when it stops."""
+    home = Path(os.environ["GEMINI_OAUTH_HOME"])
+    with running("--port", "0") as (proc, url):
+        assert proc.stdout is not None
+        port = url.rsplit(":", 1)[1]
+        folder = home / "emulators" / port
+        env_file = folder / "env"
+        lines = env_file.read_text().splitlines()
+        assert all(line.startswith("export ") for line in lines)
+        names = [line.split("=", 1)[0].removeprefix("export ") for line in lines]
+        assert names == [
+            "GOOGLE_GEMINI_BASE_URL",
+            "CLOUDSDK_AUTH_TOKEN_HOST",
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER",
+            "GEMINI_OAUTH_CLIENT_SECRET",
+            "GEMINI_OAUTH_HOME",
+            "CLOUDSDK_CONFIG",
+            "BROWSER",
+        ]
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+        script = (
+            f'eval "$(gemini-oauth emulator --print-env --port {port})" && '
+            "gemini-oauth login >/dev/null 2>&1 && "
+            "gemini-oauth models list --limit 1 && "
+            "gemini-oauth adc login >/dev/null 2>&1 && "
+            "gemini-oauth adc set-quota-project emulator-project && "
+            'eval "$(gemini-oauth emulator --print-env --port ' + port + ')" && '
+            'echo "home=$GEMINI_OAUTH_HOME"'
+        )
+        shell = subprocess.run(
+            ["bash", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        )
+        assert shell.returncode == 0, shell.stderr
+        assert shell.stdout.startswith("gemini-2.5-pro\t")
+        assert f"home={folder / 'home'}" in shell.stdout  # found again from the emulator's home
+        assert "Quota project 'emulator-project' written" in shell.stderr
+        assert (folder / "home" / "profiles" / "default.json").exists()
+        assert not (home / "profiles" / "default.json").exists()  # the user's own: untouched
+    assert proc.stderr is not None
+    said = proc.stderr.read()
+    assert f'eval "$(gemini-oauth emulator --print-env --port {port})"' in said
+    assert "/__emulator__/" in said
+    assert not folder.exists()
+
+
+def test_cli_print_env_without_an_emulator_is_a_clear_error() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = str(closed.getsockname()[1])
+    result = subprocess.run(
+        [sys.executable, "-m", "gemini_oauth", "emulator", "--print-env", "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"No emulator of yours is running on port {port}" in result.stderr
+    assert f"gemini-oauth emulator --port {port}" in result.stderr
+    unnamed = subprocess.run(
+        [sys.executable, "-m", "gemini_oauth", "emulator", "--print-env"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert unnamed.returncode == 2 and "--port" in unnamed.stderr
