@@ -69,7 +69,7 @@ def test_profiles_live_under_home_and_are_listed(tmp_path: Path) -> None:
     (tmp_path / "profiles" / "notes.txt").write_text("x")
     f = store.profile_file("work", tmp_path)
     assert f.path == tmp_path / "profiles" / "work.json"
-    assert f.lock_path == tmp_path / "profiles" / "work.lock"
+    assert f.lock_path == tmp_path / "profiles" / ".work.json.lock"
     assert store.list_profiles(tmp_path) == ["a.b-c_d", "default", "work"]
     assert store.list_profiles(tmp_path / "nowhere") == []
 
@@ -110,7 +110,10 @@ def test_plain_token_file_does_not_touch_its_folder(tmp_path: Path) -> None:
     f = store.TokenFile(tmp_path / "token.json")
     f.write(entry())
     assert mode(tmp_path) == 0o755 and mode(f.path) == 0o600
-    assert f.lock_path == tmp_path / "token.lock"
+    assert f.lock_path == tmp_path / ".token.json.lock"  # hidden: nothing to wonder about
+    with f.lock():
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".token.json.lock", "token.json"]
 
 
 def test_home_that_cannot_be_a_folder_is_a_cache_error(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from gemini_oauth._extras import install_hint
 from gemini_oauth._request_auth import (
     OAuthHeaders,
     bearer_of,
@@ -121,7 +122,7 @@ def genai_client(
     except ImportError:
         raise GeminiOAuthError(
             "google-genai is not installed.",
-            hint="Install it with: pip install 'gemini-oauth[genai]'",
+            hint=install_hint("genai"),
         ) from None
     creds = resolve_credentials(credentials, profile=profile, adc=adc, cache=cache)
     auth = OAuthAuth(OAuthHeaders(creds, resolve_quota_project(quota_project, creds)))

@@ -162,7 +162,8 @@ class TokenFile:
         given_dirs: tuple[Path, ...] = (),
     ) -> None:
         self.path = Path(path).absolute()
-        self.lock_path = self.path.with_suffix(".lock")
+        # hidden beside the file (load_creds' token.json sits in the user's working directory)
+        self.lock_path = self.path.with_name(f".{self.path.name}.lock")
         self.private_dirs = private_dirs
         self.given_dirs = given_dirs
 

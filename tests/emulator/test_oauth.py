@@ -231,6 +231,17 @@ def test_consent_page_content(emulator: Emulator) -> None:
     assert '<form id="consent" method="post" action="/o/oauth2/approval">' in page.text
     ticked = re.findall(r'type="checkbox" name="scope" value="([^"]+)" checked', page.text)
     assert ticked == ["openid", EMAIL, CLOUD]
+    pattern = r'<span class="description">([^<]+)</span> <code>([^<]+)</code>'
+    described = re.findall(pattern, page.text)
+    assert described == [  # Google's words beside each scope, as its consent screen shows them
+        ("Associate you with your personal info on Google", "openid"),
+        ("See your primary Google Account email address", EMAIL),
+        (
+            "See, edit, configure, and delete your Google Cloud data and see the email address "
+            "for your Google Account.",
+            CLOUD,
+        ),
+    ]
     assert 'id="allow" name="action" value="allow"' in page.text
     assert 'id="deny" name="action" value="deny"' in page.text
     assert "<script" not in page.text

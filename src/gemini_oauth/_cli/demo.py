@@ -21,6 +21,7 @@ import click
 
 from gemini_oauth._cli._options import exit_with, verbose_option
 from gemini_oauth._constants import CREDENTIALS_ENV, HOME_ENV, QUOTA_PROJECT_ENV
+from gemini_oauth._extras import install_hint
 from gemini_oauth.errors import GeminiOAuthError
 
 
@@ -68,7 +69,7 @@ def demo(model: str, prompt: str) -> None:
     except ImportError as exc:
         raise GeminiOAuthError(
             f"The emulator is not installed ({exc.name} is missing).",
-            hint="Install it with: pip install 'gemini-oauth[emulator]'",
+            hint=install_hint("emulator"),
         ) from None
     from rich.console import Console
 

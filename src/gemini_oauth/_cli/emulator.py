@@ -32,6 +32,7 @@ from gemini_oauth._constants import (
     RESOURCE_MANAGER_ENV,
     TOKEN_HOST_ENV,
 )
+from gemini_oauth._extras import install_hint
 from gemini_oauth.errors import GeminiOAuthError
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def emulator(port: int, state_path: Path | None, client_file: Path | None, print
             raise
         raise GeminiOAuthError(
             f"The emulator needs {exc.name}, which is not installed.",
-            hint="Install it with: pip install 'gemini-oauth[emulator]'",
+            hint=install_hint("emulator"),
         ) from exc
     except OSError as exc:
         raise GeminiOAuthError(

@@ -6,6 +6,8 @@ from html import escape
 
 from flask import Response
 
+from gemini_oauth.emulator._scopes import DESCRIPTIONS
+
 _STYLE = (
     "body{font-family:sans-serif;max-width:40em;margin:3em auto;color:#202124}"
     "h1{font-size:1.4em}label{display:block;margin:.4em 0}button{margin-right:1em}"
@@ -56,10 +58,18 @@ def unverified_page(app_name: str, email: str, consent_id: str) -> Response:
 
 
 def consent_page(app_name: str, email: str, consent_id: str, scopes: tuple[str, ...]) -> Response:
-    """The consent form: one ticked checkbox per scope, Allow and Deny; a plain form POST."""
+    """The consent form: one ticked checkbox per scope with Google's description of it beside
+    the scope's name, Allow and Deny; a plain form POST."""
+
+    def described(scope: str) -> str:
+        said = DESCRIPTIONS.get(scope)
+        if said is None:
+            return f"<code>{escape(scope)}</code>"
+        return f'<span class="description">{escape(said)}</span> <code>{escape(scope)}</code>'
+
     boxes = "".join(
         f'<label><input type="checkbox" name="scope" value="{escape(s)}" checked> '
-        f"{escape(s)}</label>"
+        f"{described(s)}</label><br>"
         for s in scopes
     )
     body = (

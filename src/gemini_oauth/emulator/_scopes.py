@@ -50,6 +50,24 @@ STORAGE_READ_SCOPES = (
     AUTH + "devstorage.full_control",
 )
 
+#: What Google's consent screen says for a scope (the descriptions of Google's API discovery
+#: documents); scopes without one here are shown by name alone.
+DESCRIPTIONS = {
+    "openid": "Associate you with your personal info on Google",
+    USERINFO_EMAIL: "See your primary Google Account email address",
+    USERINFO_PROFILE: "See your personal info, including any personal info you've made publicly "
+    "available",
+    CLOUD_PLATFORM: "See, edit, configure, and delete your Google Cloud data and see the email "
+    "address for your Google Account.",
+    AUTH + "cloud-platform.read-only": "View your data across Google Cloud services and see the "
+    "email address of your Google Account",
+    AUTH + "devstorage.read_only": "View your data in Google Cloud Storage",
+    AUTH + "devstorage.read_write": "Manage your data in Cloud Storage and see the email address "
+    "of your Google Account",
+    AUTH + "devstorage.full_control": "Manage your data and permissions in Cloud Storage and see "
+    "the email address for your Google Account",
+}
+
 _ALIASES = {"email": USERINFO_EMAIL, "profile": USERINFO_PROFILE}
 
 
