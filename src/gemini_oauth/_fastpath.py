@@ -1,11 +1,14 @@
-"""print-access-token (and ``--json``) from a valid cached token, with only the standard library.
+"""print-access-token and adc print-access-token (and ``--json``) from a valid cached token,
+with only the standard library.
 
 Imports nothing but os and sys (not even json). Returns False whenever anything needs more
 than reading a file (missing, expiring, unsafe, corrupt, unknown flags), and the full CLI
 takes over. The rules are the store's own: the trust of folders and files (``_paths``), the
 shape of a cache file and of a usable token (``_cache_format``), the refresh margin
-(``_constants``). It serves a token only where the full CLI would serve the same one without
-repairing, refusing or setting aside anything (tests/test_fastpath.py feeds both the same files).
+(``_constants``); for ADC, ``_adc``'s: which file, the cache file named by a hash of the token
+URI and refresh token. It serves a token only where the full CLI would serve the same one
+without repairing, refusing or setting aside anything (tests/test_fastpath.py feeds both the same
+files).
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ import sys
 
 from gemini_oauth._cache_format import is_cache_data, usable_token
 from gemini_oauth._clock import rfc3339_to_epoch
-from gemini_oauth._constants import CACHE_URL_ENV, MAX_JSON_FILE, REFRESH_MARGIN
+from gemini_oauth._constants import (
+    CACHE_URL_ENV,
+    CLOUDSDK_CONFIG_ENV,
+    CREDENTIALS_ENV,
+    GOOGLE_TOKEN_URI,
+    MAX_JSON_FILE,
+    REFRESH_MARGIN,
+    TOKEN_HOST_ENV,
+)
 from gemini_oauth._paths import (
     chosen_profile,
     config_home,
@@ -26,6 +37,8 @@ from gemini_oauth._paths import (
     valid_profile_name,
 )
 
+#: gcloud's ADC file name (``_gcloud_paths.ADC_FILENAME``: that module imports pathlib).
+ADC_FILE = "application_default_credentials.json"
 _WS = " \t\n\r"
 _DIGITS = "0123456789"
 _LITERALS = {"null": None, "true": True, "false": False}
@@ -196,6 +209,37 @@ def _trusted_folders(home: str, folder: str) -> bool:
     return private(dir_stat) and private(home_stat)
 
 
+def _read_private(folder: str, name: str) -> bytes | None:
+    """A cache file the store would read as is: this user's private regular file, whole."""
+    try:
+        fd = os.open(os.path.join(folder, name), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if st.st_mode & 0o170000 != 0o100000 or not owned_by_me(st) or not private(st):
+            return None
+        raw = os.read(fd, MAX_JSON_FILE + 1)
+        return None if len(raw) > MAX_JSON_FILE or len(raw) < st.st_size else raw
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _print(text: str | None) -> bool:
+    if text is None:
+        return False
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left: exit 0 quietly, nothing left to flush at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return True
+
+
 def try_print_access_token(args: list[str]) -> bool:
     """Print the cached token of the profile (as JSON with ``--json``) and return True if it is
     valid beyond the margin."""
@@ -217,19 +261,10 @@ def try_print_access_token(args: list[str]) -> bool:
         return False
     if not valid_profile_name(name):
         return False
-    try:
-        fd = os.open(
-            os.path.join(folder, name + ".json"), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-        )
-    except OSError:
+    raw = _read_private(folder, name + ".json")
+    if raw is None:
         return False
     try:
-        st = os.fstat(fd)
-        if st.st_mode & 0o170000 != 0o100000 or not owned_by_me(st) or not private(st):
-            return False
-        raw = os.read(fd, MAX_JSON_FILE + 1)
-        if len(raw) > MAX_JSON_FILE or len(raw) < st.st_size:
-            return False
         data = flat_json(raw.decode())
         if not is_cache_data(data):
             return False
@@ -240,18 +275,102 @@ def try_print_access_token(args: list[str]) -> bool:
         expires_at, at = rfc3339_to_epoch(expiry), now()
         if expires_at - at <= REFRESH_MARGIN:
             return False
-    except (OSError, ValueError, TypeError, KeyError, IndexError, OverflowError):
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError):
         return False
-    finally:
-        os.close(fd)
-    text = access_token_json(token, expires_at, at) if as_json else token
-    if text is None:
+    return _print(access_token_json(token, expires_at, at) if as_json else token)
+
+
+# ---------------------------------------------------------------- adc print-access-token
+
+_TOKEN_URI_HOST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
+_TOKEN_URI_PATH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/")
+
+
+def plain_token_uri(value: str | None) -> str | None:
+    """The token URI for $CLOUDSDK_AUTH_TOKEN_HOST ``value`` (None: Google's), when it is plain
+    enough that ``_urls.checked_url`` would give it back unchanged: https to a lower-case host
+    name (or http to 127.0.0.1/localhost), an optional port, a path of unreserved characters.
+    Anything else (that module imports ``re``) raises ValueError: the full CLI decides."""
+    if not value:
+        return GOOGLE_TOKEN_URI
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme not in ("https", "http"):
+        raise ValueError("not plain")
+    authority, slash, path = rest.partition("/")
+    host, colon, port = authority.partition(":")
+    if (
+        not host
+        or not set(host) <= _TOKEN_URI_HOST
+        or host[0] in "-."
+        or host[-1] in "-."
+        or ".." in host
+        or (scheme == "http" and host not in ("127.0.0.1", "localhost"))
+        or (colon and not (port[:1] in "123456789" and port.isdigit() and int(port) < 65536))
+        or not slash
+        or not set(path) <= _TOKEN_URI_PATH
+        or "//" in path
+        or any(part in (".", "..") for part in path.split("/"))
+    ):
+        raise ValueError("not plain")
+    return value
+
+
+def _sha256_hex(text: str) -> str:
+    try:  # the builtin module: hashlib would load OpenSSL (5+ ms)
+        from _sha256 import sha256  # type: ignore[import-not-found]  # Python 3.11
+    except ImportError:  # pragma: no cover - other versions
+        try:
+            from _sha2 import sha256  # type: ignore[import-not-found]  # 3.12+
+        except ImportError:
+            from hashlib import sha256
+    return str(sha256(text.encode()).hexdigest())
+
+
+def try_adc_access_token(args: list[str]) -> bool:
+    """``adc print-access-token [--json]`` from its access-token cache, as ``_adc`` reads it:
+    the ADC file ($GOOGLE_APPLICATION_CREDENTIALS, else gcloud's) of a user, the cache file
+    named by the token URI and refresh token, a token good beyond the margin. Else False."""
+    from gemini_oauth._clock import now
+
+    if args not in ([], ["--json"]) or os.name == "nt":
+        return False
+    env = os.environ
+    config = env.get(CLOUDSDK_CONFIG_ENV) or (
+        os.path.join(env["HOME"], ".config", "gcloud") if env.get("HOME") else ""
+    )
+    adc_file = env.get(CREDENTIALS_ENV) or (os.path.join(config, ADC_FILE) if config else "")
+    if not adc_file:
         return False
     try:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:  # the reader left: exit 0 quietly, nothing left to flush at exit
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    return True
+        with open(adc_file, "rb") as stream:
+            raw = stream.read(MAX_JSON_FILE + 1)
+        if len(raw) > MAX_JSON_FILE:
+            return False
+        info = flat_json(raw.decode())
+        refresh_token = info.get("refresh_token")
+        if info.get("type") != "authorized_user" or not isinstance(refresh_token, str):
+            return False
+        uri = plain_token_uri(env.get(TOKEN_HOST_ENV))
+        key = _sha256_hex(f"{uri}\n{refresh_token}")[:32]
+    except (OSError, ValueError, TypeError, KeyError, IndexError, OverflowError):
+        return False
+    home = config_home()
+    folder = os.path.join(home, "adc-tokens")
+    if not _trusted_folders(home, folder):
+        return False
+    cached = _read_private(folder, key + ".json")
+    if cached is None:
+        return False
+    try:
+        data = flat_json(cached.decode())
+        token, expires_at = data.get("token"), data.get("expires_at")
+        if isinstance(expires_at, bool) or not isinstance(expires_at, (int, float)):
+            return False
+        at = now()
+        if not expires_at - at > REFRESH_MARGIN or not usable_token(token):
+            return False
+        assert isinstance(token, str)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError):
+        return False
+    json_asked = args == ["--json"]
+    return _print(access_token_json(token, float(expires_at), at) if json_asked else token)
