@@ -82,7 +82,7 @@ def echo_token_json(token: str, expiry: datetime | None) -> None:
 
 
 def status_data(profile: str, file: CacheRecord, data: dict[str, Any] | None) -> dict[str, Any]:
-    """What ``status --json`` prints (never a token or secret)."""
+    """What ``status --json`` prints (never a token or secret); docs/JSON.md has its shapes."""
     out: dict[str, Any] = {
         "profile": profile,
         "cache_path": file.location,
