@@ -73,13 +73,19 @@ def cli() -> None:
 
     \b
     Start here:
-      gemini-oauth demo                      the whole story against a local emulator
-      gemini-oauth login                     sign in with ./client_secret.json
-      gemini-oauth models list               the models your account can use
-      gemini-oauth print-access-token        a bearer token for curl
+      gemini-oauth demo                  the whole story against a local emulator
+      gemini-oauth login                 sign in with ./client_secret.json
+      gemini-oauth models list           the models your account can use
+      gemini-oauth print-access-token    a bearer token for curl
+      gemini-oauth profiles              your saved logins, and the default one
 
-    Messages go to stderr, data to stdout. Exit codes: 0 ok, 1 error, 2 bad usage or
-    client file, 3 login needed or failed, 4 API error, 130 interrupted.
+    Messages go to stderr, data to stdout (--json: one JSON document). Exit codes: 0 ok,
+    1 error, 2 bad usage or client file, 3 login needed or failed, 4 API error, 130
+    interrupted. Environment variables: see the README.
+
+    \b
+    Shell completion (bash; zsh and fish likewise):
+      eval "$(_GEMINI_OAUTH_COMPLETE=bash_source gemini-oauth)"
     """
 
 

@@ -30,7 +30,7 @@ from gemini_oauth.errors import QuotaProjectError
 _SET_QUOTA = "gemini-oauth adc set-quota-project"
 
 
-@click.group()
+@click.group(short_help="Application Default Credentials, as gcloud's.")
 @verbose_option
 def adc() -> None:
     """Application Default Credentials, the file gcloud and Google's libraries read.
@@ -42,7 +42,7 @@ def adc() -> None:
     """
 
 
-@adc.command()
+@adc.command(short_help="Sign in and write the ADC file, as gcloud does.")
 @login_options(
     scopes_help="Comma-separated scopes; must include cloud-platform, as gcloud requires. "
     "Default: cloud-platform,generative-language.retriever (the quickstart's gcloud command).",
@@ -61,10 +61,14 @@ def login(
 ) -> None:
     """Sign in and write the ADC file, as `gcloud auth application-default login` does.
 
+    The file (application_default_credentials.json in gcloud's config folder) is what gcloud,
+    google.auth.default() and every Google client library read. A --quota-project is checked
+    with Google first, as gcloud does (the account must be allowed to bill it).
+
     \b
-    The file (application_default_credentials.json in gcloud's config dir) is what gcloud,
-    google.auth.default() and every Google client library read. Example:
-      gemini-oauth adc login --client-secret client_secret.json --quota-project my-project
+    Example:
+      gemini-oauth adc login --client-secret client_secret.json \\
+          --quota-project my-project
     """
     wanted = _scopes.parse_scopes(scopes) if scopes else _scopes.GCLOUD_QUICKSTART_SCOPES
     if _scopes.CLOUD_PLATFORM not in wanted:
@@ -97,7 +101,7 @@ def login(
         echo_json(written.to_dict())
 
 
-@adc.command("print-access-token")
+@adc.command("print-access-token", short_help="Print an access token from ADC (cached).")
 @click.option("--no-cache", is_flag=True, help="Always refresh, as gcloud does.")
 @json_option(
     "Print {access_token, expiry (RFC 3339), expires_in, token_type} as JSON, for credential "
@@ -119,7 +123,7 @@ def print_access_token(no_cache: bool, as_json: bool) -> None:
         click.echo(token)
 
 
-@adc.command("set-quota-project")
+@adc.command("set-quota-project", short_help="Set the project billed for calls made with ADC.")
 @click.argument("project_id")
 @verbose_option
 def set_quota_project(project_id: str) -> None:
@@ -165,7 +169,7 @@ def _set_quota_project(
         say(f"warning: {warning}")
 
 
-@adc.command()
+@adc.command(short_help="Revoke the ADC refresh token, then delete the file.")
 @yes_option
 @verbose_option
 def revoke(yes: bool) -> None:
@@ -177,8 +181,8 @@ def revoke(yes: bool) -> None:
     say(f"Revoked and deleted [{path}].")
 
 
-@adc.command()
-@json_option("Print the status as JSON on stdout.")
+@adc.command(short_help="Show where ADC come from: source, account, project.")
+@json_option("Print the status as JSON on stdout (shape: docs/JSON.md).")
 @verbose_option
 def status(as_json: bool) -> None:
     """Show what Google's libraries would use as ADC, and the ADC file: path, type, account,

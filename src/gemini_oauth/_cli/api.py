@@ -45,13 +45,13 @@ _MODEL_COLUMNS = ("Name", "Display name", "Input", "Output", "Methods")
 _MAX_MODEL_PAGE = 1000
 
 
-@click.group()
+@click.group(short_help="List the models your account can use, or show one.")
 @verbose_option
 def models() -> None:
     """List the Gemini models your account can use, or show one."""
 
 
-@models.command("list")
+@models.command("list", short_help="List every model: a table, or lines in a pipe.")
 @list_options(what="models", max_page_size=_MAX_MODEL_PAGE)
 @json_option("Print the model objects as a JSON array (every field, every model listed).")
 @connection_options
@@ -140,7 +140,7 @@ def _blocked(response: dict[str, Any]) -> str | None:
     return _cell(reason) if reason else None
 
 
-@click.command()
+@click.command(short_help="Ask a model; the answer streams to stdout.")
 @click.argument("prompt", required=False)
 @click.option(
     "-m", "--model", metavar="NAME", default="gemini-2.5-flash", show_default=True, help="Model."

@@ -371,7 +371,10 @@ def _outcome(code: int, dumped: bytes) -> int:
     return 1
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.command(
+    short_help="curl the Gemini API with the OAuth headers added.",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
 @click.option(
     "--print-headers",
     is_flag=True,

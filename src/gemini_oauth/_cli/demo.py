@@ -46,10 +46,13 @@ def _mode(path: Path) -> str:
     return oct(stat.S_IMODE(path.stat().st_mode))
 
 
-@click.command()
-@click.option("--model", default="gemini-2.5-flash", show_default=True, help="Model to ask.")
+@click.command(short_help="The whole story against a local emulator, unattended.")
+@click.option(
+    "--model", metavar="NAME", default="gemini-2.5-flash", show_default=True, help="Model to ask."
+)
 @click.option(
     "--prompt",
+    metavar="TEXT",
     default="In one sentence, what is OAuth?",
     show_default=True,
     help="What to ask the model.",
@@ -118,7 +121,7 @@ def demo(model: str, prompt: str) -> None:
         out.print(f"   a valid authorized_user file: {CREDENTIALS_ENV} can point at it")
 
         with GeminiClient(credentials, base_url=emu.base_url) as client:
-            step("List models", "gemini-oauth models list --all")
+            step("List models", "gemini-oauth models list")
             names = [m["name"] for m in client.iter_models()]
             shown = ", ".join(n.removeprefix("models/") for n in names[:5])
             out.print(f"   {len(names)} models, e.g. {shown}, ...")

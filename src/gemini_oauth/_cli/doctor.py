@@ -18,26 +18,26 @@ from gemini_oauth._cli._options import (
 _MARKS = {"ok": "✓", "warning": "!", "failure": "✗", "skipped": "-"}
 
 
-@click.command()
+@click.command(short_help="Check the whole set-up; each finding with its fix.")
 @profile_option
 @click.option("--adc", is_flag=True, help="Check Application Default Credentials instead.")
 @json_option(
     'Print the report as JSON: {"target", "ok", "counts": {ok, warning, failure, skipped}, '
-    '"checks": [{"name", "status", "summary", "fix", "details"}]}.'
+    '"checks": [{"name", "status", "summary", "fix", "details"}]} (docs/JSON.md).'
 )
 @verbose_option
 def doctor(profile: str, adc: bool, as_json: bool) -> None:
     """Check the set-up in order, each finding ok, warning or failure with its fix.
 
-    \b
-    Checks: the OAuth client file; the clock against the token endpoint's; that the OAuth and
-    Gemini hosts answer (through your proxy); the cache's owner and modes; the login (refresh
-    token, access token, the grant's age against the 7-day Testing rule); the scopes; Google's
-    tokeninfo (issued to this client); one real API call with the quota project; and the
-    environment variables that steer all of this. Nothing secret is printed.
+    Checks: the OAuth client file; the clock against the token endpoint's; that the OAuth
+    and Gemini hosts answer (through your proxy); the cache's owner and modes; the login
+    (refresh token, access token, the grant's age against the 7-day Testing rule); the
+    scopes; Google's tokeninfo (issued to this client); one real API call with the quota
+    project; and the environment variables that steer all of this. Nothing secret is
+    printed.
 
-    Without --profile or --adc: the profile 'default' if it exists, else ADC, as the API
-    commands choose. Exit code 1 when any check fails, else 0.
+    Without --profile or --adc: the default profile if it exists (see 'gemini-oauth
+    profiles'), else ADC, as the API commands choose. Exit code 1 when any check fails.
     """
     from gemini_oauth._doctor import run
 

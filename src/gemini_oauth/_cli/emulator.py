@@ -73,9 +73,9 @@ def _env_file(port: int) -> TokenFile:
     return home_file("emulators", f"{port}/{ENV_FILE}")
 
 
-@click.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
-              metavar="PORT", help="Port on 127.0.0.1; 0 picks a free one.")  # fmt: skip
+@click.command(short_help="Serve an emulator of Google's OAuth and Gemini APIs.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, metavar="PORT",
+              help="Port on 127.0.0.1 (default: 0, a free one).")  # fmt: skip
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
               metavar="FILE",
               help="Keep users, grants and tokens in this JSON file across restarts (and the "

@@ -9,6 +9,7 @@ from gemini_oauth._cli._options import cache_url, exit_with, grant_options, verb
 
 @click.command(
     "exec",
+    short_help="Run a command with your tokens from a metadata server.",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
 @grant_options

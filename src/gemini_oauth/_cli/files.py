@@ -87,7 +87,7 @@ def upload_and_wait(
     return file
 
 
-@click.group()
+@click.group(short_help="Upload files for prompts; list and manage them.")
 @verbose_option
 def files() -> None:
     """Upload files for prompts, list, show and delete them, or register gs:// objects.
@@ -96,7 +96,7 @@ def files() -> None:
     """
 
 
-@files.command("upload")
+@files.command("upload", short_help="Upload a file (resumable); print its name.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--mime-type", metavar="TYPE", help="MIME type (default: guessed from the name).")
 @click.option("--display-name", metavar="TEXT", help="A name to show in listings.")
@@ -129,7 +129,7 @@ _FILE_HEADERS = ("Name", "Display name", "MIME type", "Bytes", "State", "Expires
 _MAX_FILE_PAGE = 100
 
 
-@files.command("list")
+@files.command("list", short_help="List your files, newest first.")
 @list_options(what="files", max_page_size=_MAX_FILE_PAGE)
 @json_option("Print the File objects as a JSON array (every file listed).")
 @connection_options
@@ -208,7 +208,7 @@ def delete_files(conn: Connection, names: tuple[str, ...], yes: bool, as_json: b
         echo_json({"deleted": deleted})
 
 
-@files.command("register")
+@files.command("register", short_help="Let Gemini read gs:// objects in place.")
 @click.argument("uris", metavar="gs://BUCKET/OBJECT...", nargs=-1, required=True)
 @json_option("Print the File objects as JSON.")
 @connection_options
@@ -233,31 +233,40 @@ def register_files(conn: Connection, uris: tuple[str, ...], as_json: bool) -> No
 
 # ---------------------------------------------------------------- embed
 
+#: embedContent's taskType values.
+TASK_TYPES = (
+    "RETRIEVAL_QUERY",
+    "RETRIEVAL_DOCUMENT",
+    "SEMANTIC_SIMILARITY",
+    "CLASSIFICATION",
+    "CLUSTERING",
+    "QUESTION_ANSWERING",
+    "FACT_VERIFICATION",
+    "CODE_RETRIEVAL_QUERY",
+)
 
-@click.command()
+
+@click.command(short_help="Embed texts: one vector per line.")
 @click.argument("texts", metavar="TEXT...", nargs=-1)
 @click.option(
-    "-m", "--model", default="gemini-embedding-001", show_default=True, help="Embedding model."
+    "-m",
+    "--model",
+    metavar="NAME",
+    default="gemini-embedding-001",
+    show_default=True,
+    help="Embedding model.",
 )
 @click.option(
     "--task-type",
-    type=click.Choice(
-        [
-            "RETRIEVAL_QUERY",
-            "RETRIEVAL_DOCUMENT",
-            "SEMANTIC_SIMILARITY",
-            "CLASSIFICATION",
-            "CLUSTERING",
-            "QUESTION_ANSWERING",
-            "FACT_VERIFICATION",
-            "CODE_RETRIEVAL_QUERY",
-        ],
-        case_sensitive=False,
-    ),
-    help="What the embedding is for.",
+    metavar="TYPE",
+    type=click.Choice(TASK_TYPES, case_sensitive=False),
+    help="What the embedding is for: " + ", ".join(TASK_TYPES) + ".",
 )
 @click.option(
-    "--dimensions", type=click.IntRange(1), help="Output dimensionality (truncated vectors)."
+    "--dimensions",
+    type=click.IntRange(1),
+    metavar="N",
+    help="Output dimensionality (vectors cut to N).",
 )
 @json_option('Print {"model", "embeddings": [[...], ...]} as JSON.')
 @connection_options

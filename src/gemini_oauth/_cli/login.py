@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 DEFAULT_SCOPES_TEXT = "openid,email,cloud-platform,retriever"
 
 
-@click.command()
+@click.command(short_help="Sign in with your Desktop OAuth client; save the login.")
 @login_options(
     scopes_help="Comma-separated scopes; short names allowed. Default: those the profile was "
     f"granted, else {DEFAULT_SCOPES_TEXT} (the quickstart's, plus your identity for 'status').",
@@ -61,22 +61,27 @@ def login(
     \b
     What happens:
       1. Reads your Desktop OAuth client file (client_secret.json).
-      2. Opens Google's consent page in your browser (or prints a link with --no-browser).
-      3. Google sends the browser back to a one-time address on 127.0.0.1, which this
-         command listens on; it checks the answer (state, PKCE) and gets tokens.
-      4. Saves them to your profile file, readable only by you (mode 0600).
+      2. Opens Google's consent page in your browser (a spinner counts down
+         the time left), or prints a link with --no-browser.
+      3. Google sends the browser back to a one-time address on 127.0.0.1,
+         which this command listens on; it checks the answer (state, PKCE)
+         and gets tokens.
+      4. Saves them to your profile, readable only by you (mode 0600).
+      5. With --quota-project, asks Google whether you may bill that project
+         (as gcloud does) before saving it.
 
     Signing in again to a profile needs no flags: its client, scopes, quota project and account
-    are kept, even after its sign-in ended (7-day expiry, revocation). The sign-in it replaces
-    is revoked, so grants do not pile up (Google keeps at most 100 per app and account).
+    are kept, even after its sign-in ended (7-day expiry, revocation). A sign-in it replaces of
+    another account or client is revoked, so grants do not pile up (Google keeps at most 100
+    per app and account, dropping the oldest of the same account and client itself).
 
     \b
     Examples:
       gemini-oauth login
       gemini-oauth login --client-secret ~/Downloads/client_secret_123.json
-      gemini-oauth login --no-browser            # over SSH: paste the final address back
+      gemini-oauth login --no-browser      # over SSH: paste back the address
       gemini-oauth login --scopes retriever,cloud-platform --profile work
-      gemini-oauth login --profile work          # again, with the same set-up
+      gemini-oauth login --profile work    # again, with the same set-up
     """
     from gemini_oauth._cache_backend import profile_record
     from gemini_oauth._credentials import login as sign_in_and_save

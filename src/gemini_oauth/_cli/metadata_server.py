@@ -30,14 +30,16 @@ def _ip(ctx: click.Context, param: click.Parameter, value: str) -> str:
         ) from None
 
 
-@click.command("metadata-server")
+@click.command(
+    "metadata-server", short_help="Serve your tokens as a Compute Engine metadata server."
+)
 @grant_options
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
     default=0,
-    show_default=True,
-    help="TCP port; 0 picks a free one.",
+    metavar="PORT",
+    help="TCP port (default: 0, a free one).",
 )
 @click.option(
     "--host",

@@ -79,7 +79,9 @@ def profiles_data() -> dict[str, Any]:
     }
 
 
-@click.group(invoke_without_command=True)
+@click.group(
+    invoke_without_command=True, short_help="List the saved logins; choose the default one."
+)
 @json_option(
     'Print {"default", "default_from", "cache": {"backend", "location"}, "profiles": [{"name", '
     '"default", "state", "account", "client_id", "quota_project", "scopes", "token_expiry", '
@@ -91,11 +93,13 @@ def profiles(ctx: click.Context, as_json: bool) -> None:
     """List the saved logins (profiles): account, state, quota project, client; * marks the
     default, the one used without --profile.
 
-    \b
     States: valid (a sign-in is saved; 'gemini-oauth doctor' asks Google about it),
     needs login (the sign-in ended; its set-up is kept for the next login).
-    Choose the default with 'gemini-oauth profiles use NAME', or for one shell with
-    GEMINI_OAUTH_PROFILE=NAME.
+
+    \b
+    Choose the default:
+      gemini-oauth profiles use NAME       for every shell
+      export GEMINI_OAUTH_PROFILE=NAME     for this one
     """
     if ctx.invoked_subcommand is None:
         show(as_json)
@@ -142,7 +146,7 @@ def show(as_json: bool) -> None:
         )
 
 
-@profiles.command("use")
+@profiles.command("use", short_help="Make NAME the default profile.")
 @click.argument("name")
 @verbose_option
 def use(name: str) -> None:

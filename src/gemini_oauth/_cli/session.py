@@ -31,7 +31,7 @@ from gemini_oauth.errors import CacheError, RevocationError
 from gemini_oauth.scopes import short_name
 
 
-@click.command("print-access-token")
+@click.command("print-access-token", short_help="Print a valid access token, refreshed if needed.")
 @profile_option
 @json_option(
     "Print {access_token, expiry (RFC 3339), expires_in, token_type} as JSON, for credential "
@@ -125,9 +125,9 @@ def status_data(profile: str, file: CacheRecord, data: dict[str, Any] | None) ->
     }
 
 
-@click.command()
+@click.command(short_help="Show a login: account, scopes, token, cache.")
 @profile_option
-@json_option("Print the status as JSON on stdout.")
+@json_option("Print the status as JSON on stdout (shapes: docs/JSON.md).")
 @verbose_option
 def status(profile: str, as_json: bool) -> None:
     """Show who is logged in, the client, scopes granted, token expiry and where the cache is."""
@@ -203,7 +203,7 @@ def _backend_row(backend: dict[str, Any]) -> str:
     return f"Redis, reachable; {mode}"
 
 
-@click.command()
+@click.command(short_help="Revoke a login at Google, then delete it here.")
 @profile_option
 @click.option(
     "--local",
