@@ -302,7 +302,7 @@ def test_models_list_table_on_a_terminal(emulator: Emulator) -> None:
     seed(emulator)
     leader, follower = os.openpty()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "160"}
-    args = ["models", "list", "--page-size", "3", "--endpoint", emulator.base_url]
+    args = ["models", "list", "--limit", "3", "--endpoint", emulator.base_url]  # fits the pty
     with os.fdopen(leader, "rb", buffering=0) as screen:
         proc = subprocess.run(
             [sys.executable, "-m", "gemini_oauth", *args],
@@ -408,3 +408,22 @@ def test_library_errors_carry_the_servers_text_made_safe(emulator: Emulator) -> 
     shown = f"{info.value} {info.value.reason} {info.value.metadata}"
     assert "\x1b" not in shown and "\x07" not in shown and "leaked-token" not in shown
     assert "ya29.[REDACTED]" in info.value.message
+
+
+def test_models_list_json_as_a_process_holds_every_v1_model(emulator: Emulator) -> None:
+    """Issue 11's proof: piped and with --json, all 57 v1 models (the first page holds 50)."""
+    from gemini_oauth.emulator._catalogue import list_models
+
+    seed(emulator)
+    done = subprocess.run(
+        [sys.executable, "-m", "gemini_oauth", "models", "list", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+             "GOOGLE_GEMINI_BASE_URL": emulator.base_url},
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stderr == ""
+    names = [m["name"] for m in json.loads(done.stdout)]
+    assert len(names) == len(set(names)) == len(list_models("v1")) == 57
+    assert counters(emulator)["models.list"] == 2  # two pages

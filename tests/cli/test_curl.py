@@ -327,3 +327,17 @@ def test_a_bad_quota_project_stored_in_a_profile_is_a_clear_error(
     code, _, err = cli("curl", "/v1/models")
     assert code == 1 and f"The quota project of the cached login {file.path}" in err
     assert "is not a Google Cloud project id" in err and '"quota_project_id"' in err
+
+
+def test_a_404_exits_non_zero_as_a_process(emulator: Emulator) -> None:
+    """Issue 11's proof, as a real process: the body on stdout, no progress meter, exit 4."""
+    seed(emulator)
+    done = subprocess.run(
+        [sys.executable, "-m", "gemini_oauth", "curl", "--endpoint", emulator.base_url,
+         "/v1/models/nope"],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    assert done.returncode == 4
+    assert json.loads(done.stdout)["error"]["code"] == 404
+    assert "error: the API answered HTTP 404" in done.stderr and "%" not in done.stderr

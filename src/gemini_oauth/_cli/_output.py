@@ -55,10 +55,11 @@ def pipe_closed() -> int:
     return 0
 
 
-def console() -> Console:
-    """A rich console for stdout: on a terminal, its width; elsewhere no wrapping, no colour.
-
-    A closed pipe raises BrokenPipeError, for ``_root`` to end quietly (rich would exit 1)."""
+def console(*, soft_wrap: bool = False) -> Console:
+    """A rich console for stdout: on a terminal, its width (``soft_wrap``: long lines left to
+    the terminal, so a value is never moved to a line of its own); elsewhere no wrapping, no
+    colour. A closed pipe raises BrokenPipeError, for ``_root`` to end quietly (rich would exit
+    1)."""
     from rich.console import Console
 
     class QuietConsole(Console):
@@ -67,7 +68,7 @@ def console() -> Console:
             raise BrokenPipeError
 
     if is_terminal(sys.stdout):
-        return QuietConsole(highlight=False)
+        return QuietConsole(highlight=False, soft_wrap=soft_wrap)
     return QuietConsole(highlight=False, soft_wrap=True, no_color=True, emoji=False)
 
 

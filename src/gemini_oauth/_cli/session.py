@@ -167,7 +167,7 @@ def status(profile: str, as_json: bool) -> None:
             err.print(f"[red]X[/] Not logged in (profile {escape(profile)}).")
         err.print(f"  Run '{escape(login_command(profile))}'.")
         exit_with(3)
-    out = console()  # the status is the data asked for: stdout, as adc status
+    out = console(soft_wrap=True)  # the status is the data asked for: stdout, as adc status
     left = info["token_expires_in"]
     token_line = (
         f"[green]✓[/] Access token valid for {left // 60} min"
