@@ -379,7 +379,7 @@ def check_api(v: Visit) -> Check:
             quota = api.quota_project
     except GeminiOAuthError as exc:
         return Check("api", FAILURE, exc.message, exc.hint)
-    billed = f"billed to {quota}" if quota else "no quota project sent (the client's project pays)"
+    billed = f"billed to {quota}" if quota else "no quota project sent: the client's project pays"
     return Check(
         "api",
         OK,

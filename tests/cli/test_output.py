@@ -148,11 +148,11 @@ def test_a_spinner_turns_while_an_answer_is_awaited_on_a_terminal(
     seed_login()  # type: ignore[operator]
     env = cli_env(GOOGLE_GEMINI_BASE_URL=emulator.base_url)
     path = "/v1/models/gemini-2.5-flash:streamGenerateContent"
-    emulator.control.add_fault(path, None, latency=0.6)
+    emulator.control.add_fault(path, None, latency=1.0)
     code, screen = on_terminal(command("generate", "hello"), env)
     assert code == 0 and "Asking gemini-2.5-flash" in screen and "\x1b[K" in screen
     assert screen.rstrip().endswith("hello")  # the line was wiped before the answer
-    emulator.control.add_fault(path, None, latency=0.6)
+    emulator.control.add_fault(path, None, latency=1.0)
     piped = subprocess.run(
         command("generate", "hello"), capture_output=True, text=True, env=env, timeout=60
     )
