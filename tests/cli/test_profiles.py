@@ -126,3 +126,24 @@ def test_a_choice_that_cannot_be_trusted_is_an_error(seed_login: Any) -> None:
     choice.unlink()
     choice.symlink_to(store.profile_file("default").path)
     assert gemini("status").returncode == 1
+
+
+def test_profiles_read_through_a_cache_server(
+    emulator: Emulator, seed_login: Any, redis_server: Any
+) -> None:
+    """With a cache URL in force, the profiles this machine knows by name are read from the
+    cache (their state there), and the cache is named without its password."""
+    from test_redis_cache import seed as seed_in_redis  # isort: skip
+
+    url = redis_server.url()
+    seed_login("work")  # a file of this machine, not in the cache
+    seed_in_redis(emulator, url, "default")
+    data = json.loads(gemini("profiles", "--json", "--cache", url).stdout)
+    assert data["cache"] == {
+        "backend": "redis",
+        "location": f"redis://127.0.0.1:{redis_server.port}/0",
+    }
+    states = {p["name"]: p["state"] for p in data["profiles"]}
+    assert states == {"default": "valid"}  # work has no record in the cache
+    listed = gemini("profiles", GEMINI_OAUTH_CACHE_URL=url)
+    assert listed.stdout.splitlines()[0].split("\t")[:3] == ["default", "*", "valid"]

@@ -32,7 +32,7 @@ def cache() -> None:
     """
 
 
-@cache.command()
+@cache.command(short_help="Publish a login's access tokens to Redis, for workers.")
 @local_profile_option
 @click.option("--to", "url", metavar="URL", required=True, help=_TO_HELP)
 @click.option(
@@ -54,9 +54,10 @@ def publish(profile: str, url: str, interval: float, once: bool) -> None:
     with ?mode=tokens:
 
     \b
-      gemini-oauth cache publish --profile team --to rediss://publisher:PASSWORD@redis:6380/0
+      gemini-oauth cache publish --profile team \\
+          --to rediss://publisher:PASSWORD@redis:6380/0
       GEMINI_OAUTH_CACHE_URL='rediss://worker:PASSWORD@redis:6380/0?mode=tokens' \\
-        gemini-oauth models list --profile team
+          gemini-oauth models list --profile team
     """
     from gemini_oauth import _clock
     from gemini_oauth._cache_url import parse_cache_url
@@ -92,7 +93,7 @@ def publish(profile: str, url: str, interval: float, once: bool) -> None:
         source.close()
 
 
-@cache.command()
+@cache.command(short_help="Copy a login (refresh token included) into Redis.")
 @local_profile_option
 @click.option("--to", "url", metavar="URL", required=True, help=_TO_HELP)
 @verbose_option

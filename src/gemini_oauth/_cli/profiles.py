@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from gemini_oauth._cli._options import echo_json, json_option, say, verbose_option
+from gemini_oauth._cli._options import (
+    cache_option,
+    cache_url,
+    echo_json,
+    json_option,
+    say,
+    verbose_option,
+)
 from gemini_oauth._cli._output import print_table, say_on_terminal
 from gemini_oauth._constants import PROFILE_ENV
 from gemini_oauth._setup import login_command
@@ -23,11 +30,13 @@ STATES = {
 _HEADERS = ("Name", "Default", "State", "Account", "Quota project", "Client")
 
 
-def profile_entry(name: str, default: str) -> dict[str, Any]:
-    """One profile for ``profiles --json`` (never a token or secret)."""
-    from gemini_oauth._store import has_grant, profile_file
+def profile_entry(name: str, default: str, cache: str | None = None) -> dict[str, Any]:
+    """One profile for ``profiles --json`` (never a token or secret), read where it is cached:
+    its file, or the cache URL ``cache`` in force."""
+    from gemini_oauth._cache_backend import profile_record
+    from gemini_oauth._store import has_grant
 
-    file = profile_file(name)
+    file = profile_record(name, cache=cache)
     entry: dict[str, Any] = {
         "name": name,
         "default": name == default,
@@ -39,7 +48,7 @@ def profile_entry(name: str, default: str) -> dict[str, Any]:
         "token_expiry": None,
         "login_needed": None,
         "login_command": login_command(name),
-        "cache_path": str(file.path),
+        "cache_path": file.location,
     }
     try:
         data = file.read()
@@ -49,7 +58,7 @@ def profile_entry(name: str, default: str) -> dict[str, Any]:
         return entry
     scopes = data.get("scopes") or []
     entry.update(
-        state="valid" if has_grant(data) else "login_needed",
+        state="valid" if has_grant(data) or file.tokens_only else "login_needed",
         account=data.get("account") or None,
         client_id=data.get("client_id"),
         quota_project=data.get("quota_project_id"),
@@ -60,22 +69,29 @@ def profile_entry(name: str, default: str) -> dict[str, Any]:
     return entry
 
 
-def profiles_data() -> dict[str, Any]:
+def profiles_data(cache: str | None = None) -> dict[str, Any]:
     """What ``profiles --json`` prints: the default, where it comes from, the cache, each
-    profile (the default one too when it has no file yet)."""
+    profile (the default one too when it has no login yet). With a cache URL in force, the
+    profiles are those this machine knows by name (its files, the default), read from the
+    cache: a cache server is not listed."""
+    from gemini_oauth._cache_backend import profile_record, selected_url
     from gemini_oauth._store import chosen_profile, config_home, list_profiles
 
     chosen = chosen_profile()
     default = chosen or "default"
-    names = list_profiles()
-    if chosen and chosen not in names:
-        names = sorted([*names, chosen])
+    url = selected_url(cache)
+    names = set(list_profiles()) | ({default} if chosen or url else set())
     source = "environment" if os.environ.get(PROFILE_ENV) else "chosen" if chosen else "built-in"
+    where = {"backend": "file", "location": str(config_home() / "profiles")}
+    if url is not None:
+        record = profile_record(default, cache=url)
+        where = {"backend": record.backend, "location": record.location.rsplit(" key ", 1)[0]}
+    entries = [profile_entry(name, default, url) for name in sorted(names)]
     return {
         "default": default,
         "default_from": source,
-        "cache": {"backend": "file", "location": str(config_home() / "profiles")},
-        "profiles": [profile_entry(name, default) for name in names],
+        "cache": where,
+        "profiles": [e for e in entries if e["state"] != "not_logged_in" or e["default"]],
     }
 
 
@@ -87,6 +103,7 @@ def profiles_data() -> dict[str, Any]:
     '"default", "state", "account", "client_id", "quota_project", "scopes", "token_expiry", '
     '"login_needed", "login_command", "cache_path"}]} as JSON.'
 )
+@cache_option
 @verbose_option
 @click.pass_context
 def profiles(ctx: click.Context, as_json: bool) -> None:
@@ -102,19 +119,20 @@ def profiles(ctx: click.Context, as_json: bool) -> None:
       export GEMINI_OAUTH_PROFILE=NAME     for this one
     """
     if ctx.invoked_subcommand is None:
-        show(as_json)
+        show(as_json, cache_url())
 
 
 @profiles.command("list")
 @json_option("Print the profiles as JSON (the shape of 'gemini-oauth profiles --json').")
+@cache_option
 @verbose_option
 def list_profiles_command(as_json: bool) -> None:
     """List the saved logins (the same as 'gemini-oauth profiles')."""
-    show(as_json)
+    show(as_json, cache_url())
 
 
-def show(as_json: bool) -> None:
-    info = profiles_data()
+def show(as_json: bool, cache: str | None) -> None:
+    info = profiles_data(cache)
     if as_json:
         echo_json(info)
         return
