@@ -39,38 +39,70 @@ def command(*args: str, no_waiting: bool = False) -> list[str]:
     return [sys.executable, "-m", "gemini_oauth", *args]
 
 
+class Terminal:
+    """``argv`` running with stdin, stdout and stderr on one pseudo-terminal ``columns`` wide
+    (COLUMNS too); what the screen receives is read as it comes, so a test can watch it."""
+
+    def __init__(
+        self, argv: list[str], env: dict[str, str], *, columns: int = 200, timeout: float = 60.0
+    ) -> None:
+        leader, follower = os.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            env={**env, "COLUMNS": str(columns), "TERM": "xterm"},
+            start_new_session=True,
+        )
+        os.close(follower)
+        self._leader = leader
+        self._shown = b""
+        self._changed = threading.Condition()
+        self._done = False
+        self._watchdog = threading.Timer(timeout, self.proc.kill)
+        self._watchdog.start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._leader, 65536)
+            except OSError:  # EIO: every process holding the terminal has ended
+                chunk = b""
+            with self._changed:
+                self._shown += chunk
+                self._done = not chunk
+                self._changed.notify_all()
+            if not chunk:
+                return
+
+    @property
+    def screen(self) -> str:
+        with self._changed:
+            return self._shown.decode("utf-8", "replace")
+
+    def shows(self, text: str, timeout: float = 30.0) -> bool:
+        """Wait (at most ``timeout`` s) until ``text`` is on the screen, or the process ended."""
+        with self._changed:
+            self._changed.wait_for(lambda: text.encode() in self._shown or self._done, timeout)
+            return text.encode() in self._shown
+
+    def finish(self) -> tuple[int, str]:
+        """Wait for the end; the exit code and everything the screen received."""
+        self._reader.join()
+        self._watchdog.cancel()
+        os.close(self._leader)
+        return self.proc.wait(10), self.screen
+
+
 def on_terminal(
     argv: list[str], env: dict[str, str], *, columns: int = 200, timeout: float = 60.0
 ) -> tuple[int, str]:
-    """Run ``argv`` with stdin, stdout and stderr on one pseudo-terminal ``columns`` wide
-    (COLUMNS too); returns the exit code and everything the screen received."""
-    leader, follower = os.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    proc = subprocess.Popen(
-        argv,
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        env={**env, "COLUMNS": str(columns), "TERM": "xterm"},
-        start_new_session=True,
-    )
-    os.close(follower)
-    watchdog = threading.Timer(timeout, proc.kill)
-    watchdog.start()
-    shown = b""
-    try:
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO: every process holding the terminal has ended
-                break
-            if not chunk:
-                break
-            shown += chunk
-    finally:
-        watchdog.cancel()
-        os.close(leader)
-    return proc.wait(10), shown.decode("utf-8", "replace")
+    """Run ``argv`` on a pseudo-terminal (``Terminal``) to its end: exit code and screen."""
+    return Terminal(argv, env, columns=columns, timeout=timeout).finish()
 
 
 def plain(screen: str) -> str:

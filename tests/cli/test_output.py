@@ -5,6 +5,7 @@ retry line and the spinner show on a terminal and not in a pipe."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ import pytest
 from gemini_oauth._cli._output import fitting_columns
 from gemini_oauth.emulator import Emulator
 
-from .terminal import cli_env, command, on_terminal, plain, sleeps
+from conftest import HeldWaits  # isort: skip
+
+from .terminal import Terminal, cli_env, command, on_terminal, plain, sleeps
 
 MODEL_ID = "gemini-2.5-flash-lite-preview-09-2025"  # among the longest ids of the catalogue
 
@@ -142,18 +145,35 @@ def test_no_retry_and_max_attempts(emulator: Emulator, seed_login: object, tmp_p
 
 
 def test_a_spinner_turns_while_an_answer_is_awaited_on_a_terminal(
-    emulator: Emulator, seed_login: object
+    emulator: Emulator, seed_login: object, held_waits: HeldWaits
 ) -> None:
-    """Injected latency: the spinner shows (and is wiped) on a terminal, never in a pipe."""
+    """Injected latency, held by the test: the spinner is on the screen while the answer is
+    held, and wiped before it is printed. In a pipe no spinner starts (stderr is no terminal)."""
     seed_login()  # type: ignore[operator]
     env = cli_env(GOOGLE_GEMINI_BASE_URL=emulator.base_url)
     path = "/v1/models/gemini-2.5-flash:streamGenerateContent"
-    emulator.control.add_fault(path, None, latency=1.0)
-    code, screen = on_terminal(command("generate", "hello"), env)
-    assert code == 0 and "Asking gemini-2.5-flash" in screen and "\x1b[K" in screen
+    emulator.control.add_fault(path, None, latency=5.0)
+    terminal = Terminal(command("generate", "hello"), env)
+    assert held_waits.started(1)
+    assert terminal.shows("Asking gemini-2.5-flash"), terminal.screen  # while it is held
+    held_waits.release(99)
+    code, screen = terminal.finish()
+    assert code == 0 and "\x1b[K" in screen
     assert screen.rstrip().endswith("hello")  # the line was wiped before the answer
-    emulator.control.add_fault(path, None, latency=1.0)
+    assert not held_waits.overran
+    emulator.control.add_fault(path, None, latency=5.0)
     piped = subprocess.run(
         command("generate", "hello"), capture_output=True, text=True, env=env, timeout=60
     )
-    assert piped.returncode == 0 and piped.stderr == ""
+    assert piped.returncode == 0 and piped.stderr == "" and piped.stdout.endswith("hello\n")
+
+
+def test_no_spinner_starts_off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from gemini_oauth._cli import _output
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with _output.spinner("Asking"):
+        assert _output._active is None
+    assert sys.stderr.getvalue() == ""
