@@ -141,7 +141,9 @@ def read_adc(path: Path | None = None) -> dict[str, Any]:
             raise ValueError("larger than any credentials file")
         data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
-        raise AdcError(f"No Application Default Credentials at {path}.") from None
+        raise AdcError(
+            f"No Application Default Credentials at {path}.", hint=f"Run '{login_command()}'."
+        ) from None
     except (OSError, ValueError, RecursionError) as exc:
         raise AdcError(
             f"Cannot read Application Default Credentials at {path}: {type(exc).__name__}.",
@@ -363,8 +365,7 @@ def _load(
     except google.auth.exceptions.DefaultCredentialsError as exc:
         raise AdcError(
             f"No usable Application Default Credentials: {server_text(_first_line(exc))}",
-            hint="Run 'gemini-oauth adc login', or set GOOGLE_APPLICATION_CREDENTIALS to a key "
-            "file.",
+            hint=f"Run '{login_command()}', or set GOOGLE_APPLICATION_CREDENTIALS to a key file.",
         ) from None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a malformed field
         raise AdcError(

@@ -71,7 +71,7 @@ def resolve_credentials(
         shared = selected_url(cache) is not None  # a fleet's cache: never ADC behind its back
         if name is not None or shared or profile_record("default", cache=cache).read() is not None:
             return creds_mod.load_profile(name or "default", cache=cache)
-    creds = _adc()
+    creds = _adc(asked=adc)
     if not adc and notice is not None:
         notice(_fallback_note(creds))
     return creds
@@ -90,15 +90,16 @@ def _fallback_note(credentials: Credentials) -> str:
     )
 
 
-def _adc() -> Credentials:
-    """Application Default Credentials, found as gcloud and google-auth find them (see _adc.py)."""
+def _adc(*, asked: bool = False) -> Credentials:
+    """Application Default Credentials, found as gcloud and google-auth find them (see _adc.py);
+    ``asked``: the caller chose ADC (``--adc``), so a missing file is only about ADC."""
     from gemini_oauth._adc import adc_path, default_credentials
 
     try:
         return default_credentials([CLOUD_PLATFORM])[0]
     except AdcError:
-        if os.environ.get(CREDENTIALS_ENV) or adc_path().exists():
-            raise  # there is something to fix in what was found
+        if asked or os.environ.get(CREDENTIALS_ENV) or adc_path().exists():
+            raise  # there is something to fix in what was found, or ADC was asked for
         raise AdcError(
             "No gemini-oauth profile and no Application Default Credentials were found.",
             hint="Run 'gemini-oauth login' (or 'gemini-oauth adc login'), then try again.",

@@ -239,7 +239,7 @@ class AdcError(GeminiOAuthError):
     """Application Default Credentials are missing or cannot be used."""
 
     exit_code = 3
-    default_hint = "Run 'gemini-oauth adc login --client-secret client_secret.json'."
+    default_hint = "Run 'gemini-oauth adc login'."
 
 
 class NetworkError(GeminiOAuthError):

@@ -211,6 +211,37 @@ def test_set_quota_project_without_adc(capsys: pytest.CaptureFixture[str]) -> No
     assert not adc.adc_path().exists()
 
 
+@pytest.mark.parametrize("client_file_found", [True, False])
+def test_without_adc_the_hint_is_a_command_that_runs_from_here(
+    client_file_found: bool,
+    client_secret_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The hint names the client file only when `adc login` would not find one, and never a
+    made-up 'client_secret.json' that pasting would then look for in vain; `--adc` asked for
+    ADC, so the message is about ADC alone."""
+    elsewhere = tmp_path / "elsewhere"  # no client_secret*.json here
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    if client_file_found:
+        monkeypatch.setenv("GEMINI_OAUTH_CLIENT_SECRET", str(client_secret_file))
+    else:
+        monkeypatch.delenv("GEMINI_OAUTH_CLIENT_SECRET", raising=False)
+    expected = (
+        "Run 'gemini-oauth adc login'"
+        if client_file_found
+        else "Run 'gemini-oauth adc login --client-secret PATH/TO/client_secret.json'"
+    )
+    for command in (["adc", "set-quota-project", "emulator-project"], ["models", "list", "--adc"]):
+        assert run(command) == 3
+        message, hint = capsys.readouterr().err.splitlines()
+        assert message.startswith("error: No "), message
+        assert "Application Default Credentials" in message and "profile" not in message
+        assert hint.strip().startswith(expected), hint
+
+
 def test_revoke_server_error_keeps_file(
     emulator: Any, adc_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
