@@ -245,8 +245,8 @@ def test_access_token_workers_never_receive_a_refresh_token(
     publisher_url = redis_server.url(user="publisher", password=acl_users["publisher"])
     said = tmp_path / "publisher.txt"
     publisher = subprocess.Popen(
-        [sys.executable, "-m", "gemini_oauth", "-v", "cache", "publish", "--to", publisher_url,
-         "--interval", "1"],
+        [sys.executable, "-m", "gemini_oauth", "-v", "cache", "publish", "--interval", "1"],
+        env={**os.environ, "GEMINI_OAUTH_CACHE_URL": publisher_url},
         stdout=subprocess.DEVNULL, stderr=said.open("w"),
     )  # fmt: skip
     proxy = RecordingProxy(redis_server.port)

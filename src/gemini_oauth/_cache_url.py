@@ -149,6 +149,27 @@ def _bad(url: str, why: str) -> CacheUrlError:
     )
 
 
+def has_password(url: str) -> bool:
+    """Whether ``url`` carries a password (``USER:PASSWORD@`` or ``:PASSWORD@``), even when it
+    is malformed otherwise."""
+    authority = url.strip().partition("://")[2].partition("/")[0].partition("?")[0]
+    return ":" in authority.rpartition("@")[0]
+
+
+def password_in_argv(url: str, option: str) -> CacheUrlError:
+    """The refusal of a URL with a password given as ``option`` on the command line: any user
+    of the machine reads a command line (ps, /proc/PID/cmdline) while it runs; the environment
+    only its owner."""
+    return CacheUrlError(
+        f"The cache URL {_without_userinfo(url)} was given with its password on the command "
+        f"line ({option}), where other users of this machine can read it (ps, "
+        "/proc/PID/cmdline) while the command runs; refusing to use it.",
+        hint=f"Give it in ${CACHE_URL_ENV} instead (the environment is yours alone), then run "
+        f"the command again without {option}; paste the URL after: "
+        f"read -rs {CACHE_URL_ENV} && export {CACHE_URL_ENV}",
+    )
+
+
 def _without_userinfo(url: str) -> str:
     """The URL with anything before an '@' of its authority replaced, for a message."""
     scheme, sep, rest = url.strip().partition("://")
@@ -166,5 +187,7 @@ __all__ = [
     "GRANT",
     "TOKENS",
     "CacheUrl",
+    "has_password",
     "parse_cache_url",
+    "password_in_argv",
 ]

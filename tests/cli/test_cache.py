@@ -5,8 +5,10 @@ that name the URL without its password, and the fast path stepping aside."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +73,13 @@ def test_status_and_doctor_show_the_backend(
     url = redis_server.url(user="default", password="pw-of-the-fleet")
     redis_server.client().config_set("requirepass", "pw-of-the-fleet")
     body = seed(emulator, url)
-    code, out, err = cli(capsys, "status", "--cache", url)
+    monkeypatch.setenv("GEMINI_OAUTH_CACHE_URL", url)  # a password: never on a command line
+    code, out, err = cli(capsys, "status")
     assert code == 0, err
     flat = " ".join(out.split())  # rich wraps long rows
     assert "Cache backend: Redis, reachable; the whole login, shared" in flat
     assert f"redis://default:***@127.0.0.1:{redis_server.port}/0 key gemini-oauth:profile" in flat
-    code, out, _ = cli(capsys, "status", "--json", "--cache", url)
+    code, out, _ = cli(capsys, "status", "--json")
     shown = json.loads(out)
     assert shown["cache_backend"] == {
         "backend": "redis",
@@ -85,7 +88,6 @@ def test_status_and_doctor_show_the_backend(
         "mode": "grant",
         "reachable": True,
     }
-    monkeypatch.setenv("GEMINI_OAUTH_CACHE_URL", url)
     code, out, err = cli(capsys, "doctor", "--json")
     checks = {c["name"]: c for c in json.loads(out)["checks"]}
     assert checks["cache backend"]["status"] == "ok", checks["cache backend"]
@@ -98,23 +100,27 @@ def test_status_and_doctor_show_the_backend(
 
 
 def test_redis_down_is_a_clear_error_everywhere(
-    redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+    redis_server: RedisServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = redis_server.url(user="app", password="never-shown")
+    monkeypatch.setenv("GEMINI_OAUTH_CACHE_URL", url)
     redis_server.kill()
     for args in (["status"], ["print-access-token"], ["models", "list"]):
-        code, out, err = cli(capsys, *args, "--cache", url)
+        code, out, err = cli(capsys, *args)
         assert code == 1 and out == "", args
         assert f"Cannot reach Redis at redis://app:***@127.0.0.1:{redis_server.port}/0" in err
         assert f"redis-cli -h 127.0.0.1 -p {redis_server.port} ping" in err
         assert "never-shown" not in err
-    code, out, _ = cli(capsys, "doctor", "--cache", url)
+    code, out, _ = cli(capsys, "doctor")
     assert code == 1
     assert "✗ cache backend" in out and "never-shown" not in out
 
 
-def test_a_bad_url_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = cli(capsys, "status", "--cache", "redis://u:hush@10.9.8.7:6379/0")
+def test_a_bad_url_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GEMINI_OAUTH_CACHE_URL", "redis://u:hush@10.9.8.7:6379/0")
+    code, _, err = cli(capsys, "status")
     assert code == 2 and "in clear text" in err and "hush" not in err
 
 
@@ -200,3 +206,64 @@ def test_exec_children_do_not_inherit_the_cache_url(tmp_path: Path) -> None:
     parent = {"GEMINI_OAUTH_CACHE_URL": "redis://u:pw@127.0.0.1/0", "PATH": "/usr/bin"}
     env = child_environment(parent, {}, scratch=tmp_path)
     assert "GEMINI_OAUTH_CACHE_URL" not in env
+
+
+def test_a_redis_password_is_never_on_a_command_line(
+    emulator: Emulator,
+    redis_server: RedisServer,
+    seed_login: Any,
+    other_user: tuple[int, str],
+    tmp_path: Path,
+) -> None:
+    """Another user reads every command line (/proc/PID/cmdline) but not our environment: a
+    URL with a password is refused from --cache and --to (before anything is published), and
+    taken from $GEMINI_OAUTH_CACHE_URL, where a publisher running for days keeps it hidden."""
+    uid, python = other_user
+    password = "publisher-pw-d1e7"
+    redis_server.client().config_set("requirepass", password)
+    url = redis_server.url(user="default", password=password)
+    seed_login()
+    for args in (
+        ["cache", "publish", "--once", "--to", url],
+        ["cache", "push", "--to", url],
+        ["status", "--cache", url],
+        ["print-access-token", "--cache=" + url],
+    ):
+        refused = subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2, (args, refused.stderr)
+        assert "password on the command line" in refused.stderr and password not in refused.stderr
+        assert refused.stderr.rstrip().endswith(
+            "read -rs GEMINI_OAUTH_CACHE_URL && export GEMINI_OAUTH_CACHE_URL"
+        )
+    import redis
+
+    admin = redis.Redis(port=redis_server.port, password=password, socket_timeout=10)
+    assert admin.keys("*") == []  # nothing was published or pushed
+    said = tmp_path / "publisher.txt"
+    publisher = subprocess.Popen(
+        [SCRIPT, "cache", "publish", "--interval", "1"],
+        env={**os.environ, "GEMINI_OAUTH_CACHE_URL": url},
+        stdout=subprocess.DEVNULL, stderr=said.open("w"),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while admin.get("gemini-oauth:access-token:default") is None:
+            assert publisher.poll() is None and time.monotonic() < deadline, said.read_text()
+            time.sleep(0.05)
+        spy = (
+            "import sys\n"
+            "pid = sys.argv[1]\n"
+            "print(open(f'/proc/{pid}/cmdline', 'rb').read().replace(b'\\0', b' ').decode())\n"
+            "try:\n"
+            "    print(open(f'/proc/{pid}/environ', 'rb').read())\n"
+            "except OSError as exc:\n"
+            "    print('environ:', type(exc).__name__)\n"
+        )
+        seen = subprocess.run([python, "-c", spy, str(publisher.pid)], user=uid, cwd="/",
+                              capture_output=True, text=True, timeout=30)  # fmt: skip
+        assert "cache publish --interval 1" in seen.stdout, seen  # the spy reads command lines
+        assert "environ: PermissionError" in seen.stdout
+        assert password not in seen.stdout
+    finally:
+        publisher.terminate()
+        publisher.wait(timeout=30)

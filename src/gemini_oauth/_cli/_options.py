@@ -133,8 +133,21 @@ _PROFILE: dict[str, Any] = {
 _CACHE = "gemini_oauth.cache"
 
 
+def environment_only_password(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    """A cache URL option's check: one with a password comes from the environment only (a
+    command line is public), never from the command line."""
+    if value and param.name and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
+        from gemini_oauth._cache_url import has_password, password_in_argv
+
+        if has_password(value):
+            raise password_in_argv(value, param.opts[0])
+    return value
+
+
 def _keep_cache(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    ctx.meta[_CACHE] = value
+    ctx.meta[_CACHE] = environment_only_password(ctx, param, value)
 
 
 #: ``--cache URL``: where profiles are cached; read with ``cache_url()`` (the command does not
@@ -149,7 +162,8 @@ cache_option = click.option(
     help="Where logins are cached. redis://HOST:PORT/DB (rediss:// for TLS) shares the whole "
     "login between machines, refreshed once for all; with ?mode=tokens it holds access tokens "
     "only, published by 'gemini-oauth cache publish', and this machine never sees a refresh "
-    f"token. Default: ${CACHE_URL_ENV}, else files under the home.",
+    f"token. Default: ${CACHE_URL_ENV}, else files under the home; a URL with a password "
+    "only from there (a command line is public).",
 )
 
 

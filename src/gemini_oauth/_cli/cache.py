@@ -8,10 +8,25 @@ from __future__ import annotations
 
 import click
 
-from gemini_oauth._cli._options import local_profile_option, say, verbose_option
+from gemini_oauth._cli._options import (
+    environment_only_password,
+    local_profile_option,
+    say,
+    verbose_option,
+)
 from gemini_oauth._constants import CACHE_URL_ENV
 
-_TO_HELP = "The cache server: redis://HOST:PORT/DB on loopback, else rediss:// (TLS)."
+#: ``--to URL``: the cache server; with a password, only from the environment.
+to_option = click.option(
+    "--to",
+    "url",
+    metavar="URL",
+    envvar=CACHE_URL_ENV,
+    required=True,
+    callback=environment_only_password,
+    help="The cache server: redis://HOST:PORT/DB on loopback, else rediss:// (TLS). Default: "
+    f"${CACHE_URL_ENV}; a URL with a password only from there (a command line is public).",
+)
 
 
 @click.group()
@@ -34,7 +49,7 @@ def cache() -> None:
 
 @cache.command(short_help="Publish a login's access tokens to Redis, for workers.")
 @local_profile_option
-@click.option("--to", "url", metavar="URL", required=True, help=_TO_HELP)
+@to_option
 @click.option(
     "--interval",
     type=click.FloatRange(1, 3600),
@@ -54,8 +69,8 @@ def publish(profile: str, url: str, interval: float, once: bool) -> None:
     with ?mode=tokens:
 
     \b
-      gemini-oauth cache publish --profile team \\
-          --to rediss://publisher:PASSWORD@redis:6380/0
+      GEMINI_OAUTH_CACHE_URL='rediss://publisher:PASSWORD@redis:6380/0' \\
+          gemini-oauth cache publish --profile team
       GEMINI_OAUTH_CACHE_URL='rediss://worker:PASSWORD@redis:6380/0?mode=tokens' \\
           gemini-oauth models list --profile team
     """
@@ -95,7 +110,7 @@ def publish(profile: str, url: str, interval: float, once: bool) -> None:
 
 @cache.command(short_help="Copy a login (refresh token included) into Redis.")
 @local_profile_option
-@click.option("--to", "url", metavar="URL", required=True, help=_TO_HELP)
+@to_option
 @verbose_option
 def push(profile: str, url: str) -> None:
     """Copy a login saved on this machine (refresh token included) into Redis, for machines
