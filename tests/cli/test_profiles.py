@@ -147,3 +147,34 @@ def test_profiles_read_through_a_cache_server(
     assert states == {"default": "valid"}  # work has no record in the cache
     listed = gemini("profiles", GEMINI_OAUTH_CACHE_URL=url)
     assert listed.stdout.splitlines()[0].split("\t")[:3] == ["default", "*", "valid"]
+
+
+def test_text_from_a_cache_server_cannot_drive_the_terminal(
+    emulator: Emulator, redis_server: Any
+) -> None:
+    """A login in Redis is written by whoever may write there (another machine, a hostile
+    server): its account, quota project and client id are shown without terminal escapes (a
+    retitled window, OSC 52 clipboard writes) or line breaks, on a terminal and off one."""
+    from test_redis_cache import seed as seed_in_redis  # isort: skip
+
+    url = redis_server.url()
+    seed_in_redis(emulator, url, "default")
+    key = "gemini-oauth:profile:default"
+    record = json.loads(redis_server.client().get(key))
+    record.update(
+        account="eve\x1b]0;PWNED\x07\x1b]52;c;ZWNobyBwd25lZA==\x1b\\@example.com",
+        quota_project_id="proj\x1b[2J\rforged\tcell\nline",
+        client_id="id\x9b31m\u202e.apps.googleusercontent.com",
+    )
+    redis_server.client().set(key, json.dumps(record))
+    env = cli_env(GEMINI_OAUTH_CACHE_URL=url)
+    code, screen = on_terminal(command("profiles"), env, columns=200)
+    assert code == 0 and "eve" in screen and "forged" in screen, screen
+    listed = subprocess.run(command("profiles"), capture_output=True, text=True, timeout=60,
+                            env=env)  # fmt: skip
+    assert listed.returncode == 0 and "eve" in listed.stdout, listed.stderr
+    assert [len(line.split("\t")) for line in listed.stdout.splitlines()] == [6]
+    assert not {"\x1b", "\x07", "\x9b", "\r", "\u202e"} & set(listed.stdout), listed.stdout
+    screen = screen.replace("\r\n", "\n")  # the terminal's own line ends
+    assert not {"\x07", "\x9b", "\r", "\u202e"} & set(screen), repr(screen)
+    assert "\x1b]" not in screen and "\x1b[2J" not in screen, repr(screen)  # OSC, erase

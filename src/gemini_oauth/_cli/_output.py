@@ -75,11 +75,19 @@ def console(*, soft_wrap: bool = False) -> Console:
 # ---------------------------------------------------------------- tables
 
 
+def cell_text(value: object) -> str:
+    """A value fit for one cell or line: no control or format characters (terminal escapes,
+    bidi overrides), no tabs or line breaks. What a server or a cache holds is untrusted."""
+    return "".join(c for c in " ".join(str(value).split()) if c.isprintable())
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, name: str) -> None:
-    """Rows as a table on a terminal (the first column whole), tab-separated lines elsewhere.
+    """Rows as a table on a terminal (the first column whole), tab-separated lines elsewhere;
+    each cell through ``cell_text``.
 
     ``name`` says what the rows are ("models"), for the note on columns a narrow terminal drops.
     """
+    rows = [[cell_text(cell) for cell in row] for row in rows]
     if not is_terminal(sys.stdout):
         for row in rows:
             click.echo("\t".join(row))
@@ -263,6 +271,7 @@ def retry_notice(notice: Retrying) -> None:
 __all__ = [
     "SPINNER_DELAY",
     "Spinner",
+    "cell_text",
     "console",
     "fitting_columns",
     "is_terminal",

@@ -19,25 +19,20 @@ from gemini_oauth._cli._options import (
     say,
     verbose_option,
 )
-from gemini_oauth._cli._output import print_table, say_on_terminal, spinner
+from gemini_oauth._cli._output import cell_text, print_table, say_on_terminal, spinner
 from gemini_oauth._redact import terminal_text
 
 # ---------------------------------------------------------------- models
 
 
-def _cell(value: object) -> str:
-    """A field from the API, fit for one cell: no control characters, tabs or newlines."""
-    return " ".join(terminal_text(str(value)).split())
-
-
 def model_row(model: dict[str, Any]) -> list[str]:
     """name, display name, input and output token limits, methods."""
     return [
-        _cell(str(model.get("name", "")).removeprefix("models/")),
-        _cell(model.get("displayName", "")),
-        _cell(model.get("inputTokenLimit", "")),
-        _cell(model.get("outputTokenLimit", "")),
-        _cell(",".join(map(str, model.get("supportedGenerationMethods") or []))),
+        cell_text(str(model.get("name", "")).removeprefix("models/")),
+        cell_text(model.get("displayName", "")),
+        cell_text(model.get("inputTokenLimit", "")),
+        cell_text(model.get("outputTokenLimit", "")),
+        cell_text(",".join(map(str, model.get("supportedGenerationMethods") or []))),
     ]
 
 
@@ -98,14 +93,14 @@ def list_models(
 @verbose_option
 def get_model(conn: Connection, name: str, as_json: bool) -> None:
     """Show one model (NAME: gemini-2.5-flash or models/gemini-2.5-flash)."""
-    with conn.client() as api, spinner(f"Asking for {_cell(name)}"):
+    with conn.client() as api, spinner(f"Asking for {cell_text(name)}"):
         model = api.get_model(name)
     if as_json:
         echo_json(model)
         return
     for key, value in model.items():
         shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-        click.echo(f"{_cell(key)}: {_cell(shown)}")
+        click.echo(f"{cell_text(key)}: {cell_text(shown)}")
 
 
 # ---------------------------------------------------------------- generate
@@ -126,7 +121,7 @@ def stop_note(finish: str, limit: int | None) -> str | None:
     if finish in ("", "STOP", "FINISH_REASON_UNSPECIFIED"):
         return None
     why = STOPPED.get(finish, "it stopped early")
-    note = f"note: the answer is incomplete: {why} ({_cell(finish)})."
+    note = f"note: the answer is incomplete: {why} ({cell_text(finish)})."
     if finish == "MAX_TOKENS":
         more = f"raise --max-output-tokens (now {limit})" if limit else "ask for a shorter answer"
         note = f"{note[:-1]}; {more}."
@@ -137,7 +132,7 @@ def _blocked(response: dict[str, Any]) -> str | None:
     """Why the prompt itself was refused (promptFeedback.blockReason), if it was."""
     feedback = response.get("promptFeedback")
     reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
-    return _cell(reason) if reason else None
+    return cell_text(reason) if reason else None
 
 
 @click.command(short_help="Ask a model; the answer streams to stdout.")
@@ -214,7 +209,7 @@ def generate(
                 {"fileData": {"fileUri": f["uri"], "mimeType": f["mimeType"]}} for f in uploaded
             ]
             contents = [*parts, prompt]
-        asking = f"Asking {_cell(model)}"
+        asking = f"Asking {cell_text(model)}"
         if no_stream or as_json:
             with spinner(asking):
                 response = api.generate_content(model, contents, **fields)
