@@ -178,3 +178,9 @@ def test_text_from_a_cache_server_cannot_drive_the_terminal(
     screen = screen.replace("\r\n", "\n")  # the terminal's own line ends
     assert not {"\x07", "\x9b", "\r", "\u202e"} & set(screen), repr(screen)
     assert "\x1b]" not in screen and "\x1b[2J" not in screen, repr(screen)  # OSC, erase
+    del record["refresh_token"]  # a login that ended: status lists what is kept
+    redis_server.client().set(key, json.dumps({**record, "login_needed": "gone\x1b]0;X\x07"}))
+    status = subprocess.run(command("status"), capture_output=True, text=True, timeout=60,
+                            env=env)  # fmt: skip
+    assert status.returncode == 3 and "Kept for the next login: account eve" in status.stderr
+    assert not {"\x1b", "\x07", "\x9b"} & set(status.stderr), status.stderr

@@ -148,16 +148,16 @@ def status(profile: str, as_json: bool) -> None:
         if "login_needed" in info:
             since = f" since {info['login_needed_since']}" if info["login_needed_since"] else ""
             err.print(f"[red]X[/] Login needed (profile {escape(profile)}){escape(since)}:")
-            err.print(
-                f"  {escape(str(info['login_needed'] or 'no refresh token'))}", soft_wrap=True
-            )
+            why = terminal_text(str(info["login_needed"] or "no refresh token"))
+            err.print(f"  {escape(why)}", soft_wrap=True)
             kept = [
                 f"account {info['account'] or '(unknown)'}",
                 f"client {info['client_id']}",
                 "scopes " + (", ".join(short_name(s) for s in info["scopes"]) or "(none)"),
                 f"quota project {info['quota_project'] or '(none)'}",
             ]
-            err.print(f"  Kept for the next login: {escape('; '.join(kept))}.", soft_wrap=True)
+            kept_text = terminal_text("; ".join(kept))  # a cache server's text is untrusted
+            err.print(f"  Kept for the next login: {escape(kept_text)}.", soft_wrap=True)
         elif file.tokens_only:
             err.print(f"[red]X[/] No access token is published (profile {escape(profile)}).")
             err.print(f"  Cache: {escape(file.location)} (access tokens only).", soft_wrap=True)
