@@ -201,3 +201,50 @@ def test_the_fast_path_serves_only_what_the_full_cli_would(
     finally:
         emulator.control.clear_faults()
         cache.write_bytes(good)
+
+
+def test_a_token_planted_by_another_user_is_never_printed(
+    cached: Path, other_user: tuple[int, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The home is a folder others may write in (sticky, as /tmp): another uid makes the
+    access-token folder first and plants a token under the key of our ADC file. Neither the
+    fast path nor the full CLI prints it; once the folder and file are ours, the same file is
+    served (so the plant was where we look)."""
+    import shutil
+    import tempfile
+
+    uid, python = other_user
+    shared = Path(tempfile.mkdtemp(prefix="shared-home-", dir="/tmp"))  # tmp_path: 0700 parents
+    shared.chmod(0o1777)
+    try:
+        _planted_token_is_refused(shared, cached, uid, python, monkeypatch)
+    finally:
+        shutil.rmtree(shared)
+
+
+def _planted_token_is_refused(
+    shared: Path, cached: Path, uid: int, python: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GEMINI_OAUTH_HOME", str(shared))
+    refresh_token = json.loads(cached.read_text())["refresh_token"]
+    key = _adc._cache_file(refresh_token, _adc.token_uri(), os.environ).path.name
+    planted = "ya29.planted-by-another-user"
+    plant = (
+        "import json, os, sys\n"
+        "folder = os.path.join(sys.argv[1], 'adc-tokens')\n"
+        "os.mkdir(folder, 0o700)\n"
+        "fd = os.open(os.path.join(folder, sys.argv[2]), os.O_WRONLY | os.O_CREAT, 0o600)\n"
+        "os.write(fd, json.dumps({'token': sys.argv[3], 'expires_at': 4e9}).encode())\n"
+    )
+    subprocess.run([python, "-c", plant, str(shared), key, planted], user=uid, cwd="/",
+                   check=True, timeout=30)  # fmt: skip
+    command = [sys.executable, "-m", "gemini_oauth", "adc", "print-access-token"]
+    for args in ([], ["--json"]):
+        result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=60)
+        assert planted not in result.stdout + result.stderr
+        assert result.returncode == 1 and "belongs to another user" in result.stderr
+    assert try_adc_access_token([]) is False
+    for path in (shared / "adc-tokens", shared / "adc-tokens" / key):
+        os.chown(path, os.geteuid(), os.getegid())
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.stdout == planted + "\n"  # the same file, now ours, is served
