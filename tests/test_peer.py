@@ -73,3 +73,34 @@ def test_a_connection_from_another_uid_is_told_apart(
 def test_an_unconnected_socket_has_no_peer() -> None:
     with socket.socket() as lonely:
         assert _peer.peer_uid(lonely) is None
+
+
+_LISTEN = textwrap.dedent(
+    """
+    import socket, sys
+    family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+    with socket.socket(family) as s:
+        s.bind((sys.argv[1], 0))
+        s.listen()
+        print(s.getsockname()[1], flush=True)
+        sys.stdin.read()
+    """
+)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "::"])  # noqa: S104
+def test_the_owner_of_a_listening_port_is_told(host: str, other_user: tuple[int, str]) -> None:
+    """Whoever listens on a port (also on every address), told without a connection to it."""
+    uid, python = other_user
+    with _server("127.0.0.1") as ours:
+        assert _peer.listener_uid(ours.getsockname()[1]) == os.geteuid()
+    child = subprocess.Popen([python, "-c", _LISTEN, host], user=uid, cwd="/",
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+        assert _peer.listener_uid(port) == uid != os.geteuid()
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+    assert _peer.listener_uid(port) is None  # nobody listens there now

@@ -48,6 +48,25 @@ def peer_uid(conn: socket.socket) -> int | None:
     return None
 
 
+def listener_uid(port: int, host: str = "127.0.0.1") -> int | None:
+    """The uid owning the socket that listens on ``host``:``port`` (else on every address at
+    that port); None if none is seen or it cannot be told. Unlike ``peer_uid`` of a connection
+    to it, this does not depend on the listener keeping the connection open."""
+    if not sys.platform.startswith("linux"):
+        return None
+    for address in (host, "0.0.0.0", "::"):  # noqa: S104 - names wildcard binds, binds nothing
+        try:
+            forms = _forms(_endpoint((address, port)))
+        except ValueError:
+            return None
+        wanted = {(local, "0" * (len(local) - 5) + ":0000") for local in forms}  # no remote end
+        for table in _TABLES:
+            uid = _find(table, wanted)
+            if uid is not None:
+                return uid
+    return None
+
+
 def _endpoint(address: tuple[str, int] | tuple[str, int, int, int]) -> tuple[bytes, int]:
     """(16-byte IPv6 form of the address, port); IPv4 becomes ::ffff:a.b.c.d."""
     ip = ipaddress.ip_address(address[0].split("%")[0])

@@ -200,3 +200,44 @@ def test_cli_print_env_without_an_emulator_is_a_clear_error() -> None:
         timeout=30,
     )
     assert unnamed.returncode == 2 and "--port" in unnamed.stderr
+
+
+def test_print_env_never_points_a_shell_at_another_users_server(
+    other_user: tuple[int, str],
+) -> None:
+    """An emulator killed with SIGKILL leaves its export lines; another uid that then listens on
+    its port would receive the logins, prompts and quota-project checks of every shell that
+    evals them. --print-env names only a port this user's program listens on."""
+    uid, python = other_user
+    home = Path(os.environ["GEMINI_OAUTH_HOME"])
+    with running("--port", "0") as (proc, url):
+        port = url.rsplit(":", 1)[1]
+        proc.kill()
+        proc.wait(timeout=15)
+    assert (home / "emulators" / port / "env").is_file()  # left behind
+    listen = (
+        "import socket, sys\n"
+        "s = socket.socket()\n"
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+        "s.listen(8)\n"
+        "print('listening', flush=True)\n"
+        "while True:\n"
+        "    s.accept()[0].close()\n"
+    )
+    impostor = subprocess.Popen([python, "-c", listen, port], user=uid, cwd="/",
+                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert impostor.stdout is not None and impostor.stdout.readline() == "listening\n"
+        result = subprocess.run(
+            [sys.executable, "-m", "gemini_oauth", "emulator", "--print-env", "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        impostor.kill()
+        impostor.wait(timeout=15)
+    assert (result.returncode, result.stdout) == (1, ""), result.stdout
+    assert f"port {port} belongs to another user (uid {uid})" in result.stderr
+    assert result.stderr.rstrip().endswith("gemini-oauth emulator --port 0")

@@ -11,6 +11,7 @@ keeps the emulator's grants: then it is kept too.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import signal
@@ -193,8 +194,15 @@ def _print_env(port: int) -> None:
     if port == 0:
         raise click.UsageError("--print-env needs the --port PORT the emulator listens on.")
     raw = _env_file(port).read_bytes()
-    running = raw is not None and _listening(port)
-    if raw is None or not running:
+    owner = _listener(port) if raw is not None else None
+    if owner not in (None, os.geteuid()):  # an emulator of ours died; its lines would point there
+        raise GeminiOAuthError(
+            f"No emulator of yours is running on port {port}: the program listening on port "
+            f"{port} belongs to another user (uid {owner}), who would receive what a shell "
+            "pointed there sends.",
+            hint="Start one on a free port with: gemini-oauth emulator --port 0",
+        )
+    if raw is None or owner is None:
         raise GeminiOAuthError(
             f"No emulator of yours is running on port {port}.",
             hint=f"Start one with: gemini-oauth emulator --port {port}",
@@ -202,9 +210,15 @@ def _print_env(port: int) -> None:
     click.echo(raw.decode(), nl=False)
 
 
-def _listening(port: int) -> bool:
+def _listener(port: int) -> int | None:
+    """The uid of the program listening on 127.0.0.1:``port`` (this user's where that cannot
+    be told); None when nothing listens."""
+    from gemini_oauth._peer import listener_uid
+
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=2):
-            return True
+            pass
     except OSError:
-        return False
+        return None
+    owner = listener_uid(port)
+    return os.geteuid() if owner is None else owner
