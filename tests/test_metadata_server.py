@@ -330,3 +330,25 @@ def test_unix_socket_refuses_a_directory_others_may_write(seed_login: Seed, tmp_
     with pytest.raises(GeminiOAuthError, match="changed by other users") as caught:
         MetadataServer(TokenSource.resolve(), unix_socket=shared / "m.sock")
     assert "--unix-socket" in caught.value.hint
+
+
+def test_a_web_page_rebinding_its_name_to_loopback_gets_nothing(
+    serve: Callable[..., MetadataServer],
+) -> None:
+    """DNS rebinding (aws-vault#578): a page at http://attacker.example:PORT/ that re-resolves
+    its name to 127.0.0.1 is same-origin with the server, so the user's own browser may send
+    Metadata-Flavor and read the answer; its request names the attacker's host, never an
+    address or a name that no public DNS answers (localhost, *.internal)."""
+    server = serve()
+    port = server.address.rsplit(":", 1)[1]
+    for host in ("attacker.example", f"attacker.example:{port}", f"127.0.0.1.nip.io:{port}",
+                 f"LOCALHOST.attacker.example:{port}", "[::1]x:80", f"0x7f000001:{port}",
+                 "metadata.attacker.example"):  # fmt: skip
+        answer = get(server, SA + "token", Host=host, **FLAVOR)
+        assert answer.status_code == 403, host
+        assert "DNS rebinding" in answer.text and "access_token" not in answer.text
+    for host in (server.address, f"localhost:{port}", "localhost", "127.0.0.1",
+                 "metadata.google.internal", "metadata", f"host.docker.internal:{port}",
+                 f"[::1]:{port}", "169.254.169.254", f"app.localhost:{port}"):  # fmt: skip
+        answer = get(server, SA + "token", Host=host, **FLAVOR)
+        assert answer.status_code == 200 and answer.json()["access_token"], host

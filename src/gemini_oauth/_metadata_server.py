@@ -22,6 +22,7 @@ mode (0600 in the user's directory) instead.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -69,6 +70,30 @@ class Reply:
     content_type: str = _TEXT
 
 
+def names_this_machine(host: str | None) -> bool:
+    """A Host header no web page can own, so no DNS rebinding (aws-vault#578) can send it: an IP
+    address, ``localhost``, GCE's short ``metadata``, or a name under ``.localhost`` (RFC 6761)
+    or ``.internal`` (private use: metadata.google.internal, host.docker.internal); or none
+    (HTTP/1.0)."""
+    if host is None:
+        return True
+    name = host.strip().lower()
+    if name.startswith("["):  # [IPv6]:port
+        name, bracket, port = name[1:].partition("]")
+        if not bracket or (port and not (port[:1] == ":" and port[1:].isdigit())):
+            return False
+    else:
+        bare, colon, port = name.rpartition(":")
+        if colon and port.isdigit():
+            name = bare
+    name = name.removesuffix(".")
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return name in ("localhost", "metadata") or name.endswith((".localhost", ".internal"))
+
+
 def _refused(status: int, why: str) -> Reply:
     return Reply(status, why.rstrip() + "\n", "text/plain; charset=utf-8")
 
@@ -85,6 +110,13 @@ class MetadataApp:
             return _refused(403, "Missing Metadata-Flavor:Google header.")
         if header("X-Forwarded-For") is not None:
             return _refused(403, "Request had an X-Forwarded-For header and was rejected.")
+        if not names_this_machine(header("Host")):
+            return _refused(
+                403,
+                "Request named a host that is no address of this machine, as a web page using "
+                "DNS rebinding would, and was rejected. Set GCE_METADATA_HOST to an IP address "
+                "(127.0.0.1:PORT), localhost, metadata or a name under .internal.",
+            )
         if method not in ("GET", "HEAD"):
             return _refused(405, f"{method} is not served here; the metadata server is read-only.")
         url = urlsplit(target)
