@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import stat
 import threading
 import time
@@ -439,7 +440,8 @@ def chosen_profile(home: str | os.PathLike[str] | None = None) -> str | None:
     except ValueError as exc:
         raise CacheError(
             f"The default profile chosen in {folder / CHOSEN_PROFILE_FILE} cannot be used: {exc}.",
-            hint="Run 'gemini-oauth profiles use NAME' to choose again, or delete that file.",
+            hint=f"Remove it (rm {shlex.quote(str(folder / CHOSEN_PROFILE_FILE))}), then choose "
+            "again with 'gemini-oauth profiles use NAME'.",
         ) from None
 
 
@@ -452,8 +454,15 @@ def choose_profile(name: str, home: str | os.PathLike[str] | None = None) -> Pat
     """Make ``name`` the default profile (``profiles use``); 'default' removes the choice."""
     validate_profile_name(name)
     file = home_file("profiles", CHOSEN_PROFILE_FILE, home)
-    if name == "default":
-        file.delete()
-    else:
-        file.write_text(name + "\n")
+    try:
+        if name == "default":
+            file.delete()
+        else:
+            file.write_text(name + "\n")
+    except CacheError as exc:  # a planted link or a foreign file: not a login to redo
+        exc.hint = (
+            f"Remove it (rm {shlex.quote(str(file.path))}), then run "
+            f"'gemini-oauth profiles use {name}' again."
+        )
+        raise
     return file.path

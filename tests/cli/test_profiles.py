@@ -113,7 +113,13 @@ def test_profiles_use_chooses_the_default_everywhere(emulator: Emulator, seed_lo
     missing = gemini("print-access-token")
     assert missing.returncode == 3 and "gemini-oauth login --profile ci" in missing.stderr
     bad = gemini("profiles", "use", "../etc")
-    assert bad.returncode == 1 and "Invalid profile name" in bad.stderr
+    assert bad.returncode == 2 and "'../etc' is not a profile name" in bad.stderr
+    for args in (("status",), ("print-access-token",), ("models", "list")):
+        named = gemini(*args, GEMINI_OAUTH_PROFILE="..")  # bad usage, whichever path reads it
+        assert named.returncode == 2, (args, named.stderr)
+        assert "'..' (from $GEMINI_OAUTH_PROFILE) is not a profile name" in named.stderr
+        flagged = gemini(*args, "--profile", "a/b")
+        assert flagged.returncode == 2 and "'a/b' is not a profile name" in flagged.stderr
 
 
 def test_a_choice_that_cannot_be_trusted_is_an_error(seed_login: Any) -> None:
@@ -125,7 +131,18 @@ def test_a_choice_that_cannot_be_trusted_is_an_error(seed_login: Any) -> None:
     assert refused.stdout == ""
     choice.unlink()
     choice.symlink_to(store.profile_file("default").path)
-    assert gemini("status").returncode == 1
+    status = gemini("status")
+    assert status.returncode == 1
+    remove = f"Remove it (rm {choice}), then choose again with 'gemini-oauth profiles use NAME'."
+    assert remove in status.stderr
+    again = gemini("profiles", "use", "work")  # the hint's own command: not a loop back to login
+    assert again.returncode == 1 and "login" not in again.stderr
+    assert f"Remove it (rm {choice}), then run 'gemini-oauth profiles use work' again." in (
+        again.stderr.replace("\n  ", " ")
+    )
+    assert choice.is_symlink()  # the link is neither followed nor replaced
+    choice.unlink()  # what the hint says
+    assert gemini("profiles", "use", "work").returncode == 0
 
 
 def test_profiles_read_through_a_cache_server(

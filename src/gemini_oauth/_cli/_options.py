@@ -121,8 +121,25 @@ def _default_profile() -> str:
     return default_profile()
 
 
+def checked_profile(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A profile name that is not one is bad usage (exit 2), before anything is read."""
+    from gemini_oauth._paths import valid_profile_name
+
+    if isinstance(value, str) and not valid_profile_name(value):
+        source = ctx.get_parameter_source(param.name or "")
+        whence = f" (from ${PROFILE_ENV})" if source is ParameterSource.ENVIRONMENT else ""
+        raise click.BadParameter(
+            f"{value!r}{whence} is not a profile name: use 1-64 letters, digits, '.', '_' or "
+            "'-', not starting with '.'.",
+            ctx=ctx,
+            param=param,
+        )
+    return value
+
+
 _PROFILE: dict[str, Any] = {
     "metavar": "NAME",
+    "callback": checked_profile,
     "envvar": PROFILE_ENV,
     "default": _default_profile,
     "help": "Name of a saved login, to keep several accounts or clients side by side. "
@@ -325,7 +342,11 @@ def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 
 _CONNECTION_OPTIONS = (
-    click.option("--profile", **_PROFILE, expose_value=False, callback=_keep),
+    click.option(
+        "--profile",
+        **{**_PROFILE, "callback": lambda c, p, v: _keep(c, p, checked_profile(c, p, v))},
+        expose_value=False,
+    ),
     cache_option,
     click.option(
         "--adc",

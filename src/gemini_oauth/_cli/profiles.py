@@ -10,6 +10,7 @@ import click
 from gemini_oauth._cli._options import (
     cache_option,
     cache_url,
+    checked_profile,
     echo_json,
     json_option,
     say,
@@ -165,7 +166,7 @@ def show(as_json: bool, cache: str | None) -> None:
 
 
 @profiles.command("use", short_help="Make NAME the default profile.")
-@click.argument("name")
+@click.argument("name", callback=checked_profile)
 @verbose_option
 def use(name: str) -> None:
     """Make NAME the default profile: the one every command uses without --profile.
