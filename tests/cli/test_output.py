@@ -28,6 +28,9 @@ def test_fitting_columns_keeps_the_first_whole_and_drops_from_the_right() -> Non
     assert fitting_columns(headers, rows, 28 + 2 + 15) == [0]
     assert fitting_columns(headers, rows, 28) == [0]
     assert fitting_columns(headers, rows, 27) == []  # narrower than an id: ids alone, whole
+    rows = [["a-very-long-model-identifier", "someone@an-example.com", "1048576"]]
+    assert fitting_columns(headers, rows, 28 + 2 + 21) == [0]  # the email would break
+    assert fitting_columns(headers, rows, 28 + 2 + 22) == [0, 1]
 
 
 @pytest.mark.parametrize("columns", [60, 40])
@@ -47,6 +50,21 @@ def test_a_narrow_terminal_keeps_full_model_ids(
     wide_code, wide = on_terminal(command("models", "list"), env, columns=200)
     header = next(line for line in plain(wide).splitlines() if line.startswith("Name"))
     assert wide_code == 0 and "not shown" not in wide and "Methods" in header
+
+
+@pytest.mark.parametrize("project", ["emulator-project", "a-quota-project-of-20"])
+def test_a_narrow_terminal_wraps_cells_between_words_only(
+    emulator: Emulator, seed_login: object, project: str
+) -> None:
+    """`profiles` in a 60-column window: an account or a project id is shown whole or its
+    column is left out (and named), never cut across two lines."""
+    seed_login(quota_project=project)  # type: ignore[operator]
+    code, screen = on_terminal(command("profiles"), cli_env(), columns=60)
+    shown = plain(screen)
+    assert code == 0, shown
+    assert emulator.user_email in shown, shown
+    assert project in shown or "Quota project" in shown.split("not shown")[0].splitlines()[-1]
+    assert "…" not in shown and "..." not in shown, shown
 
 
 def test_a_closed_pipe_exits_0_without_a_word(emulator: Emulator, seed_login: object) -> None:

@@ -3,8 +3,9 @@
 - A closed pipe (``gemini-oauth models list | head -1``) ends the command quietly with exit 0, as
   Unix tools do, so ``set -o pipefail`` scripts go on (``pipe_closed``, called by ``_root``).
 - Piped or redirected output is never wrapped (``console``). A table on a terminal never shortens
-  its first column (the ids people copy): the other columns wrap first, then the rightmost go
-  (``print_table``); off a terminal it is tab-separated lines.
+  its first column (the ids people copy): the other columns wrap first, between words only (an
+  account or a project id stays whole), then the rightmost go (``print_table``); off a terminal
+  it is tab-separated lines.
 - Waiting shows a spinner on stderr, only when stderr is a terminal (``spinner``); each retry
   says why and when on a line of its own there, and elsewhere only with -v (``retry_notice``).
 """
@@ -116,12 +117,8 @@ def _table(
     table = Table(box=None, pad_edge=False, show_edge=False)
     for i in kept:
         first = i == 0
-        table.add_column(
-            headers[i],
-            no_wrap=first,
-            min_width=max((len(r[0]) for r in rows), default=0) if first else None,
-            overflow="fold",
-        )
+        whole = max((len(r[0]) for r in rows), default=0) if first else _longest_word(i, rows)
+        table.add_column(headers[i], no_wrap=first, min_width=whole, overflow="fold")
     for row in rows:
         table.add_row(*(escape(_breakable(row[i])) for i in kept))
     out.print(table)
@@ -132,20 +129,26 @@ def _breakable(cell: str) -> str:
     return cell if " " in cell else cell.replace(",", ", ")
 
 
+def _longest_word(column: int, rows: Sequence[Sequence[str]]) -> int:
+    """The narrowest ``column`` can wrap to without cutting a word (an email, a project id)."""
+    return max((len(word) for r in rows for word in _breakable(r[column]).split()), default=0)
+
+
 #: The narrowest a wrapped column may get.
 _MIN_WRAPPED = 16
 
 
 def fitting_columns(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> list[int]:
     """The columns that fit ``width``: the first at full width, then others from the left
-    while each can have at least its header (or 16 characters) without pushing the first."""
+    while each can have at least its header (or 16 characters) and its longest word without
+    pushing the first."""
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     used = widths[0]
     if used > width:
         return []
     kept = [0]
     for i in range(1, len(headers)):
-        least = min(widths[i], max(len(headers[i]), _MIN_WRAPPED))
+        least = min(widths[i], max(len(headers[i]), _MIN_WRAPPED, _longest_word(i, rows)))
         if used + 2 + least > width:
             break
         used += 2 + least
