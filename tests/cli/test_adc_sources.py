@@ -130,3 +130,19 @@ def test_adc_reauthentication_is_read_from_googles_answer(
     assert "requires signing in again every few hours" in done.stderr
     assert "'gemini-oauth adc login" in done.stderr
     assert emulator.control.counters()["token.refresh_token"] == before + 1
+
+
+def test_adc_asked_for_and_missing_says_so_beside_a_profile(
+    emulator: Emulator, seed_login: object, tmp_path: Path
+) -> None:
+    """`--adc` with a saved profile and no ADC anywhere: the cause is ADC, the fix `adc login`."""
+    seed_login()  # type: ignore[operator]
+    done = gemini("generate", "--adc", "hi", "--endpoint", emulator.base_url, cwd=tmp_path)
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith("error: No usable Application Default Credentials"), done.stderr
+    assert "No gemini-oauth profile" not in done.stderr
+    assert done.stderr.rstrip().splitlines()[-1].startswith("  Run 'gemini-oauth adc login")
+    fallback = gemini("models", "list", "--endpoint", emulator.base_url, cwd=tmp_path,
+                      GEMINI_OAUTH_HOME=str(tmp_path / "empty-home"))  # fmt: skip
+    assert fallback.returncode == 3, fallback.stderr  # nothing at all: both ways are named
+    assert "No gemini-oauth profile and no Application Default Credentials" in fallback.stderr
