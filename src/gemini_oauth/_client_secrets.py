@@ -34,9 +34,15 @@ def find_client_secret(explicit: str | Path | None = None, *, cwd: Path | None =
     chosen = explicit or os.environ.get(CLIENT_SECRET_ENV)
     if chosen:
         path = Path(chosen).expanduser()
-        if not path.is_file():
+        if path.is_file():
+            return path
+        if explicit:
             raise ClientSecretError(f"OAuth client file {str(path)!r} does not exist.")
-        return path
+        raise ClientSecretError(
+            f"${CLIENT_SECRET_ENV} names {str(path)!r}, which does not exist.",
+            hint=f"Point ${CLIENT_SECRET_ENV} at the Desktop client file you downloaded, or "
+            "unset it to use ./client_secret.json.",
+        )
     here = cwd or Path.cwd()
     if (here / "client_secret.json").is_file():
         return here / "client_secret.json"

@@ -67,7 +67,7 @@ class ClientSecretError(GeminiOAuthError):
     exit_code = 2
     default_hint = (
         "Download a 'Desktop app' OAuth client from Google Cloud console > Google Auth platform > "
-        "Clients and pass it with --client-secret PATH."
+        "Clients."
     )
 
 

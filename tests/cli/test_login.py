@@ -121,6 +121,36 @@ def test_login_client_file_errors(tmp_path: Path, content: str | None, words: st
     assert done.returncode == 2 and words in done.stderr and done.stderr.startswith("error: ")
 
 
+def test_a_missing_client_file_names_where_it_was_looked_for_and_the_command(
+    tmp_path: Path,
+) -> None:
+    """The cause first ($GEMINI_OAUTH_CLIENT_SECRET when it named the file), then the command,
+    with the profile and a --client-secret to fill in: `login` and `adc login` alike."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_OAUTH_", "SSH_"))}
+    env.update(GEMINI_OAUTH_HOME=str(tmp_path / "home"))
+    path = tmp_path / "gone" / "client_secret.json"
+    fill_in = "--client-secret PATH/TO/client_secret.json"
+    for args, named, command in [
+        (["login", "--profile", "work"], {"GEMINI_OAUTH_CLIENT_SECRET": str(path)},
+         f"gemini-oauth login --profile work {fill_in}"),
+        (["adc", "login"], {"GEMINI_OAUTH_CLIENT_SECRET": str(path)},
+         f"gemini-oauth adc login {fill_in}"),
+        (["login"], {}, f"gemini-oauth login {fill_in}"),
+    ]:  # fmt: skip
+        done = subprocess.run([SCRIPT, *args], env={**env, **named}, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        first, *_, last = done.stderr.rstrip().splitlines()
+        if named:
+            assert (
+                first
+                == f"error: $GEMINI_OAUTH_CLIENT_SECRET names {str(path)!r}, which does not exist."
+            )
+        else:
+            assert first.startswith("error: No OAuth client file: no --client-secret")
+        assert last.endswith(f"run: {command}"), done.stderr
+
+
 def test_login_several_client_files(tmp_path: Path) -> None:
     for n in (1, 2):
         (tmp_path / f"client_secret_{n}.json").write_text("{}")

@@ -6,11 +6,12 @@ PATH are curl's own (``-v`` included). Data goes to stdout, conversation to stde
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, ParamSpec, TypeVar, overload
 
@@ -70,6 +71,19 @@ def confirm(question: str, *, action: str, yes: bool) -> None:
     if not sys.stdin.isatty():
         raise click.UsageError(f"Refusing to {action} without a terminal to ask on; add --yes.")
     click.confirm(question, abort=True, err=True)
+
+
+@contextlib.contextmanager
+def client_file_fix(command: str) -> Iterator[None]:
+    """A client file that is missing or not a Desktop client: its hint ends with ``command``
+    and a --client-secret to fill in (the command that works once the file is there)."""
+    from gemini_oauth.errors import ClientSecretError
+
+    try:
+        yield
+    except ClientSecretError as exc:
+        exc.hint = f"{exc.hint} Then run: {command} --client-secret PATH/TO/client_secret.json"
+        raise
 
 
 def say_what_else_ends(data: dict[str, Any], *, profile: str | None = None) -> None:

@@ -12,6 +12,7 @@ import click
 from gemini_oauth import _adc as _adc
 from gemini_oauth import scopes as _scopes
 from gemini_oauth._cli._options import (
+    client_file_fix,
     confirm,
     echo_json,
     exit_with,
@@ -79,16 +80,17 @@ def login(
         )
     if quota_project and not is_project_id(quota_project):
         raise click.BadParameter("not a Google Cloud project id.", param_hint="--quota-project")
-    written = _adc.login(
-        client_secret,
-        wanted,
-        quota_project=None,  # set below, once Google says this account may use it
-        no_browser=True if no_browser else None,
-        port=port,
-        timeout=timeout,
-        login_hint=login_hint,
-        waiting=waiting,
-    )
+    with client_file_fix("gemini-oauth adc login"):
+        written = _adc.login(
+            client_secret,
+            wanted,
+            quota_project=None,  # set below, once Google says this account may use it
+            no_browser=True if no_browser else None,
+            port=port,
+            timeout=timeout,
+            login_hint=login_hint,
+            waiting=waiting,
+        )
     say(f"Credentials saved to file: [{written.path}]")
     say("They will be used by any library that asks for Application Default Credentials.")
     if quota_project:

@@ -10,6 +10,7 @@ import click
 
 from gemini_oauth._cli._options import (
     cache_url,
+    client_file_fix,
     echo_json,
     login_options,
     profile_option,
@@ -96,19 +97,20 @@ def login(
     current = profile_record(profile, cache=cache_url()).read()
     if has_grant(current) and not force and not _sign_in_again(profile, current or {}):
         return
-    creds = sign_in_and_save(
-        client_secret,
-        wanted,
-        profile=profile,
-        quota_project=None,  # set below, once Google says this account may use it
-        no_browser=True if no_browser else None,
-        port=port,
-        timeout=timeout,
-        login_hint=login_hint,
-        default_scopes=DEFAULT_SCOPES,
-        cache=cache_url(),
-        waiting=waiting,
-    )
+    with client_file_fix(login_command(profile)):
+        creds = sign_in_and_save(
+            client_secret,
+            wanted,
+            profile=profile,
+            quota_project=None,  # set below, once Google says this account may use it
+            no_browser=True if no_browser else None,
+            port=port,
+            timeout=timeout,
+            login_hint=login_hint,
+            default_scopes=DEFAULT_SCOPES,
+            cache=cache_url(),
+            waiting=waiting,
+        )
     assert creds.file is not None  # login() always caches
     where = creds.file.location
     mode = None
