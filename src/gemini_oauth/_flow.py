@@ -371,6 +371,8 @@ def unwrap_paste(text: str) -> str:
 
 def _paste_problem(text: str, state: str, refused: CallbackError) -> str:
     """Why a pasted address does not fit, in the words a person needs."""
+    if not text:
+        return "nothing was pasted; copy the whole address from the browser's address bar."
     if "://" not in text and not text.startswith("/") and "?" not in text and "=" not in text:
         return (
             "it looks like the code alone. Without the address around it, its state cannot be "

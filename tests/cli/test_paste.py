@@ -131,3 +131,12 @@ def test_three_bad_pastes_end_the_login(
     code, err = paste_login(client_secret_file, tmp_path, lambda url: ["nonsense"] * 3)
     assert code == 3 and "No valid address after 3 attempts." in err
     assert "(1 left)" in err and "0 left" not in err
+
+
+def test_an_empty_paste_is_said_to_be_empty(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path
+) -> None:
+    """Enter pressed before pasting: the reason is that nothing came, not a code without state."""
+    code, err = paste_login(client_secret_file, tmp_path, lambda url: ["", address(url)])
+    assert code == 0, err
+    assert "nothing was pasted" in err and "code alone" not in err
