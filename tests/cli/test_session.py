@@ -99,7 +99,7 @@ def test_print_access_token_after_revocation(emulator: Emulator, cli: Captured) 
 
 def test_invalid_profile_name(cli: Captured) -> None:
     code, out, err = cli("status", "--profile", "../etc")
-    assert code == 1 and out == "" and "Invalid profile name" in err
+    assert code == 2 and out == "" and "'../etc' is not a profile name" in err  # bad usage
 
 
 def test_status_json(emulator: Emulator, cli: Captured) -> None:
