@@ -392,7 +392,11 @@ def _user_credentials(
     data = {k: v for k, v in info.items() if k not in ("token", "expiry", "scopes")}
     data["token_uri"] = uri
     context = GrantContext(
-        login=login_command(str(info.get("client_id") or ""), env),
+        login=login_command(
+            str(info.get("client_id") or ""),
+            env,
+            quota_project=str(info.get("quota_project_id") or ""),
+        ),
         source=f"Application Default Credentials ({path})",
         account=str(info.get("account") or ""),
         kept="the ADC file was kept",
@@ -402,19 +406,26 @@ def _user_credentials(
     return CachedCredentials.from_cache(data, None, context)
 
 
-def login_command(client_id: str = "", env: Mapping[str, str] | None = None) -> str:
+def login_command(
+    client_id: str = "", env: Mapping[str, str] | None = None, *, quota_project: str = ""
+) -> str:
     """The command that writes ADC again: gcloud's when gcloud's own client made them, ours with
-    ``--client-secret`` when no client file would be found from here."""
+    ``--client-secret`` when no client file would be found from here, and with the file's
+    ``--quota-project`` so that the new file keeps it."""
     if client_id.startswith(GCLOUD_CLIENT_ID_PREFIX):
         return "gcloud auth application-default login"
     from gemini_oauth._client_secrets import find_client_secret
+    from gemini_oauth._project import is_project_id
     from gemini_oauth.errors import ClientSecretError
 
+    command = "gemini-oauth adc login"
     try:
         find_client_secret()
     except ClientSecretError:
-        return "gemini-oauth adc login --client-secret PATH/TO/client_secret.json"
-    return "gemini-oauth adc login"
+        command += " --client-secret PATH/TO/client_secret.json"
+    if quota_project and is_project_id(quota_project):  # a word the shell takes as it is
+        command += f" --quota-project {quota_project}"
+    return command
 
 
 def _first_line(exc: BaseException) -> str:

@@ -521,7 +521,11 @@ def _adc_visit(v: Visit) -> None:
         v.token_uri = str((v.record or {}).get("token_uri") or _adc.token_uri())
         if (v.record or {}).get("type") == "authorized_user":
             v.token_uri = _adc.token_uri()
-            v.login = _adc.login_command(str((v.record or {}).get("client_id") or ""))
+            record = v.record or {}
+            v.login = _adc.login_command(
+                str(record.get("client_id") or ""),
+                quota_project=str(record.get("quota_project_id") or ""),
+            )
 
 
 def _modes(path: Path, folders: tuple[Path, ...]) -> list[tuple[Path, int, int, bool]]:

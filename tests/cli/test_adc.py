@@ -330,3 +330,31 @@ def test_a_token_host_in_clear_on_another_machine_is_refused(emulator: Any, adc_
     assert elsewhere.seen == []
     assert (done.returncode, done.stdout) == (3, ""), done.stderr
     assert "$CLOUDSDK_AUTH_TOKEN_HOST" in done.stderr and "clear text" in done.stderr
+
+
+def test_a_dead_adc_grant_names_the_login_that_keeps_its_quota_project(
+    emulator: Any, client_secret_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command in the message, pasted into a shell, writes ADC with the same quota project
+    (a plain 'adc login' would drop it)."""
+    monkeypatch.setenv("GEMINI_OAUTH_CLIENT_SECRET", str(client_secret_file))
+    assert _login(emulator, "--quota-project", emulator.project_id).returncode == 0
+    refresh_token = json.loads(adc.adc_path().read_text())["refresh_token"]
+    httpx.post(f"{emulator.base_url}/revoke", data={"token": refresh_token}, timeout=10)
+    env = {
+        **os.environ,
+        "BROWSER": f"{sys.executable} -m gemini_oauth._useragent %s",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        adc.TOKEN_HOST_ENV: f"{emulator.base_url}/token",
+    }
+    dead = subprocess.run(
+        [sys.executable, "-m", "gemini_oauth", "adc", "print-access-token", "--no-cache"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert dead.returncode == 3, dead.stderr
+    command = dead.stderr.split("Run '")[1].split("'")[0]
+    assert command == f"gemini-oauth adc login --quota-project {emulator.project_id}"
+    pasted = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert pasted.returncode == 0, pasted.stderr
+    assert json.loads(adc.adc_path().read_text())["quota_project_id"] == emulator.project_id
