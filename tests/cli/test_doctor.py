@@ -34,6 +34,7 @@ def test_doctor_of_a_profile(emulator: Emulator, client_secret_file: Path, tmp_p
         failed.stdout
     )
     assert "failure" in failed.stderr
+    assert "2 failures, 2 skipped." in failed.stderr  # the clock (8 days behind) and the login
 
 
 def test_doctor_flags(tmp_path: Path) -> None:

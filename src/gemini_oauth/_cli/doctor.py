@@ -56,7 +56,8 @@ def doctor(profile: str, adc: bool, as_json: bool) -> None:
             if check.fix and check.status != "ok":
                 click.echo(f"  {'':<{width}}  fix: {check.fix}")
         counts = report.to_dict()["counts"]
-        shown = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        plural = {"warning": "warnings", "failure": "failures"}
+        shown = ", ".join(f"{n} {plural.get(s, s) if n > 1 else s}" for s, n in counts.items() if n)
         say(f"{shown}.")
     if not report.ok:
         exit_with(1)
