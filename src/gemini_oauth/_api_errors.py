@@ -15,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 
 from gemini_oauth._redact import server_text
+from gemini_oauth._retry import parse_retry_after, retry_info_delay
 from gemini_oauth._token_endpoint import NO_CONTEXT, GrantContext
 from gemini_oauth.errors import (
     ApiError,
@@ -151,11 +152,13 @@ def error_from_response(
     quota_project: str | None = None,
     secrets: Iterable[str] = (),
     caller: GrantContext = NO_CONTEXT,
+    retry_after: str | None = None,
 ) -> ApiError:
     """Google's JSON error (``{"error": google.rpc.Status}``) -> the matching ApiError subclass.
 
     ``secrets`` (e.g. the bearer token sent) are blanked out of the message, whatever the body says.
     ``caller`` is the login behind the call: its commands are the ones the hints name.
+    ``retry_after`` (the header) or the body's RetryInfo tells a 429's hint how long to wait.
     """
     raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     try:
@@ -215,12 +218,25 @@ def error_from_response(
     if reason == "FILE_STORAGE_QUOTA_EXCEEDED":
         return RateLimitError(text_, hint=_STORAGE_HINT, **kw)
     if status_code == 429:
-        return RateLimitError(text_, **kw)
+        return RateLimitError(text_, hint=_rate_limit_hint(retry_after, raw), **kw)
     if status_code >= 500:
         return ServerError(text_, **kw)
     if status_code == 400:
         return ApiError(text_, hint="Fix the request field that Google names above.", **kw)
     return ApiError(text_, hint="Google's message says why; --verbose shows the exchange.", **kw)
+
+
+def _rate_limit_hint(retry_after: str | None, body: str) -> str | None:
+    """Google's own wait when it gave one (Retry-After, else RetryInfo); else the default."""
+    wait = parse_retry_after(retry_after)
+    if wait is None:
+        wait = retry_info_delay(body)
+    if wait is None or wait < 1:
+        return None
+    return (
+        f"Google asked to wait {wait:.0f} s before trying again; try then, or request more "
+        "quota for the project."
+    )
 
 
 __all__ = ["error_from_response"]

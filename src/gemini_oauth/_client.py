@@ -140,6 +140,7 @@ class BaseClient:
             quota_project=self.quota_project,
             secrets=[self.credentials.token or ""],
             caller=self._caller,
+            retry_after=response.headers.get("retry-after"),
         )
 
     @staticmethod

@@ -195,3 +195,21 @@ def test_no_spinner_starts_off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> No
     with _output.spinner("Asking"):
         assert _output._active is None
     assert sys.stderr.getvalue() == ""
+
+
+def test_a_rate_limit_longer_than_the_retries_names_googles_wait(
+    emulator: Emulator, seed_login: object, tmp_path: Path
+) -> None:
+    """A 429 whose Retry-After (45 s) is past the retries' deadline ends at once, and says how
+    long Google asked to wait, rather than a generic 'wait a minute'."""
+    seed_login()  # type: ignore[operator]
+    log = tmp_path / "sleeps"
+    env = cli_env(GOOGLE_GEMINI_BASE_URL=emulator.base_url, TEST_SLEEP_LOG=str(log))
+    emulator.control.add_fault("/v1/models", 429, count=1, retry_after=45)
+    done = subprocess.run(
+        command("models", "list", no_waiting=True), capture_output=True, text=True, env=env,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 4 and sleeps(log) == [], done.stderr
+    assert done.stderr.startswith("error: Gemini API error 429"), done.stderr
+    assert "Google asked to wait 45 s before trying again" in done.stderr
