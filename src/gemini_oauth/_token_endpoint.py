@@ -314,7 +314,7 @@ def _invalid_grant(
             "Google Cloud console > Google Auth platform > Audience > Publish app."
         )
     else:
-        young = f" (it is {days}, so not the 7-day Testing limit)" if days else ""
+        young = f"; at {days} it is not the 7-day Testing limit" if days else ""
         message = (
             f"The refresh token{whose} was revoked or has expired{google}{young}. Likely causes: "
             f"access was removed at {PERMISSIONS_URL}, the password was changed, it was revoked "

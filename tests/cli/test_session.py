@@ -92,6 +92,7 @@ def test_print_access_token_after_revocation(emulator: Emulator, cli: Captured) 
     code, out, err = cli("print-access-token")
     assert (code, out) == (3, "")
     assert "revoked" in err and "not the 7-day Testing limit" in err
+    assert ") (" not in err  # one parenthesis at a time
     assert "Run 'gemini-oauth login' to sign in again." in err
     assert not store.has_grant(store.profile_file("default").read())
     assert not any(s in t for s in secrets_of(body) for t in cli.texts)
@@ -153,6 +154,12 @@ def test_logout_revokes_then_deletes(emulator: Emulator, cli: Captured) -> None:
     assert refused.json()["error"] == "invalid_grant"
     assert cli("logout", "--yes")[0] == 0
     assert not any(s in t for s in secrets_of(body) for t in cli.texts)
+
+
+def test_generate_with_a_bad_quota_project_is_bad_usage_before_any_login(cli: Captured) -> None:
+    code, out, err = cli("generate", "--quota-project", "Bad Id", "hi")  # and nobody logged in
+    assert (code, out) == (2, "")
+    assert "'Bad Id' is not a Google Cloud project id" in err and "Not logged in" not in err
 
 
 def test_logout_of_an_already_revoked_token_deletes(emulator: Emulator, cli: Captured) -> None:

@@ -86,6 +86,10 @@ def client_file_fix(command: str) -> Iterator[None]:
         raise
 
 
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def say_what_else_ends(data: dict[str, Any], *, profile: str | None = None) -> None:
     """Before a revocation: name the other saved logins (profiles, the ADC file) it ends too,
     since Google revokes an account's access to an OAuth client whole (see ``_logout``)."""
@@ -97,7 +101,7 @@ def say_what_else_ends(data: dict[str, Any], *, profile: str | None = None) -> N
         who = data.get("account") or "this account"
         say(
             f"note: Google ends every sign-in of {who} to this OAuth client at once, so "
-            f"{', '.join(ended)} will need a new login too."
+            f"{_and(ended)} will need a new login too."
         )
 
 
@@ -147,6 +151,18 @@ def checked_profile(ctx: click.Context, param: click.Parameter, value: Any) -> A
             "'-', not starting with '.'.",
             ctx=ctx,
             param=param,
+        )
+    return value
+
+
+def checked_quota_project(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A quota project that is not a project id is bad usage (exit 2), before any login is read
+    ('' means none)."""
+    from gemini_oauth._project import FORMAT_HINT, is_project_id
+
+    if isinstance(value, str) and value and not is_project_id(value):
+        raise click.BadParameter(
+            f"{value!r} is not a Google Cloud project id. {FORMAT_HINT}", ctx=ctx, param=param
         )
     return value
 
@@ -375,7 +391,7 @@ _CONNECTION_OPTIONS = (
         "--quota-project",
         metavar="ID",
         expose_value=False,
-        callback=_keep,
+        callback=lambda c, p, v: _keep(c, p, checked_quota_project(c, p, v)),
         help="Project billed for the calls, sent as x-goog-user-project "
         f"(default: ${QUOTA_PROJECT_ENV}, else the login's; '' for none).",
     ),
