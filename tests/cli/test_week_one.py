@@ -355,7 +355,8 @@ def test_logout_names_the_other_logins_google_ends_with_it(
     done = gemini("logout", "--profile", "work", "--yes", cwd=project)
     assert done.returncode == 0, done.stderr
     note = next(line for line in done.stderr.splitlines() if line.startswith("note:"))
-    assert "tester@example.com" in note and "profile default and profile home will need a new login" in note
+    assert "tester@example.com" in note
+    assert "profile default and profile home will need a new login" in note
     expire_access_token("home")
     dead = gemini("print-access-token", "--profile", "home", cwd=project)
     assert dead.returncode == 3 and "gemini-oauth login --profile home" in dead.stderr
