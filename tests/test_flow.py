@@ -300,6 +300,9 @@ def test_browser_failure_falls_back_to_paste(client: ClientSecret, opener_fails:
         client, DEFAULT_SCOPES, open_browser=opener, out=out, prompt_input=_paster(out, [None])
     )
     assert result.access_token and "switching to the paste flow" in out.getvalue()
+    printed = re.findall(r"^    (http://\S+)$", out.getvalue(), re.M)
+    assert len(printed) == 1, out.getvalue()  # the address to use, never a dead one before it
+    assert "If it does not open" not in out.getvalue()
 
 
 def test_auto_headless_without_display(

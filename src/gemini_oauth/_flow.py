@@ -164,11 +164,12 @@ def run_login(
                 if who
                 else "Opening the sign-in page in your browser. If it does not open, visit:"
             )
-            _say(stream, opening)
-            _say(stream, f"\n    {url}\n")
-            if not listener.verify_peers and not login_hint:
-                _say(stream, UNVERIFIED_PEERS_NOTE)
+            # said once a browser was launched: when none opens, the paste flow's is the address
             if _open(open_browser or webbrowser.open, listener.launcher(url)):
+                _say(stream, opening)
+                _say(stream, f"\n    {url}\n")
+                if not listener.verify_peers and not login_hint:
+                    _say(stream, UNVERIFIED_PEERS_NOTE)
                 wait = waiting or functools.partial(said_once, stream)
                 with wait(f"Waiting for {who or 'the browser'}", timeout):
                     code = listener.wait(state)
