@@ -259,6 +259,9 @@ def test_default_credentials_quota_precedence(
     creds, _ = adc.default_credentials()
     assert creds.quota_project_id is None
     assert "set-quota-project" in caplog.text
+    adc.default_credentials()  # said once per process, not once per call
+    told = [r for r in caplog.records if "set-quota-project" in r.getMessage()]
+    assert len(told) == 1
     monkeypatch.setenv("GOOGLE_CLOUD_QUOTA_PROJECT", "env-project")
     assert adc.default_credentials()[0].quota_project_id == "env-project"
     assert adc.default_credentials(quota_project="arg-project")[0].quota_project_id == "arg-project"

@@ -325,12 +325,21 @@ def default_credentials(
     Order: $GOOGLE_APPLICATION_CREDENTIALS, the gcloud ADC file, then google-auth's
     metadata-server checks. Unlike google.auth.default() it never spawns gcloud to guess a
     project. Quota project: argument, $GOOGLE_CLOUD_QUOTA_PROJECT, then the file's. Warns
-    (logging) when user credentials have none. Returns (credentials, project_id).
+    (logging, once per process) when user credentials have none. Returns (credentials,
+    project_id).
     """
-    creds, project = _load(scopes, quota_project, os.environ if env is None else env)
+    env = os.environ if env is None else env
+    creds, project = _load(scopes, quota_project, env)
     if getattr(creds, "refresh_token", None) and not creds.quota_project_id:
-        log.warning(_no_quota_note(getattr(creds, "client_id", None) or ""))
+        path = str(env.get(CREDENTIALS_ENV) or adc_path(env=env))
+        if path not in _TOLD_NO_QUOTA:  # once per process and file, not once per client
+            _TOLD_NO_QUOTA.add(path)
+            log.warning(_no_quota_note(getattr(creds, "client_id", None) or ""))
     return creds, project
+
+
+#: The ADC files whose missing quota project this process has warned about.
+_TOLD_NO_QUOTA: set[str] = set()
 
 
 def _load(

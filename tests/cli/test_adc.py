@@ -358,3 +358,20 @@ def test_a_dead_adc_grant_names_the_login_that_keeps_its_quota_project(
                             timeout=60)  # fmt: skip
     assert pasted.returncode == 0, pasted.stderr
     assert json.loads(adc.adc_path().read_text())["quota_project_id"] == emulator.project_id
+
+
+def test_no_quota_project_is_one_warning_in_our_voice(emulator: Any, adc_file: Path) -> None:
+    """Library warnings that no handler takes are said as the CLI says its own, once."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gemini_oauth", "models", "list", "--adc", "--limit", "1"],
+        env={**os.environ, "GOOGLE_GEMINI_BASE_URL": emulator.base_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "quota project" in line]
+    assert said == [
+        "warning: No quota project in the ADC file (Google bills the project that owns the OAuth "
+        "client). Run 'gemini-oauth adc set-quota-project PROJECT_ID'."
+    ], done.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import logging
 import sys
 import traceback
 
@@ -96,12 +97,26 @@ def run(args: list[str]) -> int:
     of defence, since no error should hold a secret or a terminal escape in the first place. A
     closed pipe on stdout ends the command quietly with 0, as Unix tools do (``_output``).
     """
+    last_resort, logging.lastResort = logging.lastResort, _SaidAsWarning(logging.WARNING)
     try:
         return _run(args)
     except BrokenPipeError:  # stdout's reader left while an error was said: as quietly
         return _output.pipe_closed()
     finally:
+        logging.lastResort = last_resort
         _debug.stop_debug_logging()
+
+
+class _SaidAsWarning(logging.Handler):
+    """The library's warnings that no handler takes (logging's last resort): said as the CLI
+    says its own, ``warning: ...`` on stderr (above a spinner), redacted. With --verbose the
+    debug handler takes them instead."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            say(_shown(f"warning: {record.getMessage()}"))
+        except Exception:
+            self.handleError(record)
 
 
 def _run(args: list[str]) -> int:
