@@ -362,6 +362,26 @@ def test_rotated_refresh_token_is_adopted(emulator: Emulator) -> None:
     assert refreshes(emulator) == 0
 
 
+def _token_scopes(emulator: Emulator, token: str | None) -> set[str]:
+    info = httpx.get(f"{emulator.base_url}/tokeninfo", params={"access_token": token}, timeout=10)
+    return set(info.json()["scope"].split())
+
+
+def test_an_adopted_login_brings_its_scopes(emulator: Emulator) -> None:
+    """Another process signed in again with more scopes: the refresher adopts them too, so its
+    next refresh asks for what was granted and the record's scopes stay the token's."""
+    file = store.profile_file("default")
+    seed_cache(emulator, file, lifetime=0.0, scopes=[CLOUD_PLATFORM])
+    stale = load_profile()
+    assert isinstance(stale, CachedCredentials)
+    seed_cache(emulator, file, lifetime=0.0, scopes=SCOPES)  # wider, and due for a refresh
+    stale.refresh(HttpxRequest())
+    assert set(stale.granted_scopes or ()) == set(SCOPES) and refreshes(emulator) == 1
+    saved = file.read()
+    assert saved is not None and saved["token"] == stale.token
+    assert _token_scopes(emulator, stale.token) == set(saved["scopes"]) == set(SCOPES)
+
+
 def test_copies_keep_the_cache_binding(emulator: Emulator) -> None:
     seed_cache(emulator, store.profile_file("default"), lifetime=0.0)
     creds = load_profile().with_quota_project("billing-project")

@@ -183,6 +183,8 @@ class CachedCredentials(ga_credentials.Credentials):
         self._client_id, self._client_secret = fresh.client_id, fresh.client_secret
         self._token_uri = fresh.token_uri
         self._rapt_token, self._seed = fresh.rapt_token, fresh._seed
+        if fresh.scopes:  # a login made again may hold more: refresh for what it was granted
+            self._scopes, self._granted_scopes = fresh.scopes, fresh.granted_scopes
 
     def refresh(self, request: Request) -> None:
         """Refresh once for all: under the cache lock, adopt a token another refresher wrote.
