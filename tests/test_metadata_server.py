@@ -19,7 +19,7 @@ from google.auth import exceptions as ga_exceptions
 from google.auth.compute_engine import _metadata
 from google.auth.transport.requests import Request
 
-from gemini_oauth import _peer
+from gemini_oauth import _peer, _store
 from gemini_oauth._constants import REFRESH_MARGIN
 from gemini_oauth._credentials import CachedCredentials
 from gemini_oauth._metadata_server import MetadataServer
@@ -352,3 +352,25 @@ def test_a_web_page_rebinding_its_name_to_loopback_gets_nothing(
                  f"[::1]:{port}", "169.254.169.254", f"app.localhost:{port}"):  # fmt: skip
         answer = get(server, SA + "token", Host=host, **FLAVOR)
         assert answer.status_code == 200 and answer.json()["access_token"], host
+
+
+def test_a_cached_quota_project_that_is_no_project_id_is_never_served(
+    serve: Callable[..., MetadataServer],
+) -> None:
+    """The record's quota_project_id goes to other programs (a header, an env var): held to the
+    project-id rule, a tampered one is refused, never passed on."""
+    server = serve(quota_project="quota-p")
+    assert get(server, "/computeMetadata/v1/project/project-id").text == "quota-p"
+    file = _store.profile_file("default")
+    data = file.read()
+    assert data is not None
+    file.write({**data, "quota_project_id": "Bad Project\r\nX-Injected: yes"})
+    fresh = MetadataServer(TokenSource.resolve()).start()
+    try:
+        for path in ("project/project-id", "?recursive=true"):
+            answer = get(fresh, "/computeMetadata/v1/" + path)
+            assert answer.status_code >= 400 and "X-Injected" not in answer.headers
+            assert "is not a Google Cloud project id" in answer.text
+    finally:
+        fresh.stop()
+        fresh.app.source.close()
