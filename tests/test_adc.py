@@ -311,8 +311,9 @@ def test_access_token_is_cached_until_near_expiry(
     assert _models_status(emulator, first) == 200
     assert adc.access_token() == first
     assert emulator.control.counters()["token.refresh_token"] == 1
-    cached = list((gcloud_dir.parent / "home" / "adc-tokens").iterdir())
-    assert len(cached) == 1 and stat.S_IMODE(cached[0].stat().st_mode) == 0o600
+    cached = sorted((gcloud_dir.parent / "home" / "adc-tokens").iterdir())
+    assert [p.name for p in cached] == [f".{cached[1].name}.lock", cached[1].name]  # + its lock
+    assert {stat.S_IMODE(p.stat().st_mode) for p in cached} == {0o600}
     assert adc.access_token(use_cache=False) != first
     clock = time.time() + 3600 - 200  # inside the 300 s margin: refresh again
     monkeypatch.setattr("gemini_oauth._clock.now", lambda: clock)

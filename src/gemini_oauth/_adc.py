@@ -457,7 +457,8 @@ def _refresh(creds: google.auth.credentials.Credentials) -> None:
 
 # --- access token cache ---------------------------------------------------------------------
 # gcloud refreshes on every print-access-token call; we keep the access token in our own
-# 0600 cache keyed by a hash of the refresh token, never in the ADC file.
+# 0600 cache keyed by a hash of the refresh token, never in the ADC file, refreshed under
+# the cache file's lock (the token store's rule: ``TokenFile.lock``, atomic writes).
 
 
 def _cache_file(refresh_token: str, uri: str, env: Mapping[str, str]) -> TokenFile:
@@ -502,12 +503,23 @@ def access_token_and_expiry(
     from google.oauth2.credentials import Credentials as UserCredentials
 
     creds, _ = _load([CLOUD_PLATFORM], None, env)  # the scope gcloud asks for
-    _refresh(creds)
-    expires_at = creds.expiry.replace(tzinfo=timezone.utc).timestamp() if creds.expiry else None
-    if isinstance(creds, UserCredentials) and creds.refresh_token and expires_at:
-        cache = _cache_file(creds.refresh_token, token_uri(env), env)
-        cache.write({"token": creds.token, "expires_at": expires_at})
+    if not (isinstance(creds, UserCredentials) and creds.refresh_token):
+        _refresh(creds)
+        return str(creds.token), _expires_at(creds)
+    cache = _cache_file(creds.refresh_token, token_uri(env), env)
+    log.debug("Refreshing ADC under the token cache lock %s", cache.lock_path)
+    with cache.lock():  # the token store's rule: one refresh, the others take its token
+        if use_cache and (cached := _read_cached(cache)):
+            return cached
+        _refresh(creds)
+        expires_at = _expires_at(creds)
+        if expires_at:
+            cache.write({"token": creds.token, "expires_at": expires_at})
     return str(creds.token), expires_at
+
+
+def _expires_at(creds: google.auth.credentials.Credentials) -> float | None:
+    return creds.expiry.replace(tzinfo=timezone.utc).timestamp() if creds.expiry else None
 
 
 def _cached_token(env: Mapping[str, str]) -> tuple[str, float] | None:
@@ -522,8 +534,11 @@ def _cached_token(env: Mapping[str, str]) -> tuple[str, float] | None:
 
 
 def _forget_cached(refresh_token: str, env: Mapping[str, str]) -> None:
+    cache = _cache_file(refresh_token, token_uri(env), env)
     with contextlib.suppress(OSError):
-        _cache_file(refresh_token, token_uri(env), env).delete()
+        cache.delete()
+    with contextlib.suppress(OSError):
+        cache.lock_path.unlink()  # the grant is gone: nobody refreshes under it again
 
 
 # --- revoke ---------------------------------------------------------------------------------

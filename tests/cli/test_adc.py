@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -375,3 +376,35 @@ def test_no_quota_project_is_one_warning_in_our_voice(emulator: Any, adc_file: P
         "warning: No quota project in the ADC file (Google bills the project that owns the OAuth "
         "client). Run 'gemini-oauth adc set-quota-project PROJECT_ID'."
     ], done.stderr
+
+
+def test_processes_without_a_cached_token_refresh_once(
+    emulator: Any, adc_file: Path, held_waits: Any, tmp_path: Path
+) -> None:
+    """The ADC access-token cache is the token store's rule: the first process refreshes under
+    its lock, one that comes meanwhile waits and takes its token (one refresh, not one each)."""
+    emulator.control.add_fault("/token", count=None, latency=1.0)  # each refresh held here
+
+    def start(name: str) -> tuple[subprocess.Popen[str], Path]:
+        log = tmp_path / f"{name}.err"
+        with log.open("w") as err:
+            command = [sys.executable, "-m", "gemini_oauth", "-v", "adc", "print-access-token"]
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True)
+        return proc, log
+
+    first, _ = start("first")
+    assert held_waits.started(1)  # the first is refreshing, held
+    second, second_log = start("second")
+    for _ in range(1200):  # until the second queues for the lock, or (unlocked) refreshes too
+        if len(held_waits.requested) > 1 or "token cache lock" in second_log.read_text():
+            break
+        assert second.poll() is None, second_log.read_text()
+        time.sleep(0.025)
+    else:
+        pytest.fail("the second process neither refreshed nor waited for the lock")
+    held_waits.release(2)
+    outputs = [proc.communicate(timeout=60)[0].strip() for proc in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], second_log.read_text()
+    assert outputs[0] == outputs[1] and outputs[0].startswith("ya29.")
+    assert emulator.control.counters()["token.refresh_token"] == 1
+    assert len(held_waits.requested) == 1
