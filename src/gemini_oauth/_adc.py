@@ -324,7 +324,9 @@ def default_credentials(
 
     Order: $GOOGLE_APPLICATION_CREDENTIALS, the gcloud ADC file, then google-auth's
     metadata-server checks. Unlike google.auth.default() it never spawns gcloud to guess a
-    project. Quota project: argument, $GOOGLE_CLOUD_QUOTA_PROJECT, then the file's. Warns
+    project. ``scopes`` go to credentials that need them (a service account's key); the metadata
+    server's are asked for the scopes it lists. Quota project: argument,
+    $GOOGLE_CLOUD_QUOTA_PROJECT, then the file's. Warns
     (logging, once per process) when user credentials have none. Returns (credentials,
     project_id).
     """
@@ -347,6 +349,7 @@ def _load(
 ) -> tuple[google.auth.credentials.Credentials, str | None]:
     import google.auth
     import google.auth.exceptions
+    from google.auth import compute_engine
     from google.auth.credentials import with_scopes_if_required
     from google.oauth2.credentials import Credentials as UserCredentials
 
@@ -386,7 +389,10 @@ def _load(
         creds = _user_credentials(info, path, uri, env)  # refreshed by our own grant
     if quota_project:
         creds = creds.with_quota_project(quota_project)
-    creds = with_scopes_if_required(creds, scopes)  # type: ignore[no-untyped-call]
+    if not isinstance(creds, compute_engine.Credentials):
+        # A metadata server's token is its instance's (or a login's, behind `metadata-server`):
+        # unscoped, google-auth asks for the scopes it lists, as Compute Engine serves anyway.
+        creds = with_scopes_if_required(creds, scopes)  # type: ignore[no-untyped-call]
     return creds, project
 
 

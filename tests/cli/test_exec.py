@@ -302,3 +302,18 @@ def test_ctrl_c_reaches_the_command_once(emulator: Emulator, seed_login: Seed) -
         os.close(fd)
     assert b"interrupts 1" in seen, bytes(seen)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_login_without_cloud_platform_serves_the_child(
+    emulator: Emulator, seed_login: Seed
+) -> None:
+    """A login that holds generative-language.retriever only: the child's genai_client and
+    `models list` ask the metadata server for what it holds, not for cloud-platform."""
+    from gemini_oauth.scopes import OPENID, RETRIEVER, USERINFO_EMAIL
+
+    seed_login(scopes=(OPENID, USERINFO_EMAIL, RETRIEVER), quota_project=emulator.project_id)
+    seen = run_child(emulator)
+    assert seen["models_status"] == 200
+    assert seen["reply"] and "via exec" in seen["reply"]
+    assert seen["cli_code"] == 0, seen["cli_err"]
+    assert "gemini-2.5-flash" in seen["cli_out"]
