@@ -297,3 +297,27 @@ def test_a_fleet_user_with_the_documented_acl_does_everything_grant_mode_needs(
     assert record.delete()
     with pytest.raises(CacheError, match="does not let this user"):
         profile_record(cache=url.replace("/0", "/0?prefix=elsewhere")).read()
+
+
+def test_a_hint_names_the_cache_url_as_bash_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pasted command names a cache URL the environment does not hold: as --cache, quoted so
+    that bash gives it back; one with a password is read into the variable, never on the
+    command line; nothing when the environment has it."""
+    import subprocess
+
+    from gemini_oauth._cache_url import in_command
+    from gemini_oauth._setup import login_command
+
+    url = 'rediss://h:6380/2?prefix=a&ssl_ca_certs=/c/$HOME/"x\\y`z'
+    before, after = in_command(url)
+    said = subprocess.run(
+        ["bash", "-c", f"printf '%s\\n' {after}"], capture_output=True, text=True, check=True
+    )
+    assert before == "" and said.stdout.splitlines() == ["--cache", url]
+    secret = "rediss://app:s3cr3t@h:6380/2"
+    assert login_command("team", secret) == (
+        "read -rs GEMINI_OAUTH_CACHE_URL && export GEMINI_OAUTH_CACHE_URL && "
+        "gemini-oauth login --profile team"
+    )
+    monkeypatch.setenv("GEMINI_OAUTH_CACHE_URL", url)
+    assert in_command(url) == in_command(None) == ("", "")

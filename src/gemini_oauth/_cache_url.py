@@ -13,11 +13,13 @@
   clear); without it only loopback hosts may be reached without TLS.
 - ``ssl_ca_certs=PATH``: the CA bundle that signs a ``rediss://`` server's certificate.
 
-Pure: parsing and checking only, no socket, no redis import.
+Pure: parsing and checking only, no socket, no redis import (``in_command`` reads
+$GEMINI_OAUTH_CACHE_URL to tell a flag's URL from the environment's).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -170,6 +172,21 @@ def password_in_argv(url: str, option: str) -> CacheUrlError:
     )
 
 
+def in_command(url: str | None) -> tuple[str, str]:
+    """How a command to paste names the cache URL ``url`` when $GEMINI_OAUTH_CACHE_URL does not
+    hold it (pasted without it, the command would use this machine's files): the text to put
+    ``(before, after)`` the command's words; ``("", "")`` when the environment holds it or there
+    is none. After: `` --cache "URL"``, whole. A URL with a password never goes on a command
+    line (``password_in_argv``): before, the shell reads it into the variable unseen.
+    """
+    if not url or not url.strip() or url == os.environ.get(CACHE_URL_ENV):
+        return "", ""
+    if has_password(url):
+        return f"read -rs {CACHE_URL_ENV} && export {CACHE_URL_ENV} && ", ""
+    quoted = re.sub(r'([$`"\\])', r"\\\1", url.strip())
+    return "", f' --cache "{quoted}"'  # double quotes: hints quote commands in single ones
+
+
 def _without_userinfo(url: str) -> str:
     """The URL with anything before an '@' of its authority replaced, for a message."""
     scheme, sep, rest = url.strip().partition("://")
@@ -188,6 +205,7 @@ __all__ = [
     "TOKENS",
     "CacheUrl",
     "has_password",
+    "in_command",
     "parse_cache_url",
     "password_in_argv",
 ]

@@ -286,7 +286,7 @@ def load_profile(
     """
     file = profile_record(profile, home, cache)
     data = file.read()
-    context = profile_context(profile, data or {})
+    context = profile_context(profile, data or {}, cache)
     if file.tokens_only:
         from gemini_oauth._published import PublishedCredentials
 
@@ -455,7 +455,9 @@ def login(
     held = old.get("account") or ""
     token_file = target if file is not None and isinstance(target, TokenFile) else None
     command = (
-        login_command(profile) if token_file is None else _setup.load_creds_command(token_file.path)
+        login_command(profile, cache)
+        if token_file is None
+        else _setup.load_creds_command(token_file.path)
     )
     where = f"profile {profile}" if file is None else target.location
     client = client_secret or _setup.client_from_record(old)
@@ -492,7 +494,9 @@ def login(
     if replaced is not None:
         revoke_replaced(replaced, data, out=out, http=http)
     context = (
-        profile_context(profile, data) if token_file is None else file_context(token_file, data)
+        profile_context(profile, data, cache)
+        if token_file is None
+        else file_context(token_file, data)
     )
     return CachedCredentials.from_cache(data, target, context)
 
@@ -542,7 +546,7 @@ def load_creds(
     granted = _scope_list(data) if data else []
     reason = "There is no cached login"
     context = (
-        profile_context(profile or "default", data or {})
+        profile_context(profile or "default", data or {}, cache)
         if profile or not isinstance(file, TokenFile)
         else file_context(file, data or {})
     )

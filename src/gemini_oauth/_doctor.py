@@ -497,7 +497,7 @@ def _shared_visit(v: Visit) -> None:
     from gemini_oauth._store import chosen_profile
 
     v.profile = v.profile or chosen_profile() or "default"
-    v.login = login_command(v.profile)
+    v.login = login_command(v.profile, v.cache)
     v.backend = profile_record(v.profile, cache=v.cache)
     try:
         v.record = v.backend.read()

@@ -48,8 +48,8 @@ class GrantContext:
 
     @property
     def run(self) -> str:
-        """The login command, quoted for a hint (unless it holds quotes of its own)."""
-        return self.login if any(q in self.login for q in "'\"") else f"'{self.login}'"
+        """The login command, quoted for a hint (unless it holds single quotes of its own)."""
+        return self.login if "'" in self.login else f"'{self.login}'"
 
     def with_new_client(self) -> str:
         """The login command with a freshly downloaded client file, quoted."""
@@ -75,9 +75,19 @@ def profile_flag(profile: str) -> str:
     return "" if profile == "default" else f" --profile {profile}"
 
 
-def login_command(profile: str = "default") -> str:
-    """What logs a profile in again, for hints: ``gemini-oauth login [--profile NAME]``."""
-    return f"gemini-oauth login{profile_flag(profile)}"
+def profile_command(words: str, profile: str = "default", cache: str | None = None) -> str:
+    """``gemini-oauth WORDS [--profile NAME]`` for hints, naming the cache URL ``cache`` when
+    the environment does not (``_cache_url.in_command``: --cache, or the variable)."""
+    from gemini_oauth._cache_url import in_command
+
+    before, after = in_command(cache)
+    return f"{before}gemini-oauth {words}{profile_flag(profile)}{after}"
+
+
+def login_command(profile: str = "default", cache: str | None = None) -> str:
+    """What logs a profile in again, for hints: ``gemini-oauth login [--profile NAME]``, with
+    its cache URL when the environment does not give it."""
+    return profile_command("login", profile, cache)
 
 
 def load_creds_command(path: Path) -> str:
@@ -107,8 +117,10 @@ def grant_context(data: Mapping[str, Any], *, login: str, source: str) -> GrantC
     )
 
 
-def profile_context(profile: str, data: Mapping[str, Any]) -> GrantContext:
-    return grant_context(data, login=login_command(profile), source=f"profile '{profile}'")
+def profile_context(
+    profile: str, data: Mapping[str, Any], cache: str | None = None
+) -> GrantContext:
+    return grant_context(data, login=login_command(profile, cache), source=f"profile '{profile}'")
 
 
 def file_context(file: TokenFile, data: Mapping[str, Any]) -> GrantContext:
@@ -178,6 +190,7 @@ __all__ = [
     "load_creds_command",
     "login_command",
     "login_needed_error",
+    "profile_command",
     "profile_context",
     "profile_flag",
 ]

@@ -76,7 +76,7 @@ class TokenSource:
                 return cls(
                     creds,
                     description=f"profile {name or 'default'!r}{who}",
-                    sign_in=f"'{login_command(name or 'default')}'",
+                    sign_in=f"'{login_command(name or 'default', cache)}'",
                 )
         source = cls(resolve_credentials(adc=True), description="", sign_in=ADC_LOGIN)
         who = f" ({source.account})" if source.account else ""

@@ -267,3 +267,22 @@ def test_a_redis_password_is_never_on_a_command_line(
     finally:
         publisher.terminate()
         publisher.wait(timeout=30)
+
+
+def test_hints_carry_the_cache_the_flag_named(
+    redis_server: RedisServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A login hint pasted without the --cache it came from would sign in to this machine's
+    files: it carries the URL, every option kept, as the shell gives it back."""
+    import shlex
+
+    url = redis_server.url(query="prefix=team-a&lock_ttl=30")
+    code, _, err = cli(capsys, "models", "list", "--profile", "team", "--cache", url)
+    assert code == 3, err
+    command = err.split("  Run ", 1)[1].splitlines()[0].removesuffix(".").strip("'")
+    assert shlex.split(command) == ["gemini-oauth", "login", "--profile", "team", "--cache", url]
+    monkeypatch.setenv("GEMINI_OAUTH_CACHE_URL", url)  # the environment carries it already
+    code, _, err = cli(capsys, "models", "list", "--profile", "team")
+    assert code == 3 and "Run 'gemini-oauth login --profile team'." in err, err

@@ -152,7 +152,7 @@ def _set_quota_project(profile: str, creds: CachedCredentials, project: str) -> 
         kept = creds.quota_project_id or "none: the client's project pays"
         exc.hint = (
             f"The login was saved; its quota project is unchanged ({kept}). {exc.hint} Then: "
-            f"{login_command(profile)} --force --quota-project PROJECT_ID"
+            f"{login_command(profile, cache_url())} --force --quota-project PROJECT_ID"
         )
         raise
     set_quota_project(creds.file, project)
@@ -170,5 +170,5 @@ def _sign_in_again(profile: str, current: dict[str, Any]) -> bool:
     if click.confirm(f"Profile '{profile}' is logged in as {who}; sign in again?", err=True):
         return True
     say(f"Nothing changed: profile '{profile}' is still logged in as {who}.")
-    say(f"  To sign in again without this question: {login_command(profile)} --force")
+    say(f"  To sign in again without this question: {login_command(profile, cache_url())} --force")
     return False

@@ -48,7 +48,7 @@ def profile_entry(name: str, default: str, cache: str | None = None) -> dict[str
         "scopes": [],
         "token_expiry": None,
         "login_needed": None,
-        "login_command": login_command(name),
+        "login_command": login_command(name, cache),
         "cache_path": file.location,
     }
     try:

@@ -24,7 +24,7 @@ from gemini_oauth._cli._options import (
 from gemini_oauth._cli._output import console
 from gemini_oauth._clock import rfc3339_to_epoch, to_rfc3339
 from gemini_oauth._redact import terminal_text
-from gemini_oauth._setup import login_command, profile_flag
+from gemini_oauth._setup import login_command, profile_command, profile_flag
 from gemini_oauth._store import has_grant
 from gemini_oauth._token_endpoint import PERMISSIONS_URL
 from gemini_oauth.errors import CacheError, RevocationError
@@ -97,7 +97,7 @@ def status_data(profile: str, file: CacheRecord, data: dict[str, Any] | None) ->
             "logged_in": False,
             "login_needed": data.get("login_needed"),
             "login_needed_since": data.get("login_needed_since"),
-            "login_command": login_command(profile),
+            "login_command": login_command(profile, cache_url()),
             "account": data.get("account") or None,
             "client_id": data.get("client_id"),
             "scopes": scopes.split() if isinstance(scopes, str) else scopes,
@@ -165,7 +165,7 @@ def status(profile: str, as_json: bool) -> None:
             exit_with(3)
         else:
             err.print(f"[red]X[/] Not logged in (profile {escape(profile)}).")
-        err.print(f"  Run '{escape(login_command(profile))}'.")
+        err.print(f"  Run '{escape(login_command(profile, cache_url()))}'.", soft_wrap=True)
         exit_with(3)
     out = console(soft_wrap=True)  # the status is the data asked for: stdout, as adc status
     left = info["token_expires_in"]
@@ -246,8 +246,8 @@ def logout(profile: str, local: bool, yes: bool) -> None:
         try:
             revoked = revoke_and_delete(file)
         except RevocationError as exc:
-            flag = profile_flag(profile)
-            exc.hint = f"{exc.hint} To delete it here only: gemini-oauth logout --local{flag}"
+            here = profile_command("logout --local", profile, cache_url())
+            exc.hint = f"{exc.hint} To delete it here only: {here}"
             raise
         if revoked is not None:  # None: another process logged out meanwhile
             say(f"Logged out {who}: token revoked and {file.location} deleted.")
