@@ -151,6 +151,39 @@ def test_release_deletes_only_our_own_lock(redis_server: RedisServer) -> None:
     assert redis.get("gemini-oauth:lock:default") == b"someone-else"
 
 
+def test_a_forked_child_holds_none_of_its_parents_locks(redis_server: RedisServer) -> None:
+    """A child forked while its parent holds the lock (same thread id) must queue for it like
+    any other process, and leaving the parent's ``with`` must not release the parent's lock."""
+    import os
+
+    record = profile_record(cache=redis_server.url())
+    redis = redis_server.client()
+    pid, code = -1, 0
+    try:
+        with record.lock():
+            ours = redis.get("gemini-oauth:lock:default")
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    with record.lock(timeout=0):
+                        code = 1  # it passed for the holder of its parent's lock
+                except CacheError:
+                    pass
+            else:
+                _, status = os.waitpid(pid, 0)
+                assert os.waitstatus_to_exitcode(status) == 0
+                assert redis.get("gemini-oauth:lock:default") == ours  # still the parent's
+        if pid != 0:
+            assert redis.get("gemini-oauth:lock:default") is None  # the parent's release
+    except BaseException:
+        code = code or 2
+        if pid != 0:
+            raise
+    finally:
+        if pid == 0:
+            os._exit(code)
+
+
 def test_writes_are_fenced_by_the_lock(redis_server: RedisServer) -> None:
     record = profile_record(cache=redis_server.url())
     redis = redis_server.client()

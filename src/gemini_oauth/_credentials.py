@@ -24,12 +24,7 @@ from gemini_oauth._constants import GOOGLE_TOKEN_URI, REFRESH_MARGIN
 from gemini_oauth._logout import revoke_and_delete, revoke_replaced
 from gemini_oauth._project import check_project_id
 from gemini_oauth._retry import RetryPolicy
-from gemini_oauth._setup import (
-    file_context,
-    login_command,
-    login_needed_error,
-    profile_context,
-)
+from gemini_oauth._setup import file_context, login_command, login_needed_error, profile_context
 from gemini_oauth._store import TokenFile, has_grant, without_tokens
 from gemini_oauth._token_endpoint import (
     NO_CONTEXT,
@@ -493,12 +488,8 @@ def login(
         raise LoginRequiredError(f"The login was not saved to {target.location}.")
     if replaced is not None:
         revoke_replaced(replaced, data, out=out, http=http)
-    context = (
-        profile_context(profile, data, cache)
-        if token_file is None
-        else file_context(token_file, data)
-    )
-    return CachedCredentials.from_cache(data, target, context)
+    ctx = file_context(token_file, data) if token_file else profile_context(profile, data, cache)
+    return CachedCredentials.from_cache(data, target, ctx)
 
 
 def load_creds(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import random
 import secrets
 import threading
@@ -248,6 +249,7 @@ class RedisRecord:
         """Hold the profile's lock in Redis: one holder across every machine (reentrant)."""
         if self.tokens_only:
             return contextlib.nullcontext()
+        _forget_locks_after_fork()
         with _GUARD:
             found = _LOCKS.setdefault(
                 (self.url, self.lock_key), _DistributedLock(self.url, self.lock_key)
@@ -290,8 +292,12 @@ class _DistributedLock:
         self.depth = 0
         self.owner: int | None = None
         self.token: str | None = None
+        #: A copy of a parent's lock in a forked child: held by the parent, never by the child.
+        self.inherited = False
 
     def token_of_this_thread(self) -> str | None:
+        if self.inherited:
+            return None
         return self.token if self.owner == threading.get_ident() else None
 
     @contextlib.contextmanager
@@ -321,6 +327,8 @@ class _DistributedLock:
         token = self.token
         _WATCHDOG.drop(self)
         self.token = self.owner = None
+        if self.inherited:
+            return  # the parent's lock: the parent releases it
         # unreachable: the TTL frees it
         with contextlib.suppress(CacheError), talking(self.url, "release the cache lock"):
             client(self.url).eval(_RELEASE, 1, self.key, str(token))
@@ -400,6 +408,28 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
+_FORK_HOOKED = False
+
+
+def _forget_locks_after_fork() -> None:
+    """Have a forked child start with no lock of its parent's (registered on first use).
+
+    The child's thread has the id of the one that forked, so a lock its parent held would pass
+    for the child's own (reentrant) without a word to Redis, and the child leaving it would
+    release the parent's lock. In the child the copies are marked inherited and a new registry,
+    guard and watchdog (whose thread did not survive the fork) start empty.
+    """
+    global _FORK_HOOKED
+    if not _FORK_HOOKED and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _FORK_HOOKED = True
+
+
+def _after_fork_in_child() -> None:
+    global _LOCKS, _GUARD, _WATCHDOG
+    for lock in _LOCKS.values():
+        lock.inherited = True
+    _LOCKS, _GUARD, _WATCHDOG = {}, threading.Lock(), _Watchdog()
 
 
 __all__ = ["SET_ASIDE_SECONDS", "RedisRecord", "client", "talking"]
