@@ -318,6 +318,36 @@ def test_lock_excludes_other_processes(tmp_path: Path) -> None:
     assert proc.wait(timeout=10) == 0
 
 
+def test_a_forked_child_holds_none_of_its_parents_locks(tmp_path: Path) -> None:
+    """A child forked inside ``lock()`` (same thread id) must queue like any other process,
+    and its leaving the parent's ``with`` leaves the parent holding the file lock."""
+    import fcntl
+
+    f = store.profile_file("default", tmp_path)
+    pid, code = -1, 0
+    try:
+        with f.lock():
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    with f.lock(timeout=0):
+                        code = 1  # it passed for the holder of its parent's lock
+                except CacheError:
+                    pass
+            else:
+                _, status = os.waitpid(pid, 0)
+                assert os.waitstatus_to_exitcode(status) == 0
+                with f.lock_path.open("rb") as probe, pytest.raises(BlockingIOError):
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # still the parent's
+    except BaseException:
+        code = code or 2
+        if pid != 0:
+            raise
+    finally:
+        if pid == 0:
+            os._exit(code)
+
+
 def test_google_application_credentials_loads_a_profile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

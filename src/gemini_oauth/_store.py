@@ -104,6 +104,8 @@ class _PathLock:
         self.thread_lock = threading.RLock()
         self.depth = 0
         self.file_lock: Any = None
+        #: A copy of a parent's lock in a forked child: held by the parent, never by the child.
+        self.inherited = False
 
     @contextlib.contextmanager
     def hold(self, timeout: float) -> Iterator[None]:
@@ -125,7 +127,7 @@ class _PathLock:
                 yield
             finally:
                 self.depth -= 1
-                if self.depth == 0:
+                if self.depth == 0 and not self.inherited:
                     self.file_lock.release()
                     self.file_lock = None
         finally:
@@ -141,6 +143,27 @@ def _lock_timeout(path: Path) -> CacheError:
 
 _LOCKS: dict[str, _PathLock] = {}
 _LOCKS_GUARD = threading.Lock()
+_FORK_HOOKED = False
+
+
+def _forget_locks_after_fork() -> None:
+    """Have a forked child start with no lock of its parent's (registered on first use).
+
+    The child's thread has the id of the one that forked, so a lock its parent held would pass
+    for the child's own (reentrant, without the file lock). In the child the copies are marked
+    inherited (never released there: the parent holds them) and the registry is new.
+    """
+    global _FORK_HOOKED
+    if not _FORK_HOOKED and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _FORK_HOOKED = True
+
+
+def _after_fork_in_child() -> None:
+    global _LOCKS, _LOCKS_GUARD
+    for lock in _LOCKS.values():
+        lock.inherited = True
+    _LOCKS, _LOCKS_GUARD = {}, threading.Lock()
 
 
 class TokenFile:
@@ -345,6 +368,7 @@ class TokenFile:
     def lock(self, timeout: float = 120.0) -> contextlib.AbstractContextManager[None]:
         """Hold the cache lock: threads of this process and other processes wait in turn."""
         self._check_dirs(create=True)
+        _forget_locks_after_fork()
         with _LOCKS_GUARD:
             path_lock = _LOCKS.setdefault(str(self.lock_path), _PathLock(self.lock_path))
         return path_lock.hold(timeout)
