@@ -90,7 +90,7 @@ def test_anything_else_goes_to_the_full_cli(
     monkeypatch.setenv("CLOUDSDK_AUTH_TOKEN_HOST", f"{emulator.base_url}/token?x=1")
     assert fast([], capsys) == (False, "")  # not plain: the full CLI rebuilds or refuses it
     monkeypatch.setenv("CLOUDSDK_AUTH_TOKEN_HOST", f"{emulator.base_url}/token")
-    cache = next((Path(os.environ["GEMINI_OAUTH_HOME"]) / "adc-tokens").iterdir())
+    cache = next((Path(os.environ["GEMINI_OAUTH_HOME"]) / "adc-tokens").glob("[!.]*.json"))
     cache.chmod(0o644)
     assert fast([], capsys) == (False, "")  # the store repairs it: not ours to serve
     cache.chmod(0o600)
@@ -189,7 +189,7 @@ def test_the_fast_path_serves_only_what_the_full_cli_would(
     cached: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    cache = next((Path(os.environ["GEMINI_OAUTH_HOME"]) / "adc-tokens").iterdir())
+    cache = next((Path(os.environ["GEMINI_OAUTH_HOME"]) / "adc-tokens").glob("[!.]*.json"))
     good = cache.read_bytes()
     try:
         cache.write_text(text)
