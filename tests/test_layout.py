@@ -241,3 +241,34 @@ def test_a_long_module_needs_its_reason(tmp_path: Path) -> None:
 @pytest.mark.parametrize("module", sorted(PUBLIC_MODULES))
 def test_public_modules_exist(module: str) -> None:
     assert module in GRAPH
+
+
+# ---------------------------------------------------------------- the map in docs/ARCHITECTURE.md
+
+ARCHITECTURE = SRC.parent / "docs" / "ARCHITECTURE.md"
+#: A room of the map: an indented ``name.py`` or ``name/`` at the start of a line in a code block.
+_ROOM = re.compile(r"^  ([\w]+(?:\.py|/))(?:\s|$)", re.M)
+
+
+def mapped_rooms(text: str) -> dict[str, set[str]]:
+    """The rooms named in the map's code blocks, per block: ``{"src/gemini_oauth/": {...}}``."""
+    rooms: dict[str, set[str]] = {}
+    for block in re.findall(r"```\n(.*?)```", text, re.S):
+        head, _, body = block.partition("\n")
+        rooms[head.strip()] = set(_ROOM.findall(body))
+    return rooms
+
+
+@pytest.mark.parametrize(
+    ("block", "folder"), [("src/gemini_oauth/", ""), ("emulator/", "emulator")]
+)
+def test_the_architecture_map_names_every_module_and_only_those(block: str, folder: str) -> None:
+    """Every module of the room is on the map, and every room on the map exists."""
+    where = SRC / PACKAGE / folder
+    present = {p.name for p in where.glob("*.py")}
+    present |= {f"{p.name}/" for p in where.iterdir() if (p / "__init__.py").exists()}
+    mapped = mapped_rooms(ARCHITECTURE.read_text(encoding="utf-8"))[block]
+    mapped.discard("tests/")
+    mapped.discard("benchmarks/")
+    assert present - mapped == set(), "modules missing from docs/ARCHITECTURE.md's map"
+    assert mapped - present == set(), "rooms on docs/ARCHITECTURE.md's map that do not exist"
