@@ -61,7 +61,7 @@ def test_cache_is_one_option_wherever_a_profile_is_read() -> None:
 def test_cache_help_says_which_mode_a_url_uses(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "cache", "--help")
     assert code == 0 and "publish" in out and "push" in out
-    assert "redis://HOST:PORT/DB?mode=tokens access tokens only" in out
+    assert "redis://HOST:PORT/DB?mode=tokens\n        access tokens only" in out
 
 
 def test_status_and_doctor_show_the_backend(

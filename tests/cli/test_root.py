@@ -181,6 +181,15 @@ def test_verbose_is_shown_on_every_command_but_curl() -> None:
         assert "-v, --verbose" in command.get_help(click.Context(command, info_name=name)), name
 
 
+def test_every_help_fits_80_columns() -> None:
+    """Each --help, as a terminal of 80 columns shows it: no line wider (a \\b block is not
+    rewrapped by click, so its lines must be short already)."""
+    for name, command in _every_command():
+        context = click.Context(command, info_name=name, terminal_width=80, max_content_width=80)
+        wide = [line for line in command.get_help(context).splitlines() if len(line) > 80]
+        assert wide == [], name
+
+
 def test_profile_is_one_option_everywhere() -> None:
     """--profile NAME: the same spelling, metavar, environment variable and help everywhere."""
     shapes = {

@@ -35,13 +35,16 @@ def cache() -> None:
     """Share a login with other machines through Redis.
 
     \b
-    Two modes, chosen by the URL the workers use (--cache or $GEMINI_OAUTH_CACHE_URL):
-      redis://HOST:PORT/DB             the whole login is in Redis (push it there, or log in
-                                       with --cache URL); any machine refreshes it, one at a
-                                       time, once per expiry for the whole fleet.
-      redis://HOST:PORT/DB?mode=tokens access tokens only: 'cache publish' keeps the refresh
-                                       token here and publishes access tokens; workers read
-                                       them and never see a refresh token.
+    Two modes, chosen by the URL the workers use (--cache or
+    $GEMINI_OAUTH_CACHE_URL):
+      redis://HOST:PORT/DB
+          the whole login is in Redis (push it there, or log in with
+          --cache URL); any machine refreshes it, one at a time, once per
+          expiry for the whole fleet.
+      redis://HOST:PORT/DB?mode=tokens
+          access tokens only: 'cache publish' keeps the refresh token here
+          and publishes access tokens; workers read them and never see a
+          refresh token.
 
     docs/REDIS.md has the Redis ACL each mode needs.
     """

@@ -404,7 +404,8 @@ def curl(
     \b
     gemini-oauth curl /v1/models
     gemini-oauth curl models/gemini-2.5-flash:generateContent \\
-        -H 'Content-Type: application/json' -d '{"contents":[{"parts":[{"text":"Hi"}]}]}'
+        -H 'Content-Type: application/json' \\
+        -d '{"contents":[{"parts":[{"text":"Hi"}]}]}'
 
     The token goes to PATH only: curl's arguments may not name another URL, a config file,
     a proxy or another address (--url, -K, --next, -x, --resolve, --connect-to, -k, ...).
