@@ -507,17 +507,18 @@ def test_without_a_sleep_the_clients_wait_for_real() -> None:
 
 
 class socket_free_port:
-    """A port on 127.0.0.1 with nothing listening (bound then closed)."""
+    """A port on 127.0.0.1 with nothing listening: bound (so no one else takes it), never listened
+    on, so connecting is refused until the block ends."""
 
     def __enter__(self) -> int:
         import socket
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        return int(self._sock.getsockname()[1])
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self._sock.close()
 
 
 def test_a_request_that_cannot_be_sent_is_not_sent_again(emulator: Emulator) -> None:

@@ -165,12 +165,19 @@ def test_port_taken_fails_fast() -> None:
 
 
 def test_fixed_port_and_exception_closes() -> None:
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    with pytest.raises(RuntimeError), LoopbackListener(port=port) as lb:
-        assert lb.redirect_uri.startswith(f"http://127.0.0.1:{port}/")
-        raise RuntimeError("boom")
+    for _ in range(5):  # a port found free may be taken before the listener binds it: try again
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            port = free.getsockname()[1]
+        try:
+            with pytest.raises(RuntimeError), LoopbackListener(port=port) as lb:
+                assert lb.redirect_uri.startswith(f"http://127.0.0.1:{port}/")
+                raise RuntimeError("boom")
+        except PortInUseError:
+            continue
+        break
+    else:
+        raise AssertionError("every free port was taken before the listener could bind it")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))
 

@@ -46,11 +46,11 @@ def test_given_client_is_used_and_not_closed(emulator: Emulator) -> None:
 
 
 def test_connection_refused_is_a_transport_error() -> None:
-    with socket.socket() as s:
+    with socket.socket() as s:  # bound, never listening: refused, and no one else can take it
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(exceptions.TransportError, match="ConnectError"):
-        HttpxRequest()(f"http://127.0.0.1:{port}/token", method="POST", body=b"x=1")
+        with pytest.raises(exceptions.TransportError, match="ConnectError"):
+            HttpxRequest()(f"http://127.0.0.1:{port}/token", method="POST", body=b"x=1")
 
 
 def test_timeout_is_a_transport_error(emulator: Emulator, held_waits: HeldWaits) -> None:

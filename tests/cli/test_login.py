@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -219,19 +220,21 @@ def test_login_ctrl_c_releases_the_port(client_secret_file: Path, tmp_path: Path
     import signal
     import socket
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     env = dict(os.environ, GEMINI_OAUTH_HOME=str(tmp_path / "home"), BROWSER="true %s")
-    args = ["login", "--client-secret", str(client_secret_file), "--port", str(port)]
+    args = ["login", "--client-secret", str(client_secret_file)]  # a free port, read from the URL
     proc = subprocess.Popen(
         [SCRIPT, *args], env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     try:
         assert proc.stderr is not None
-        for _ in range(20):
-            if proc.stderr.readline().startswith("Waiting for the browser"):
-                break
+        said = [proc.stderr.readline()]
+        while said[-1] and not said[-1].startswith("Waiting for the browser"):  # or the end
+            said.append(proc.stderr.readline())
+        found = re.search(r"redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A(\d+)%2F", "".join(said))
+        assert found, said
+        port = int(found[1])
+        with socket.socket() as taken, pytest.raises(OSError):  # the login listens there
+            taken.bind(("127.0.0.1", port))
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     finally:
