@@ -20,6 +20,13 @@ settings.register_profile("default", deadline=None)
 settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run first (otherwise in collection order): under xdist the long ones
+    start early and short ones fill the end, so no worker finishes a long test alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 # A suite started in the background (nohup, `&` in a script) inherits SIGINT ignored, and every
 # process a test starts would too: the tests that press Ctrl-C on a child need it back.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:

@@ -99,6 +99,7 @@ def assert_no_secret(texts: list[str], secrets: set[str], pkce: Collection[str] 
                 assert _s256(run[start : start + size]) not in pkce, "a PKCE verifier leaked"
 
 
+@pytest.mark.slow
 def test_cli_session_verbose_prints_no_secret(
     emulator: Emulator, client_secret_file: Path, tmp_path: Path
 ) -> None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from gemini_oauth.emulator import Emulator
 
 from .weekone import gemini, profile_data, ua
 
 
+@pytest.mark.slow
 def test_doctor_of_a_profile(emulator: Emulator, client_secret_file: Path, tmp_path: Path) -> None:
     args = ["login", "--profile", "work", "--client-secret", str(client_secret_file)]
     assert gemini(*args, cwd=tmp_path, browser=ua()).returncode == 0

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 HTTP = httpx.Client(timeout=10)
 CLOUD = "https://www.googleapis.com/auth/cloud-platform"
@@ -127,6 +128,7 @@ def test_cli_unwritable_paths_are_clear_errors(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr and "bug" not in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_prints_the_exports_and_offers_them_to_eval(tmp_path: Path) -> None:
     """stdout is export lines only; another shell evals --print-env's and the CLI, gcloud's
     token host, the quota-project check and the client file all reach the emulator, in a home

@@ -124,6 +124,7 @@ def test_nothing_of_the_refresh_token_reaches_the_child(
         assert refresh_token not in text and secret not in text, path
 
 
+@pytest.mark.slow
 def test_an_adc_file_and_google_application_credentials_do_not_win(
     emulator: Emulator, seed_login: Seed, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -43,6 +43,7 @@ def login_work(downloaded: Path, project: Path, *more: str) -> None:
 # ---------------------------------------------------------------- the week-one story
 
 
+@pytest.mark.slow
 def test_week_one_story(emulator: Emulator, downloaded: Path, project: Path) -> None:
     """login --profile work --quota-project P; 8 days pass; generate fails naming Testing and
     --profile work (exit 3); login --profile work with no other flag; the quota project is P."""
@@ -272,6 +273,7 @@ def _on_a_terminal(args: list[str], project: Path, answer: str) -> tuple[int, st
     return proc.returncode, err
 
 
+@pytest.mark.slow
 def test_logging_in_again_asks_on_a_terminal_and_keeps_the_new_sign_in_alive(
     emulator: Emulator, downloaded: Path, project: Path
 ) -> None:

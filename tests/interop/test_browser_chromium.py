@@ -41,23 +41,34 @@ ARGS = [
 ]
 
 
-@pytest.fixture
-def browser_page(tmp_path: Path) -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Chromium for the module (a launch costs seconds); each test has a context of its own."""
     if CHROMIUM is None:
         pytest.skip("no system Chromium (install the chromium package)")
-    home = tmp_path / "home"  # Chromium's crash reporter writes under $XDG_CONFIG_HOME
+    home = tmp_path_factory.mktemp("chromium-home")  # its crash reporter writes under here
     env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
     env["XDG_CACHE_HOME"] = str(home / ".cache")
     with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS, env=env
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=ARGS, env=env
         )
         try:
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            yield page
+            yield browser
         finally:
-            context.close()
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Any) -> Iterator[Any]:
+    """A page in a fresh browser context: no cookie or cache of another test."""
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        yield page
+    finally:
+        context.close()
 
 
 class ChromiumLogin:
