@@ -16,7 +16,7 @@ from gemini_oauth._cache_backend import profile_record
 from gemini_oauth._cache_url import parse_cache_url
 from gemini_oauth._client import GeminiClient
 from gemini_oauth._credentials import load_profile, login
-from gemini_oauth._published import FIELDS, PUBLISH_LEAD, PublishedCredentials
+from gemini_oauth._published import PUBLISH_LEAD, PublishedCredentials, published_record
 from gemini_oauth._publisher import RETRY_AFTER, Publisher
 from gemini_oauth._redis_cache import RedisRecord
 from gemini_oauth._token_source import TokenSource
@@ -50,7 +50,11 @@ def test_only_the_access_token_is_published(
     publisher(redis_server, pauses=pauses).run(rounds=2)
     raw = redis_server.client().get(KEY)
     record = json.loads(raw)
-    assert set(record) <= FIELDS and record["token"] == grant["access_token"]
+    assert set(record) == {  # nothing that refreshes or signs in
+        "type", "token", "expiry", "scopes", "quota_project_id", "account", "client_id",
+        "published_at",
+    }  # fmt: skip
+    assert record["token"] == grant["access_token"]
     assert record["quota_project_id"] == emulator.project_id
     assert record["account"] == emulator.user_email and record["scopes"]
     for secret in (grant["refresh_token"], emulator.client_secret):
@@ -170,3 +174,31 @@ def test_a_worker_never_logs_in_nor_writes(
     with pytest.raises(CacheError, match="only reads"):
         record.delete()
     assert redis_server.client().keys("*") == []
+
+
+@pytest.mark.parametrize("extra", ["refresh_token", "client_secret"])
+def test_a_record_with_a_secret_is_never_published_nor_taken(
+    emulator: Emulator, redis_server: RedisServer, extra: str
+) -> None:
+    """The closed set of fields is the defence: a publisher cannot set a record holding a refresh
+    token or client secret, and a worker does not take one that something else put there."""
+    record = published_record(
+        token="ya" + "29.published-for-the-test",
+        expires_at=_clock.now() + 3000,
+        scopes=["https://www.googleapis.com/auth/cloud-platform"],
+        quota_project=None,
+        account=emulator.user_email,
+        client_id=emulator.client_id,
+    )
+    target = RedisRecord(parse_cache_url(redis_server.url()), "default")
+    target.publish(record, 60)  # the record as made: published
+    worker = load_profile(cache=redis_server.url("mode=tokens"))
+    assert worker.token == record["token"]
+
+    planted = {**record, extra: "1//" + "planted-secret"}
+    with pytest.raises(ValueError, match="not a published access-token record"):
+        target.publish(planted, 60)
+    assert json.loads(redis_server.client().get(KEY)) == record  # left as it was
+    redis_server.client().set(KEY, json.dumps(planted))
+    with pytest.raises(CacheError):
+        load_profile(cache=redis_server.url("mode=tokens"))
