@@ -8,6 +8,7 @@ from pathlib import Path
 from gemini_oauth import _constants
 
 README = Path(__file__).parents[1] / "README.md"
+SRC = Path(__file__).parents[1] / "src" / "gemini_oauth"
 
 
 def test_every_environment_variable_is_in_the_table() -> None:
@@ -18,6 +19,14 @@ def test_every_environment_variable_is_in_the_table() -> None:
     names = {v for k, v in vars(_constants).items() if k.endswith("_ENV") and isinstance(v, str)}
     names |= {*_constants.PROJECT_ENVS, *_constants.API_KEY_ENVS}
     assert names <= listed, sorted(names - listed)
+    # and the names read where they are used: os.environ.get("X"), env["X"], os.getenv("X")...
+    read = re.compile(
+        r"""(?:environ|env)(?:\.get\(|\.pop\(|\[)\s*"([A-Z_][A-Z0-9_]+)"|getenv\("([A-Z_]\w+)"""
+    )
+    library = [p for p in SRC.rglob("*.py") if "emulator" not in p.parts]
+    used = {a or b for p in library for a, b in read.findall(p.read_text(encoding="utf-8"))}
+    assert "SSH_CONNECTION" in used  # the scan sees names read outside _constants
+    assert used <= listed, sorted(used - listed)
 
 
 def test_the_quick_start_is_two_commands() -> None:
