@@ -347,6 +347,23 @@ def test_slow_retry_is_cut_at_the_deadline(emulator: Emulator, held_waits: HeldW
     assert not held_waits.overran  # the client gave up while the answer was still held
 
 
+def test_a_post_that_timed_out_reading_is_not_sent_again(
+    emulator: Emulator, held_waits: HeldWaits
+) -> None:
+    """The model may still be working on a POST whose answer is late: a repeat would only double
+    the work (and the bill). Only the first request is held; a repeat would be answered at once."""
+    emulator.control.add_fault("/v1/models/gemini-2.5-flash:generateContent", None, latency=3.0)
+    slept: list[float] = []
+    with (
+        client(emulator, timeout=0.5, sleep=slept.append) as api,
+        pytest.raises(errors.NetworkError, match="ReadTimeout"),
+    ):
+        api.generate_content("gemini-2.5-flash", "hello")
+    assert held_waits.started() and held_waits.requested == [3.0]
+    assert slept == [] and count(emulator, "faults") == 1
+    assert count(emulator, "models.generateContent") == 0
+
+
 def test_retry_after_beyond_deadline_gives_up_at_once(emulator: Emulator) -> None:
     emulator.control.add_fault("/v1/models", 429, count=1, retry_after=3)
     slept: list[float] = []
