@@ -188,7 +188,7 @@ def status(profile: str, as_json: bool) -> None:
             if info["refresh_token_present"]
             else "[red]missing[/]"
         ),
-        f"  - Quota project: {escape(info['quota_project'] or '(none: the client project pays)')}",
+        f"  - Quota project: {escape(info['quota_project'] or '(none: the client's project pays)')}",
         f"  - Cache: {escape(info['cache_path'])}",
         f"  - Cache backend: {_backend_row(info['cache_backend'])}",
     ]
