@@ -30,6 +30,8 @@ from gemini_oauth._token_endpoint import PERMISSIONS_URL
 from gemini_oauth.errors import CacheError, RevocationError
 from gemini_oauth.scopes import short_name
 
+_NO_QUOTA_PROJECT = "(none: the client's project pays)"
+
 
 @click.command("print-access-token", short_help="Print a valid access token, refreshed if needed.")
 @profile_option
@@ -188,7 +190,7 @@ def status(profile: str, as_json: bool) -> None:
             if info["refresh_token_present"]
             else "[red]missing[/]"
         ),
-        f"  - Quota project: {escape(info['quota_project'] or '(none: the client's project pays)')}",
+        f"  - Quota project: {escape(info['quota_project'] or _NO_QUOTA_PROJECT)}",
         f"  - Cache: {escape(info['cache_path'])}",
         f"  - Cache backend: {_backend_row(info['cache_backend'])}",
     ]
