@@ -138,7 +138,8 @@ def test_a_worker_takes_a_newer_token_and_never_readopts_a_refused_one(
         creds.expiry = _clock_naive(-1)  # and once it has expired, that is an error
         with pytest.raises(CacheError, match="was refused") as info:
             creds.refresh(request)
-        assert "gemini-oauth cache publish --to URL" in info.value.hint
+        hint = info.value.hint
+        assert "'gemini-oauth cache publish' where the login lives, with $GEMINI_OAUTH" in hint
         seed_login(lifetime=PUBLISH_LEAD - 60)  # the publisher's next round refreshes
         publisher(redis_server).run(rounds=1)
         creds.refresh(request)
@@ -157,7 +158,7 @@ def _clock_naive(offset: float) -> Any:
 def test_nothing_published_says_to_start_the_publisher(redis_server: RedisServer) -> None:
     with pytest.raises(CacheError, match="No access token is published") as info:
         load_profile("team", cache=redis_server.url("mode=tokens"))
-    assert "'gemini-oauth cache publish --profile team --to URL'" in info.value.hint
+    assert "'gemini-oauth cache publish --profile team' where the login lives" in info.value.hint
 
 
 def test_a_worker_never_logs_in_nor_writes(

@@ -174,6 +174,8 @@ def check_cache(v: Visit) -> Check:
 def check_backend(v: Visit) -> list[Check]:
     """A cache server (Redis): reachable, this user let in, the record or published token
     there. Files say nothing here (``cache`` checked them)."""
+    from gemini_oauth._published import publish_hint
+
     backend = v.backend
     if backend is None or backend.backend == "file":
         return []
@@ -186,8 +188,8 @@ def check_backend(v: Visit) -> list[Check]:
     summary = f"Redis {backend.location} answers in {details['round_trip_ms']:.1f} ms ({mode})"
     if not details["record"]:
         return [Check("cache backend", WARNING, f"{summary}, but holds nothing for "
-                      f"{v.target}.", f"Run '{v.login}'" + (" where the publisher runs, and "
-                      "'gemini-oauth cache publish --to URL' there." if backend.tokens_only
+                      f"{v.target}.", f"Run '{v.login}'" + (" where the publisher runs, then "
+                      f"{publish_hint(v.profile or 'default')}." if backend.tokens_only
                       else " with the same --cache URL."), details)]  # fmt: skip
     return [Check("cache backend", OK, summary + ".", details=details)]
 

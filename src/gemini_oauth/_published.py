@@ -75,11 +75,15 @@ def is_published(data: object) -> bool:
     return all(data.get(k) is None or isinstance(data[k], str) for k in optional)
 
 
-def publish_command(record: CacheRecord) -> str:
-    """The command that publishes this record's profile, as far as it can be shown."""
-    profile = getattr(record, "profile", "default")
+def publish_hint(profile: str = "default") -> str:
+    """Where and how to start the publisher of ``profile``: the URL is the publisher's own (its
+    user, no ?mode=tokens), given by the environment since a password never goes on a command
+    line."""
     flag = "" if profile == "default" else f" --profile {profile}"
-    return f"gemini-oauth cache publish{flag} --to URL"
+    return (
+        f"'gemini-oauth cache publish{flag}' where the login lives, with "
+        "$GEMINI_OAUTH_CACHE_URL naming this cache as the publisher's user (no ?mode=tokens)"
+    )
 
 
 def keep_held_token(creds: Any, why: str) -> bool:
@@ -104,7 +108,7 @@ def no_login_here(record: CacheRecord, profile: str) -> CacheError:
         f"The cache {record.location} holds access tokens only (mode=tokens): a login is never "
         "stored there.",
         hint=f"Sign in where the publisher runs ('gemini-oauth login{flag}'), then run "
-        f"'gemini-oauth cache publish{flag} --to URL' there.",
+        f"{publish_hint(profile)}.",
     )
 
 
@@ -198,8 +202,8 @@ class PublishedCredentials(ga_credentials.Credentials):
         return CacheError(
             f"{what[:1].upper()}{what[1:]} at {where}; this process reads access tokens only "
             "(mode=tokens) and does not refresh them itself.",
-            hint="Start (or restart) the publisher where the login lives: "
-            f"'{publish_command(self._file)}' (docs/REDIS.md).",
+            hint=f"Start (or restart) the publisher: run "
+            f"{publish_hint(getattr(self._file, 'profile', 'default'))} (docs/REDIS.md).",
         )
 
 

@@ -186,7 +186,8 @@ def test_tokens_mode_status_and_refusals(
     url = redis_server.url("mode=tokens")
     code, _, err = cli(capsys, "status", "--profile", "team", "--cache", url)
     assert code == 3 and "No access token is published" in err
-    assert "'gemini-oauth cache publish --profile team --to URL'" in err
+    assert "'gemini-oauth cache publish --profile team' where the login lives, with" in err
+    assert "--to URL" not in err  # a URL with a password never goes on a command line
     code, _, err = cli(capsys, "models", "list", "--cache", url)
     assert code == 1 and "No access token is published" in err  # not ADC behind its back
     seed_login()

@@ -121,6 +121,7 @@ def push(profile: str, url: str) -> None:
     $GEMINI_OAUTH_CACHE_URL.
     """
     from gemini_oauth._cache_url import parse_cache_url
+    from gemini_oauth._published import publish_hint
     from gemini_oauth._redis_cache import RedisRecord
     from gemini_oauth._setup import login_command
     from gemini_oauth._store import has_grant, profile_file, validate_profile_name
@@ -130,7 +131,7 @@ def push(profile: str, url: str) -> None:
     if chosen.tokens_only:
         raise CacheError(
             f"{chosen.shown} is for access tokens only; a login is never stored there.",
-            hint=f"Run 'gemini-oauth cache publish --profile {profile} --to URL' instead.",
+            hint=f"Run {publish_hint(profile)} instead.",
         )
     data = profile_file(validate_profile_name(profile)).read()
     if not has_grant(data):

@@ -143,7 +143,7 @@ def status(profile: str, as_json: bool) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from gemini_oauth._published import publish_command
+    from gemini_oauth._published import publish_hint
 
     if not info["logged_in"]:  # an error: stderr, exit 3
         err = Console(stderr=True, highlight=False)
@@ -163,7 +163,7 @@ def status(profile: str, as_json: bool) -> None:
         elif file.tokens_only:
             err.print(f"[red]X[/] No access token is published (profile {escape(profile)}).")
             err.print(f"  Cache: {escape(file.location)} (access tokens only).", soft_wrap=True)
-            err.print(f"  Run '{escape(publish_command(file))}' where the login lives.")
+            err.print(f"  Run {escape(publish_hint(profile))}.", soft_wrap=True)
             exit_with(3)
         else:
             err.print(f"[red]X[/] Not logged in (profile {escape(profile)}).")
