@@ -374,3 +374,31 @@ def test_a_cached_quota_project_that_is_no_project_id_is_never_served(
     finally:
         fresh.stop()
         fresh.app.source.close()
+
+
+def test_a_refused_token_reaches_a_client_as_the_servers_reason_not_try_again(
+    serve: Callable[..., MetadataServer],
+    emulator: Emulator,
+    google_auth_at: Callable[[MetadataServer], None],
+) -> None:
+    """A program behind the server (exec's child) whose login died there is told why and what
+    to run, as the server said it; 'try again in a minute' would send it round in circles."""
+    from google.auth import compute_engine
+
+    from gemini_oauth import GeminiClient
+    from gemini_oauth.errors import TokenEndpointError
+
+    server = serve(lifetime=-10)
+    google_auth_at(server)
+    httpx.post(f"{emulator.base_url}/revoke", data={"token": _refresh_token()})
+    client = GeminiClient(
+        compute_engine.Credentials(), base_url=emulator.base_url, quota_project=""
+    )
+    with client, pytest.raises(GeminiOAuthError) as info:
+        client.list_models()
+    error = info.value
+    assert not (isinstance(error, TokenEndpointError) and error.transient)
+    assert "metadata server" in error.message and "HTTP 403" in error.message
+    assert "revoked" in error.message and "gemini-oauth login" in str(error)
+    assert "Try again in a minute" not in str(error) and "b'" not in str(error)
+    assert error.exit_code == 3

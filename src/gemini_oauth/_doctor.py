@@ -161,21 +161,16 @@ def check_cache(v: Visit) -> Check:
     shown = ", ".join(str(p) for p, *_ in v.modes)
     if problems:
         return Check(
-            "cache",
-            FAILURE,
-            "; ".join(problems) + ".",
+            "cache", FAILURE, "; ".join(problems) + ".",
             "Make them yours and private: chmod 700 on the folders and 600 on the "
             "file (gemini-oauth repairs the modes of its own files when it reads them), "
             "or remove the link.",
-        )
+        )  # fmt: skip
     return Check("cache", OK, f"Owned by you and private: {shown}.")
 
 
 def check_backend(v: Visit) -> list[Check]:
-    """A cache server (Redis): reachable, this user let in, the record or published token
-    there. Files say nothing here (``cache`` checked them)."""
-    from gemini_oauth._published import publish_hint
-
+    """A cache server: reachable, this user let in, the record or published token there."""
     backend = v.backend
     if backend is None or backend.backend == "file":
         return []
@@ -187,6 +182,8 @@ def check_backend(v: Visit) -> list[Check]:
     mode = "access tokens only" if backend.tokens_only else "the whole login, shared"
     summary = f"Redis {backend.location} answers in {details['round_trip_ms']:.1f} ms ({mode})"
     if not details["record"]:
+        from gemini_oauth._published import publish_hint
+
         return [Check("cache backend", WARNING, f"{summary}, but holds nothing for "
                       f"{v.target}.", f"Run '{v.login}'" + (" where the publisher runs, then "
                       f"{publish_hint(v.profile or 'default')}." if backend.tokens_only

@@ -12,6 +12,9 @@ Messages name the likely cause first and end with a command that works when past
 answer cannot tell (whose login, the command that makes it again, when its refresh token was
 issued, what the caller keeps) comes in a ``GrantContext``; the grant's age is read on the
 server's clock (its ``Date``), which tells a 7-day Testing expiry from a revocation.
+
+Longer than 600 lines because it is the one place for every answer of a token endpoint (and of
+a metadata server asked for a token): split, the rule would again live in several rooms.
 """
 
 from __future__ import annotations
@@ -521,6 +524,28 @@ def _post(
 # ---------------------------------------------------------------- google-auth's own refreshes
 
 
+def _metadata_refusal(exc: Exception) -> GeminiOAuthError | None:
+    """A metadata server's 4xx for a token (google-auth wraps its TransportError, whose second
+    argument is the response, in a RefreshError): the server's own words, which say why and
+    what to run (gemini-oauth's metadata server does), never 'try again'."""
+    from google.auth import exceptions
+
+    cause = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
+    if not isinstance(cause, exceptions.TransportError) or len(cause.args) < 2:
+        return None
+    response = cause.args[1]
+    status = getattr(response, "status", None)
+    if not isinstance(status, int) or not 400 <= status < 500:
+        return None
+    data = getattr(response, "data", b"")
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+    said = server_text(text, limit=1000)  # ours says why and what to run, at some length
+    return AdcError(
+        f"The metadata server refused a token (HTTP {status}): {said or '(no reason given)'}",
+        hint="" if "gemini-oauth" in said else "Check the server GCE_METADATA_HOST names.",
+    )
+
+
 def from_google_auth(
     exc: Exception, credentials: object = None, *, context: GrantContext | None = None
 ) -> GeminiOAuthError:
@@ -538,6 +563,9 @@ def from_google_auth(
     if isinstance(exc, exceptions.TransportError):
         uri = getattr(credentials, "_token_uri", None) or ""
         return transport_error(str(uri), exc, context=context)
+    refused = _metadata_refusal(exc)
+    if refused is not None:
+        return refused
     summary = server_text(exc.args[0] if exc.args else type(exc).__name__)
     body = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], Mapping) else None
     from google.oauth2 import service_account
