@@ -27,6 +27,7 @@ from urllib.parse import unquote
 
 from gemini_oauth import _clock
 from gemini_oauth._authorize import authorization_url, parse_callback
+from gemini_oauth._constants import is_loopback_host
 from gemini_oauth._loopback import LoopbackListener, callback_path
 from gemini_oauth._pkce import make_state, make_verifier, s256_challenge
 from gemini_oauth._token_endpoint import TokenResponse, exchange_code, revoke, token_request
@@ -379,6 +380,15 @@ def _paste_problem(text: str, state: str, refused: CallbackError) -> str:
             "it looks like the code alone. Without the address around it, its state cannot be "
             "checked (a code alone could come from someone else's sign-in), so paste the whole "
             "address from the browser's address bar."
+        )
+    origin = re.match(r"(?i)https?://(\[[^\]/]*\]|[^/?#:@\[]+)", text)
+    if origin and not is_loopback_host(origin.group(1)):
+        return (
+            f"that is an address of {origin.group(1)}, not the one the browser goes to after "
+            "you press Allow. If the sign-in page showed an error, the sign-in did not finish: "
+            "its page says why (an app blocked or not verified, a scope refused). Otherwise "
+            "press Allow and copy the address of the page that then fails to load "
+            "(http://127.0.0.1:...)."
         )
     shown = re.search(r"[?&]state=([^&#]*)", text)
     pasted = unquote(shown.group(1)) if shown else None

@@ -140,3 +140,24 @@ def test_an_empty_paste_is_said_to_be_empty(
     code, err = paste_login(client_secret_file, tmp_path, lambda url: ["", address(url)])
     assert code == 0, err
     assert "nothing was pasted" in err and "code alone" not in err
+
+
+def test_the_sign_in_pages_own_address_is_told_apart(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path
+) -> None:
+    """Google's error page (a blocked app, a refused scope) stays on Google's host: pasting its
+    address is told as that, not as 'must start with http://127.0.0.1', and the next try counts."""
+    code, err = paste_login(
+        client_secret_file,
+        tmp_path,
+        lambda url: [url, "http://[::1]:1/oauth2callback?state=x&code=y", address(url)],
+    )
+    assert code == 0, err
+    assert "that is an address of" not in err  # the emulator's page and [::1] are loopback
+    host = urlsplit(emulator.base_url).hostname
+    assert f"that is an address of {host}" not in err
+    google = "https://accounts.google.com/signin/oauth/error?authError=abc"
+    code, err = paste_login(client_secret_file, tmp_path, lambda url: [google, address(url)])
+    assert code == 0, err
+    assert "that is an address of accounts.google.com, not the one the browser goes to" in err
+    assert "the sign-in did not finish: its page says why" in err
