@@ -269,6 +269,7 @@ def test_status(
     assert run(["adc", "status"]) == 0
     out, err = capsys.readouterr()
     assert str(adc_file) in out and "authorized_user" in out
+    assert out.count(str(adc_file)) == 1  # the source is the file: said once
     assert "set-quota-project" in err
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/somewhere/else.json")
     assert run(["adc", "status", "--json"]) == 1  # libraries fail on the missing file: fix it

@@ -149,8 +149,9 @@ def test_usage_and_login_errors(
     assert missing.returncode == 3 and "gemini-oauth login --profile nobody" in missing.stderr
     seed_login()
     first = servers()
-    taken = run("--port", str(first.port))
+    taken = run("--port", str(first.port), "--profile", "default")
     assert taken.returncode == 1 and f"Port {first.port} on 127.0.0.1 is in use" in taken.stderr
+    assert "leave it out for a free one: 'gemini-oauth metadata-server'." in taken.stderr
 
 
 # ---------------------------------------------------------------- a container's way in

@@ -203,8 +203,9 @@ def status(as_json: bool) -> None:
             click.echo(f"✓ Application Default Credentials: {info.source.describe()}")
         else:
             click.echo("✗ No Application Default Credentials")
-        mark = "✓" if info.exists else "✗"
-        click.echo(f"{mark} {info.path}" + ("" if info.exists else " (missing)"))
+        if info.source is None or info.source.path != info.path:  # else said just above
+            mark = "✓" if info.exists else "✗"
+            click.echo(f"{mark} {info.path}" + ("" if info.exists else " (missing)"))
         for label, value in (
             ("type", info.type),
             ("account", info.account),

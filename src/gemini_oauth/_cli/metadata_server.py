@@ -76,6 +76,7 @@ def metadata_server(
     """
     from gemini_oauth import _adc
     from gemini_oauth._metadata_server import MetadataServer
+    from gemini_oauth._setup import profile_command
     from gemini_oauth._token_source import TokenSource
 
     if profile and adc:
@@ -86,7 +87,12 @@ def metadata_server(
         try:
             server = MetadataServer(source, host=host, port=port, unix_socket=unix_socket)
         except OSError as exc:
-            raise _bind_error(exc, host, port) from None
+            again = (
+                "gemini-oauth metadata-server --adc"
+                if adc
+                else profile_command("metadata-server", profile or "default", cache_url())
+            )
+            raise _bind_error(exc, host, port, again) from None
         reachable = server.address  # from this machine: a wildcard address means loopback too
         if ipaddress.ip_address(host).is_unspecified:
             bound = reachable.rsplit(":", 1)[1]
@@ -138,11 +144,11 @@ def _serve_until_stopped(server: MetadataServer) -> None:
             signal.signal(sig, handler)
 
 
-def _bind_error(exc: OSError, host: str, port: int) -> GeminiOAuthError:
+def _bind_error(exc: OSError, host: str, port: int, command: str) -> GeminiOAuthError:
     if exc.errno == errno.EADDRINUSE:
         return GeminiOAuthError(
             f"Port {port} on {host} is in use.",
-            hint="Choose another with --port, or leave it out for a free one.",
+            hint=f"Choose another with --port, or leave it out for a free one: '{command}'.",
         )
     return GeminiOAuthError(
         f"Cannot listen on {host}:{port}: {exc.strerror}.",
