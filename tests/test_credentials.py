@@ -691,6 +691,27 @@ def test_a_profile_is_not_taken_over_by_another_account_without_asking(
     assert emulator.control.state()["live_grants"] == 1  # alice's own grant lives on
 
 
+def test_a_token_files_refused_sign_in_names_commands_that_run(
+    emulator: Emulator, client_secret_file: Path, tmp_path: Path
+) -> None:
+    """load_creds's token file: its login command is a python one-liner that takes no flags, so
+    the hint says to delete the file and run it, never '<one-liner> --login-hint ...'."""
+    from gemini_oauth._useragent import HeadlessUserAgent
+    from gemini_oauth.errors import AccountMismatchError
+
+    emulator.control.add_user("alice@example.com")
+    _profile_of(emulator, "alice@example.com")
+    token = store.TokenFile(tmp_path / "token.json")
+    token.write(store.profile_file("work").read() or {})
+    with pytest.raises(AccountMismatchError) as info:
+        credentials.login(client_secret_file, SCOPES, file=token, out=io.StringIO(),
+                          open_browser=HeadlessUserAgent(), timeout=20)  # fmt: skip
+    hint = info.value.hint
+    assert hint.startswith(f"To replace alice@example.com, delete {token.path}, then run ")
+    assert "--login-hint" not in hint and "logout" not in hint
+    assert f"load_creds(token=r'{token.path}')" in hint
+
+
 @pytest.mark.parametrize("answer", ["y", "n"])
 def test_a_terminal_is_asked_before_another_account_replaces_the_profiles(
     emulator: Emulator, client_secret_file: Path, answer: str

@@ -481,7 +481,8 @@ def login(
     if held and not login_hint and (result.account or email_asked):  # else it cannot be told
         from gemini_oauth._flow import keep_account
 
-        keep_account(held, where, client, result, out, prompt_input, http, profile)
+        logout = None if token_file else _setup.profile_command("logout", profile, cache)
+        keep_account(held, where, client, result, out, prompt_input, http, command, logout)
     replaced = save_login(result, client, file=target, quota_project=quota_project, command=command)
     data = target.read()
     if data is None:  # pragma: no cover - we just wrote it

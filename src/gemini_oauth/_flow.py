@@ -436,14 +436,16 @@ def keep_account(
     out: TextIO | None,
     prompt_input: Callable[[str], str] | None,
     http: httpx.Client | None,
-    profile: str,
+    login: str,
+    logout: str | None,
 ) -> None:
     """A sign-in as another account than the one cached replaces it only if the user says so.
 
     Asked on the terminal (or ``prompt_input``); without one, refused. A refused sign-in is
-    revoked (``discard``) and AccountMismatchError raised; nothing is saved.
+    revoked (``discard``) and AccountMismatchError raised; nothing is saved. ``login`` is the
+    command that signs in to the same place (with its --profile and --cache); ``logout`` the one
+    that deletes it, or None for a token file (whose login command takes no flags).
     """
-    from gemini_oauth._setup import login_command, profile_flag
 
     if same_account(held, result.account):
         return
@@ -464,16 +466,18 @@ def keep_account(
             f"saved and {said}.",
             expected=held,
             actual=result.account,
-            hint=f"Run '{login_command(profile)} --login-hint {held}' to sign in as {held}.",
+            hint=f"Run '{login} --login-hint {held}' to sign in as {held}."
+            if logout is not None
+            else f"Run '{login}' and sign in as {held}.",
         )
     said = discard(client, result, http)
-    flag = profile_flag(profile)
     replace = f"--login-hint {result.account}" if result.account else "--login-hint EMAIL"
     raise AccountMismatchError(
         f"You signed in as {shown_account(result.account)}, but {where} belongs to {held}; "
         f"with no terminal to ask on, nothing was saved and {said}.",
         expected=held,
         actual=result.account,
-        hint=f"To replace {held}, run '{login_command(profile)} {replace}', or "
-        f"'gemini-oauth logout{flag}' first.",
+        hint=f"To replace {held}, run '{login} {replace}', or '{logout}' first."
+        if logout is not None
+        else f"To replace {held}, delete {where}, then run '{login}'.",
     )
