@@ -77,6 +77,24 @@ def test_profiles_live_under_home_and_are_listed(tmp_path: Path) -> None:
 # -- writing -------------------------------------------------------------------------------------
 
 
+def test_choosing_a_profile_names_the_fix_of_what_is_wrong(tmp_path: Path) -> None:
+    """A planted choice file: remove it and choose again. A folder that cannot be trusted: the
+    folder's own fix, never 'rm' of a choice file that is not the problem."""
+    home = tmp_path / "home"
+    choice = home / "profiles" / "default-profile"
+    store.choose_profile("work", home)
+    choice.unlink()
+    choice.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(CacheError) as planted:
+        store.choose_profile("ci", home)
+    assert planted.value.hint.startswith(f"Remove it (rm {choice}), then run 'gemini-oauth")
+    (home / "profiles").rename(tmp_path / "real-profiles")
+    (home / "profiles").symlink_to(tmp_path / "real-profiles")  # not this user's real folder
+    with pytest.raises(CacheError) as folder:
+        store.choose_profile("ci", home)
+    assert "rm " not in folder.value.hint and str(home / "profiles") in folder.value.message
+
+
 def test_roundtrip_and_modes(tmp_path: Path) -> None:
     f = store.profile_file("default", tmp_path / "home")
     assert f.read() is None

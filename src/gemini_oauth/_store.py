@@ -483,8 +483,10 @@ def choose_profile(name: str, home: str | os.PathLike[str] | None = None) -> Pat
             file.delete()
         else:
             file.write_text(name + "\n")
-    except CacheError as exc:  # a planted link or a foreign file: not a login to redo
-        exc.hint = (
+    except CacheError as exc:
+        if str(file.path) not in exc.message:  # a folder's problem: its own hint stands
+            raise
+        exc.hint = (  # a planted link or a foreign file here: not a login to redo
             f"Remove it (rm {shlex.quote(str(file.path))}), then run "
             f"'gemini-oauth profiles use {name}' again."
         )
