@@ -524,12 +524,14 @@ def _post(
 # ---------------------------------------------------------------- google-auth's own refreshes
 
 
-def _metadata_refusal(exc: Exception) -> GeminiOAuthError | None:
+def _metadata_refusal(exc: Exception, credentials: object) -> GeminiOAuthError | None:
     """A metadata server's 4xx for a token (google-auth wraps its TransportError, whose second
     argument is the response, in a RefreshError): the server's own words, which say why and
     what to run (gemini-oauth's metadata server does), never 'try again'."""
-    from google.auth import exceptions
+    from google.auth import compute_engine, exceptions
 
+    if not isinstance(credentials, compute_engine.Credentials):
+        return None
     cause = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
     if not isinstance(cause, exceptions.TransportError) or len(cause.args) < 2:
         return None
@@ -563,7 +565,7 @@ def from_google_auth(
     if isinstance(exc, exceptions.TransportError):
         uri = getattr(credentials, "_token_uri", None) or ""
         return transport_error(str(uri), exc, context=context)
-    refused = _metadata_refusal(exc)
+    refused = _metadata_refusal(exc, credentials)
     if refused is not None:
         return refused
     summary = server_text(exc.args[0] if exc.args else type(exc).__name__)
