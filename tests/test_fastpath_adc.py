@@ -228,7 +228,7 @@ def _planted_token_is_refused(
     monkeypatch.setenv("GEMINI_OAUTH_HOME", str(shared))
     refresh_token = json.loads(cached.read_text())["refresh_token"]
     key = _adc._cache_file(refresh_token, _adc.token_uri(), os.environ).path.name
-    planted = "ya29.planted-by-another-user"
+    planted = "fake-token-planted-by-another-user"
     plant = (
         "import json, os, sys\n"
         "folder = os.path.join(sys.argv[1], 'adc-tokens')\n"

@@ -28,7 +28,7 @@ LEFT_BEHIND = (
     "src/gemini_oauth/emulator/key.pem",
     "src/gemini_oauth/credentials",
 )
-SECRET = "GOCSPX-left-in-the-checkout"
+SECRET = "fake-client-secret-left-in-the-checkout"
 
 
 def _build(tree: Path, out: Path) -> tuple[list[str], list[str]]:
